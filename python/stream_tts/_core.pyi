@@ -1,0 +1,186 @@
+# Hand-written stub of the Rust extension `stream_tts._core`; checked by `mypy.stubtest`.
+# This file is the contract between the Rust core and the Python side.
+
+from typing import Final, Literal, final
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: Final[str]
+
+# ---------------------------------------------------------------------------------------
+# Errors: one hierarchy under StreamTtsError (bad arguments raise ValueError).
+
+class StreamTtsError(Exception): ...
+class AudioError(StreamTtsError): ...
+class NoAudioDeviceError(AudioError): ...
+class DeviceNotFoundError(AudioError): ...
+
+# ---------------------------------------------------------------------------------------
+# Ingest: stdin bytes -> typed events.  (rust/src/ingest.rs)
+
+InputFormat = Literal["auto", "stream-json", "text"]
+EventKind = Literal["text", "block_end", "message_end", "tool"]
+
+@final
+class Event:
+    """One thing the parser found that matters for speech.
+
+    kind "text": `text` is a piece of assistant Markdown (a delta or a whole block);
+    "block_end": the content block `block` of `message_id` is complete (flush the shaper);
+    "message_end": the message is complete; "tool": `text` is a tool name being run.
+    """
+
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def line(self) -> int:
+        """1-based number of the input line this event came from."""
+
+@final
+class StreamParser:
+    def __init__(
+        self,
+        input: InputFormat = "auto",
+        *,
+        speak_tools: bool = False,
+        speak_subagents: bool = False,
+        max_line_bytes: int = 16 * 1024 * 1024,
+        max_depth: int = 128,
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed a chunk split anywhere (even inside a UTF-8 character); events of complete lines."""
+    def finish(self) -> list[Event]:
+        """End of input: parse a last unterminated line and close open messages."""
+    @property
+    def counters(self) -> dict[str, int]:
+        """lines, events, malformed_json, invalid_utf8, too_long, too_deep, unknown_type, ..."""
+    def take_warnings(self) -> list[str]:
+        """New one-per-kind warning messages since the last call (for the CLI to print)."""
+
+# ---------------------------------------------------------------------------------------
+# Speakable text: Markdown -> speech text -> sentences.  (rust/src/markdown.rs, segment.rs)
+
+def speakable(markdown: str) -> str:
+    """Whole-document Markdown to the text a voice should read (no markup left)."""
+
+@final
+class Shaper:
+    """Streaming Markdown-to-sentences for one content block."""
+
+    def __init__(self, *, early_fragment: bool = False, min_fragment_words: int = 6) -> None: ...
+    def feed(self, text: str) -> list[str]:
+        """Append Markdown; return every sentence whose end is now certain."""
+    def finish(self) -> list[str]:
+        """End of the block: return what is left, then start afresh for the next block."""
+    def reset(self) -> None:
+        """Drop anything pending (interruption)."""
+
+def split_sentences(text: str) -> list[str]:
+    """Whole-text sentence segmentation of plain (already speakable) text."""
+
+# ---------------------------------------------------------------------------------------
+# The joined text stage: bytes in, sentences out, one FFI crossing per chunk.
+
+@final
+class Sentence:
+    @property
+    def text(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def line(self) -> int:
+        """1-based number of the input line whose arrival completed this sentence."""
+    @property
+    def first(self) -> bool:
+        """First sentence of its message (a new message starts here)."""
+    @property
+    def fragment(self) -> bool:
+        """An early first clause of a long first sentence, cut at a comma."""
+    @property
+    def kind(self) -> Literal["text", "tool"]: ...
+
+@final
+class TextPipeline:
+    def __init__(
+        self,
+        input: InputFormat = "auto",
+        *,
+        speak_tools: bool = False,
+        speak_subagents: bool = False,
+        early_fragment: bool = False,
+        min_fragment_words: int = 6,
+        max_line_bytes: int = 16 * 1024 * 1024,
+        max_depth: int = 128,
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Sentence]: ...
+    def finish(self) -> list[Sentence]: ...
+    @property
+    def counters(self) -> dict[str, int]: ...
+    def take_warnings(self) -> list[str]: ...
+
+# ---------------------------------------------------------------------------------------
+# Audio output.  (rust/src/audio/)
+
+def monotonic() -> float:
+    """The clock used for every audio timestamp: seconds, same clock as time.monotonic()."""
+
+def list_devices() -> list[dict[str, object]]:
+    """Output devices: name, default (bool), sample_rates, channels, formats."""
+
+Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
+
+class _SinkBase:
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the samples given to push() (the model's rate)."""
+    def push(self, samples: Samples, *, utterance: int | None = None) -> None:
+        """Queue mono samples (contiguous float32 or int16, read in place, no copy in Python).
+
+        With `utterance`, the first sample of this call starts that utterance: its time of
+        pickup by the device is recorded. Blocks with the GIL released while the ring is
+        full; raises KeyboardInterrupt promptly on Ctrl-C.
+        """
+    def flush(self) -> None:
+        """Drop everything queued; silence within one device period."""
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until everything pushed has been played; False on timeout."""
+    def utterance_started(self, utterance: int) -> float | None:
+        """monotonic() time the utterance's first sample was taken by the device, if yet."""
+    def stats(self) -> dict[str, float]:
+        """underruns, samples_played, device_errors, buffer_frames, device_rate, ..."""
+    def close(self) -> None: ...
+    def __enter__(self) -> _SinkBase: ...
+    def __exit__(self, *args: object) -> None: ...
+
+@final
+class AudioSink(_SinkBase):
+    def __init__(
+        self,
+        sample_rate: int,
+        *,
+        device: str | None = None,
+        buffer_ms: float = 10.0,
+        ring_ms: float = 2000.0,
+    ) -> None: ...
+    @property
+    def device_name(self) -> str: ...
+    @property
+    def device_rate(self) -> int: ...
+    @property
+    def buffer_frames(self) -> int:
+        """Device buffer size actually obtained, in frames."""
+
+@final
+class WavSink(_SinkBase):
+    def __init__(self, path: str, sample_rate: int) -> None: ...
+
+@final
+class NullSink(_SinkBase):
+    def __init__(self, sample_rate: int, *, realtime: bool = False) -> None: ...

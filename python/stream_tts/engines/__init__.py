@@ -1,0 +1,1 @@
+"""Speech and translation engines behind one small interface (see `base`)."""

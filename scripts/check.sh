@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing, builds, and runs every
+# check. This is the command CI runs (.ci/run) and the one the README gives.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+step() { echo; echo "==> $*"; }
+step "cargo fmt --check";       cargo fmt --all -- --check
+step "cargo clippy (core)";     cargo clippy --all-targets -- -D warnings
+step "cargo clippy (python)";   cargo clippy --features python -- -D warnings
+step "cargo test";              cargo test --all-targets
+step "ruff";                    ruff check python tests benches && ruff format --check python tests benches
+step "mypy stubtest";           python -m mypy.stubtest stream_tts._core
+step "pytest";                  python -m pytest -q
