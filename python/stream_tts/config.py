@@ -100,8 +100,10 @@ def load_file(path: Path, *, required: bool = False) -> dict[str, Any]:
         if required:
             raise ConfigError(f"config file not found: {path}") from None
         return {}
-    except (tomllib.TOMLDecodeError, OSError) as e:
-        raise ConfigError(f"{path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML in config file {path}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
     out: dict[str, Any] = {}
     engines: dict[str, dict[str, Any]] = {}
     for key, value in data.items():

@@ -28,13 +28,18 @@ class SentenceRecord:
     audio_s: float = 0.0
     started_at: float | None = None  # device took the first sample
     dropped: bool = False  # cut off by --interrupt or Ctrl-C
+    # Audio of earlier sentences still to play when this one was read: TTFA waits for it.
+    behind: float = 0.0
 
     @property
     def ttfa(self) -> float | None:
         return None if self.started_at is None else self.started_at - self.read_at
 
     def as_json(self) -> dict[str, Any]:
-        synth = self.synth_end - self.synth_start
+        def ms(a: float, b: float) -> float | None:
+            return round((b - a) * 1000, 2) if a and b else None
+
+        synth = self.synth_end - self.synth_start if self.synth_end else 0.0
         ttfa = self.ttfa
         return {
             "sentence": self.text,
@@ -43,11 +48,12 @@ class SentenceRecord:
             "fragment": self.fragment,
             "read_at": round(self.read_at, 6),
             "ttfa_ms": None if ttfa is None else round(ttfa * 1000, 2),
-            "queue_ms": round((self.synth_start - self.read_at) * 1000, 2),
-            "first_chunk_ms": round((self.first_chunk_at - self.synth_start) * 1000, 2),
-            "synth_ms": round(synth * 1000, 2),
+            "behind_ms": round(self.behind * 1000, 2),
+            "queue_ms": ms(self.read_at, self.synth_start),
+            "first_chunk_ms": ms(self.synth_start, self.first_chunk_at),
+            "synth_ms": ms(self.synth_start, self.synth_end),
             "audio_s": round(self.audio_s, 3),
-            "rtf": round(synth / self.audio_s, 4) if self.audio_s > 0 else None,
+            "rtf": round(synth / self.audio_s, 4) if synth and self.audio_s > 0 else None,
             "dropped": self.dropped,
         }
 
@@ -67,6 +73,7 @@ class Stats:
         self._lock = threading.Lock()
         self.records: list[SentenceRecord] = []
         self._pending: list[SentenceRecord] = []
+        self._busy_until = 0.0  # when the audio queued so far should finish playing
 
     def add(self, rec: SentenceRecord) -> None:
         with self._lock:
@@ -74,17 +81,20 @@ class Stats:
             self._pending.append(rec)
 
     def poll(self, started: Any, *, final: bool = False) -> None:
-        """Emit records whose start time `started(utterance)` now knows (all, if final)."""
+        """Emit, in order, records whose start `started(utterance)` now knows (all if final)."""
         with self._lock:
-            keep: list[SentenceRecord] = []
-            for rec in self._pending:
-                if rec.started_at is None and rec.synth_end:
+            while self._pending:
+                rec = self._pending[0]
+                if rec.started_at is None and rec.synth_end and not rec.dropped:
                     rec.started_at = started(rec.utterance)
-                if rec.started_at is not None or final or rec.dropped:
-                    self._emit(rec)
-                else:
-                    keep.append(rec)
-            self._pending = keep
+                if rec.started_at is None and not (final or rec.dropped):
+                    break
+                self._pending.pop(0)
+                rec.behind = max(0.0, self._busy_until - rec.read_at)
+                if rec.started_at is not None:
+                    end = rec.started_at + rec.audio_s
+                    self._busy_until = max(self._busy_until, end)
+                self._emit(rec)
 
     def _emit(self, rec: SentenceRecord) -> None:
         if self._out is None:
@@ -94,6 +104,8 @@ class Stats:
 
     def summary(self, sink_stats: dict[str, float] | None = None) -> dict[str, Any]:
         ttfa = [t * 1000 for r in self.records if (t := r.ttfa) is not None]
+        # Sentences read while the device was idle: TTFA there is the pipeline's own latency.
+        idle = [t * 1000 for r in self.records if (t := r.ttfa) is not None and r.behind == 0]
         synth = [(r.synth_end - r.synth_start) * 1000 for r in self.records if r.synth_end]
         rtf = [
             (r.synth_end - r.synth_start) / r.audio_s
@@ -111,6 +123,9 @@ class Stats:
             out["ttfa_ms_median"] = round(statistics.median(ttfa), 2)
             out["ttfa_ms_p95"] = round(_pct(ttfa, 95), 2)
             out["ttfa_ms_first"] = round(ttfa[0], 2)
+        if idle:
+            out["ttfa_idle_ms_median"] = round(statistics.median(idle), 2)
+            out["ttfa_idle_ms_p95"] = round(_pct(idle, 95), 2)
         if synth:
             out["synth_ms_median"] = round(statistics.median(synth), 2)
         if rtf:

@@ -1,0 +1,242 @@
+"""The `stream-tts` command: options, config file, text-only mode, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+from cli_support import SAMPLES, shared_file, stream_tts, words
+from stream_tts.cli import _cli_values, build_parser
+from stream_tts.config import ConfigError, Settings, load_file, merge
+from stream_tts.samples import session_path
+
+
+def _settings(argv: list[str], config: str = "") -> Settings:
+    values = load_file(_write(config)) if config else {}
+    return merge(values, _cli_values(build_parser().parse_args(argv)))
+
+
+def _write(text: str) -> Path:
+    import tempfile
+
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write(text)
+    f.close()
+    return Path(f.name)
+
+
+# -- arguments and config -----------------------------------------------------------------
+
+
+def test_help_explains() -> None:
+    r = stream_tts("--help")
+    assert r.returncode == 0
+    out = r.stdout.decode()
+    for needle in ("stream-json", "--output FILE.wav", "--text-only", "config.toml", "--voice"):
+        assert needle in out, needle
+
+
+def test_defaults() -> None:
+    s = _settings([])
+    assert (s.tts, s.voice, s.input, s.early_fragment, s.interrupt) == (
+        "piper",
+        None,
+        "auto",
+        True,
+        False,
+    )
+
+
+def test_config_file_then_command_line() -> None:
+    cfg = 'voice = "en_US-lessac-medium"\nspeed = 1.25\ninterrupt = true\nbuffer-ms = 20\n'
+    s = _settings([], cfg)
+    assert (s.voice, s.speed, s.interrupt, s.buffer_ms) == ("en_US-lessac-medium", 1.25, True, 20)
+    s = _settings(["--speed", "0.8", "--no-interrupt", "--voice", "x.onnx"], cfg)
+    assert (s.voice, s.speed, s.interrupt, s.buffer_ms) == ("x.onnx", 0.8, False, 20)
+
+
+def test_engine_options_from_table_and_flag() -> None:
+    s = _settings([], "[piper]\nspeaker = 3\n")
+    assert s.engine_options == {"piper": {"speaker": 3}}
+    s = _settings(["--piper-speaker", "5"], "[piper]\nspeaker = 3\n")
+    assert s.engine_options == {"piper": {"speaker": 5}}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour = 3\n", "unknown setting 'colour'"),
+        ('speed = "fast"\n', "speed must be int or float"),
+        ("interrupt = 1\n", "interrupt must be bool"),
+        ("speed = [\n", "config"),
+    ],
+)
+def test_bad_config_is_named(text: str, message: str) -> None:
+    path = _write(text)
+    with pytest.raises(ConfigError, match=message.split("'")[0]):
+        merge(load_file(path), {})
+    r = stream_tts("--config", str(path), "--text-only")
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert str(path) in err and "Traceback" not in err, err
+
+
+def test_bad_values_are_refused() -> None:
+    r = stream_tts("--speed", "0", "--text-only")
+    assert r.returncode == 2 and "speed" in r.stderr.decode()
+    r = stream_tts("--config", "/nonexistent/stream-tts.toml")
+    assert r.returncode == 2 and "not found" in r.stderr.decode()
+
+
+def test_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
+    r = stream_tts("--voice", str(tmp_path / "nope.onnx"), "--output", str(tmp_path / "o.wav"))
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "voice file not found" in err and "Traceback" not in err, err
+
+
+# -- text-only ----------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return " ".join(words(text))
+
+
+def test_text_only_speaks_the_shared_session_in_order() -> None:
+    expected = json.loads(shared_file("claude_code_samples/expected.json").read_text())
+    r = stream_tts(
+        "--text-only", stdin=shared_file("claude_code_samples/session.partial.jsonl").read_bytes()
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    spoken = r.stdout.decode()
+    lines = spoken.splitlines()
+    assert lines and all(line.strip() for line in lines)
+    flat = _norm(spoken)
+    pos = 0
+    for phrase in expected["must_say_in_order"]:
+        at = flat.find(_norm(phrase), pos)
+        assert at >= 0, f"{phrase!r} not spoken in order; spoken: {lines}"
+        pos = at + len(_norm(phrase))
+    for bad in expected["must_not_say"]:
+        assert bad.lower() not in spoken.lower(), f"{bad!r} spoken: {lines}"
+
+
+def test_text_only_full_and_partial_sessions_agree() -> None:
+    partial = stream_tts("--text-only", stdin=(SAMPLES / "session.partial.jsonl").read_bytes())
+    full = stream_tts(
+        "--text-only", stdin=shared_file("claude_code_samples/session.full.jsonl").read_bytes()
+    )
+    assert partial.returncode == full.returncode == 0
+    assert _norm(partial.stdout.decode()) == _norm(full.stdout.decode())
+
+
+def test_text_only_plain_text() -> None:
+    r = stream_tts(
+        "--text-only", "--input", "text", stdin=b"First sentence here. Second one!\nThird.\n"
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert _norm(r.stdout.decode()) == "first sentence here second one third"
+    assert len(r.stdout.decode().splitlines()) == 3
+
+
+def test_bundled_sample_is_spoken_without_markup() -> None:
+    r = stream_tts("--text-only", stdin=session_path().read_bytes())
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert "Let me read the test and the worker loop" in out
+    assert "Should I make the change" in out
+    for bad in ("**", "`", "##", "https", "](", "|---", "Subagent", "classic race", "def wait"):
+        assert bad.lower() not in out.lower(), (bad, out)
+
+
+def test_text_only_prints_each_sentence_as_soon_as_known() -> None:
+    # Feed one sentence, then wait: the sentence must come out before the input ends.
+    p = subprocess.Popen(
+        [sys.executable, "-m", "stream_tts.cli", "--text-only", "--input", "text"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "STREAM_TTS_CONFIG": os.devnull},
+    )
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write(b"The first sentence is complete. The second is not")
+    p.stdin.flush()
+    line = p.stdout.readline()
+    assert line == b"The first sentence is complete.\n"
+    p.stdin.write(b" yet.\n")
+    p.stdin.close()
+    assert p.stdout.read() == b"The second is not yet.\n"
+    assert p.wait(30) == 0
+
+
+def test_closed_stdout_gives_one_message() -> None:
+    sample = session_path().read_bytes()
+    r = subprocess.run(
+        f"{sys.executable} -m stream_tts.cli --text-only | head -1",
+        shell=True,
+        input=sample * 20,
+        capture_output=True,
+        env={**os.environ, "STREAM_TTS_CONFIG": os.devnull},
+        timeout=60,
+    )
+    assert len(r.stdout.splitlines()) == 1
+    err = r.stderr.decode().strip().splitlines()
+    assert err == ["stream-tts: stdout was closed; stopped reading"], err
+
+
+def test_malformed_lines_are_counted_and_reported_once() -> None:
+    good = session_path().read_bytes()
+    bad = b'{"type": "stream_event", "event": {\n' * 3 + b"\xff\xfe not utf8\n"
+    r = stream_tts("--text-only", "--input", "stream-json", stdin=bad + good + bad)
+    assert r.returncode == 0
+    assert "Should I make the change" in r.stdout.decode()
+    err = r.stderr.decode()
+    assert err.count("malformed input line") == 1, err
+    assert "skipped 8 malformed" in err, err
+
+
+# -- speech to a file ---------------------------------------------------------------------
+
+
+def test_output_wav(tmp_path: Path) -> None:
+    out = tmp_path / "speech.wav"
+    stats = tmp_path / "stats.jsonl"
+    r = stream_tts(
+        "--input",
+        "text",
+        "--output",
+        str(out),
+        "--stats",
+        str(stats),
+        stdin=b"Hello from stream text to speech. This is the second sentence.\n",
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    with wave.open(str(out)) as w:
+        assert w.getnchannels() == 1 and w.getframerate() == 22050
+        seconds = w.getnframes() / w.getframerate()
+    recs = [json.loads(line) for line in stats.read_text().splitlines()]
+    summary = recs.pop()
+    assert summary["summary"] and summary["sentences"] == 2
+    assert [r["sentence"] for r in recs] == [
+        "Hello from stream text to speech.",
+        "This is the second sentence.",
+    ]
+    assert abs(sum(r["audio_s"] for r in recs) - seconds) < 0.05
+    for rec in recs:
+        assert rec["synth_ms"] > 0 and rec["rtf"] > 0 and rec["ttfa_ms"] is not None
+
+
+def test_speed_option_changes_duration(tmp_path: Path) -> None:
+    text = b"Keep fat link time optimization for release builds only.\n"
+    durations = []
+    for speed in ("1.0", "1.6"):
+        out = tmp_path / f"s{speed}.wav"
+        r = stream_tts("--input", "text", "--speed", speed, "-o", str(out), stdin=text)
+        assert r.returncode == 0, r.stderr.decode()
+        with wave.open(str(out)) as w:
+            durations.append(w.getnframes())
+    assert 0.5 < durations[1] / durations[0] < 0.75
