@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--speed", type=float, help="speaking rate, 1.0 is normal")
     voice.add_argument("--volume", type=float, help="loudness multiplier, 1.0 is normal")
     voice.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for synthesis (default: cores, max 4)"
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for synthesis (default: half the cores, at most 4)",
     )
     for spec in SPEECH_ENGINES.values():
         if spec.add_arguments is not None:

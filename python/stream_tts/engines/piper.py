@@ -161,9 +161,11 @@ class PiperEngine:
 
             config = PiperConfig.from_dict(json.load(f))
         opts = onnxruntime.SessionOptions()
-        # One sentence at a time: a single inter-op thread, intra-op over the cores we have.
+        # One sentence at a time: a single inter-op thread. Intra-op threads beyond half the
+        # cores lose to the reader, the audio thread and spinning (measured: 2 threads on a
+        # busy 2-core machine took 2.3x as long as 1).
         opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = threads if threads else min(os.cpu_count() or 1, 4)
+        opts.intra_op_num_threads = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
         opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
