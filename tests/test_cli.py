@@ -240,3 +240,47 @@ def test_speed_option_changes_duration(tmp_path: Path) -> None:
         with wave.open(str(out)) as w:
             durations.append(w.getnframes())
     assert 0.5 < durations[1] / durations[0] < 0.75
+
+
+# -- Claude Code Stop hook ----------------------------------------------------------------
+
+
+def _entry(kind: str, content: object, **extra: object) -> str:
+    message: dict[str, object] = {"role": kind, "content": content}
+    if kind == "assistant":
+        message.update(id=f"msg_{abs(hash(str(content))) % 10**8}", type="message")
+    return json.dumps({"type": kind, "message": message, "isSidechain": False, **extra})
+
+
+def test_hook_speaks_the_last_answer_only(tmp_path: Path) -> None:
+    transcript = tmp_path / "session.jsonl"
+    lines = [
+        _entry("user", "Why is the build slow?"),
+        _entry("assistant", [{"type": "text", "text": "An old answer nobody should hear."}]),
+        _entry("user", [{"type": "text", "text": "And the tests?"}]),
+        _entry(
+            "assistant", [{"type": "thinking", "thinking": "Private thoughts.", "signature": "x"}]
+        ),
+        _entry("assistant", [{"type": "text", "text": "Let me run them."}]),
+        _entry(
+            "assistant",
+            [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}],
+        ),
+        _entry("user", [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]),
+        _entry("assistant", [{"type": "text", "text": "Sidechain chatter."}], isSidechain=True),
+        _entry("assistant", [{"type": "text", "text": "They **pass** now. See `pytest -q`."}]),
+        '{"type": "assistant", "message": {"trunc',
+    ]
+    transcript.write_text("\n".join(lines) + "\n")
+    payload = json.dumps({"session_id": "s", "transcript_path": str(transcript)}).encode()
+    r = stream_tts("--hook", "--text-only", stdin=payload)
+    assert r.returncode == 0, r.stderr.decode()
+    spoken = r.stdout.decode()
+    assert "Let me run them." in spoken and "They pass now." in spoken, spoken
+    for bad in ("old answer", "Private", "Sidechain", "**", "ls"):
+        assert bad not in spoken, (bad, spoken)
+
+
+def test_hook_without_a_payload_says_so() -> None:
+    r = stream_tts("--hook", "--text-only", stdin=b"not json")
+    assert r.returncode == 2 and "transcript_path" in r.stderr.decode()

