@@ -90,6 +90,8 @@ class Stats:
                 if rec.started_at is None and not (final or rec.dropped):
                     break
                 self._pending.pop(0)
+                if rec.started_at is None:
+                    rec.dropped = True  # never reached the device (interrupted or flushed)
                 rec.behind = max(0.0, self._busy_until - rec.read_at)
                 if rec.started_at is not None:
                     end = rec.started_at + rec.audio_s
