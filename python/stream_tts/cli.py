@@ -202,9 +202,14 @@ def _list_devices(con: _Console) -> int:
         con.error("no audio output devices found (use --output FILE.wav to write a file)")
         return EXIT_USAGE
     for d in devices:
+        channels = d.get("channels") or []
+        if not channels:
+            continue  # an ALSA plugin that cannot play anything as it stands
         mark = "*" if d.get("default") else " "
-        rates = d.get("sample_rates", "")
-        print(f"{mark} {d.get('name')}\tchannels={d.get('channels', '?')}\trates={rates}")
+        ch = f"{min(channels)}-{max(channels)}" if isinstance(channels, list) else channels
+        rates = d.get("sample_rates") or []
+        rate = f"{min(rates)}-{max(rates)} Hz" if isinstance(rates, list) and rates else "?"
+        print(f"{mark} {d.get('name')}\t{ch} channels, {rate}")
     return EXIT_OK
 
 
@@ -294,7 +299,7 @@ def _open_stats(settings: Settings) -> tuple[Any, IO[str] | None]:
 def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
-    from stream_tts.pipeline import RING_MS, Pipeline
+    from stream_tts.pipeline import RING_MS, DeviceStalled, Pipeline
 
     t0 = time.monotonic()
     try:
@@ -352,8 +357,12 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         sys.stderr.flush()
         # Worker threads may sit in onnxruntime or os.read: leave without waiting for them.
         os._exit(EXIT_INTERRUPTED)
-    except _core.AudioError as e:
-        con.error(f"audio device failed: {e} (use --output FILE.wav to write a file instead)")
+    except (_core.AudioError, DeviceStalled) as e:
+        errors = int(sink.stats().get("device_errors", 0))
+        con.error(
+            f"the audio device failed: {e} ({errors} device errors); "
+            "use --output FILE.wav to write a file instead"
+        )
         return EXIT_FAILED
     sink_stats = sink.stats()
     sink.close()
@@ -364,11 +373,8 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
             stats_file.close()
     _report_input_problems(outcome, con)
     if sink_stats.get("device_errors", 0) > 0:
-        con.error(
-            f"the audio device reported {int(sink_stats['device_errors'])} error(s); "
-            "some speech may be missing (use --output FILE.wav to write a file instead)"
-        )
-        return EXIT_FAILED
+        # Played to the end regardless: xruns and the like, worth a note, not a failure.
+        con.info(f"the audio device reported {int(sink_stats['device_errors'])} error(s)")
     if settings.output:
         con.info(f"wrote {settings.output}")
     return EXIT_OK

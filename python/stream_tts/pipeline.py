@@ -47,6 +47,13 @@ class OutputClosed(Exception):
     """stdout went away under --text-only (e.g. `| head -1`)."""
 
 
+class DeviceStalled(Exception):
+    """Audio is queued but the device has taken none of it for STALL_S seconds."""
+
+
+STALL_S = 3.0
+
+
 @dataclass
 class _Item:
     text: str
@@ -211,6 +218,17 @@ class Pipeline:
         if self.sink is not None:
             self.sink.flush()
 
+    def _drain(self, sink: Sink) -> None:
+        # Short waits keep Ctrl-C prompt; no progress for STALL_S means the device is gone.
+        played, progress_at = sink.stats().get("samples_played", 0), time.monotonic()
+        while not sink.drain(timeout=0.05):
+            now_played = sink.stats().get("samples_played", 0)
+            if now_played != played:
+                played, progress_at = now_played, time.monotonic()
+            elif time.monotonic() - progress_at > STALL_S:
+                self._fail(DeviceStalled(f"no audio taken for {STALL_S:.0f} s"))
+                return
+
     def run(self, fd: int = 0) -> Outcome:
         """Run until end of input has been spoken; KeyboardInterrupt comes out of here."""
         reader = threading.Thread(target=self._read, args=(fd,), name="stream-tts-reader")
@@ -236,9 +254,7 @@ class Pipeline:
             if self._error is not None:
                 break
         if self._error is None and self.sink is not None:
-            while not self.sink.drain(timeout=0.05):
-                if self.sink.stats().get("device_errors", 0) > 0:
-                    break
+            self._drain(self.sink)
         self._stop.set()
         if poller is not None:
             poller.join()
