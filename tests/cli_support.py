@@ -60,3 +60,77 @@ def stats_lines(text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def words(text: str) -> list[str]:
     """Lowercase words of letters and digits (apostrophes dropped: "I'll" is "ill")."""
     return re.findall(r"[a-z0-9]+", text.lower().replace("'", "").replace("\u2019", ""))
+
+
+class Recorder:
+    """Records a PulseAudio source (a null sink's monitor) with parec, stamping each block."""
+
+    RATE = 48000
+
+    def __init__(self, source: str) -> None:
+        import threading
+
+        self.proc = subprocess.Popen(
+            [
+                "parec",
+                f"--device={source}",
+                "--raw",
+                "--format=float32le",
+                f"--rate={self.RATE}",
+                "--channels=1",
+                "--latency-msec=2",
+            ],
+            stdout=subprocess.PIPE,
+        )
+        self.blocks: list[tuple[float, bytes]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while data := os.read(fd, 4096):
+            self.blocks.append((time.monotonic(), data))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._thread.join(10)
+
+    def loud_times(self, threshold: float = 0.02) -> list[float]:
+        """monotonic() time of every sample above `threshold` (the block's end minus its age)."""
+        import numpy as np
+
+        out: list[float] = []
+        pending = b""
+        for t, data in self.blocks:
+            pending += data
+            n = len(pending) // 4
+            block = np.frombuffer(pending[: n * 4], dtype=np.float32)
+            pending = pending[n * 4 :]
+            idx = np.flatnonzero(np.abs(block) > threshold)
+            out.extend((t - (n - idx) / self.RATE).tolist())
+        return out
+
+
+def pulse_rig(name: str, tmp: Path) -> dict[str, str]:
+    """A private null sink from scripts/pulse-rig.sh; the env that routes ALSA's default to it."""
+    script = REPO / "scripts" / "pulse-rig.sh"
+    assert script.is_file(), f"{script} missing (the audio branch's PulseAudio rig)"
+    env = {**os.environ, "STREAM_TTS_RIG_SINK": name, "STREAM_TTS_RIG_DIR": str(tmp)}
+    r = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"pulse rig failed: {r.stderr}"
+    # PULSE_SINK too: the ALSA pulse plugin's `device` did not route to the sink here.
+    out = {"STREAM_TTS_RIG_SINK": name, "PULSE_SINK": name}
+    for line in r.stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line.removeprefix("export ").split("=", 1)
+            out[k] = v
+    return out
+
+
+def remove_rig(name: str, tmp: Path) -> None:
+    env = {**os.environ, "STREAM_TTS_RIG_SINK": name, "STREAM_TTS_RIG_DIR": str(tmp)}
+    subprocess.run(["bash", str(REPO / "scripts" / "pulse-rig.sh"), "remove"], env=env, timeout=60)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import SAMPLES, shared_file, stream_tts, words
+from cli_support import SAMPLES, Recorder, pulse_rig, remove_rig, shared_file, stream_tts, words
 from stream_tts.cli import _cli_values, build_parser
 from stream_tts.config import ConfigError, Settings, load_file, merge
 from stream_tts.samples import session_path
@@ -284,3 +287,82 @@ def test_hook_speaks_the_last_answer_only(tmp_path: Path) -> None:
 def test_hook_without_a_payload_says_so() -> None:
     r = stream_tts("--hook", "--text-only", stdin=b"not json")
     assert r.returncode == 2 and "transcript_path" in r.stderr.decode()
+
+
+# -- a real device: PulseAudio null sink, recorded at its monitor --------------------------
+
+
+@pytest.fixture
+def device(tmp_path: Path) -> Iterator[tuple[dict[str, str], Recorder]]:
+    name = f"stream_tts_cli_{os.getpid()}"
+    env = pulse_rig(name, tmp_path)
+    rec = Recorder(f"{name}.monitor")
+    time.sleep(0.3)
+    try:
+        yield env, rec
+    finally:
+        rec.stop()
+        remove_rig(name, tmp_path)
+
+
+def test_plays_to_the_device(device: tuple[dict[str, str], Recorder], tmp_path: Path) -> None:
+    env, rec = device
+    stats = tmp_path / "stats.jsonl"
+    text = b"Hello from the device test. A second sentence follows the first one.\n"
+    r = stream_tts("--input", "text", "--stats", str(stats), stdin=text, env=env)
+    time.sleep(0.3)
+    assert r.returncode == 0, r.stderr.decode()
+    records = [json.loads(x) for x in stats.read_text().splitlines()]
+    summary = records.pop()
+    assert summary["spoken"] == 2 and summary["ttfa_ms_median"] > 0
+    for x in records:
+        assert x["ttfa_ms"] is not None and 0 < x["ttfa_ms"] < 10_000, x
+    loud = rec.loud_times()
+    assert loud, "no sound reached the sink"
+    heard = loud[-1] - loud[0]
+    spoken = sum(x["audio_s"] for x in records)
+    # Sound from the first sentence's start to the last one's end (less trailing quiet).
+    assert spoken - 0.6 < heard < spoken + 0.3, (heard, spoken)
+
+
+def test_ctrl_c_silences_at_once(device: tuple[dict[str, str], Recorder]) -> None:
+    env, rec = device
+    text = b"This is a long answer that goes on for quite a while so that it can be cut off. " * 6
+    p = subprocess.Popen(
+        [sys.executable, "-m", "stream_tts.cli", "--input", "text"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "STREAM_TTS_CONFIG": os.devnull, **env},
+    )
+    assert p.stdin is not None
+    p.stdin.write(text + b"\n")
+    p.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not rec.loud_times() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rec.loud_times(), "never started playing"
+    time.sleep(0.5)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    assert p.wait(10) == 130
+    time.sleep(0.5)
+    last = max(rec.loud_times())
+    # 50 ms, plus up to 20 ms of capture latency in the recorder's timestamps.
+    assert last - sent < 0.07, f"sound went on {1000 * (last - sent):.0f} ms after Ctrl-C"
+
+
+def test_no_audio_device_names_the_way_out(tmp_path: Path) -> None:
+    empty = tmp_path / "asound.conf"
+    empty.write_text("")  # ALSA with no devices at all
+    r = stream_tts("--input", "text", stdin=b"Hello.\n", env={"ALSA_CONFIG_PATH": str(empty)})
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "--output FILE.wav" in err and "Traceback" not in err, err
+
+
+def test_unknown_device_is_named(device: tuple[dict[str, str], Recorder]) -> None:
+    env, _ = device
+    r = stream_tts("--device", "no-such-device", stdin=b"Hello.\n", env=env)
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "no-such-device" in err and "--list-devices" in err, err

@@ -222,6 +222,11 @@ def _report_input_problems(outcome: Any, con: _Console) -> None:
         con.warn(w)
 
 
+def _with_hint(message: str, option: str, verb: str) -> str:
+    """The core's message, plus what to do unless it already says so."""
+    return message if option in message else f"{message}; {verb} {option}"
+
+
 def _silence_stdout() -> None:
     # The reader of stdout left: point fd 1 at /dev/null so the exit flush cannot fail again.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -325,13 +330,10 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
                 f"device buffer {sink.buffer_frames} frames"
             )
     except _core.NoAudioDeviceError as e:
-        con.error(
-            f"no audio output device ({e}). To write the speech to a file instead, "
-            "use --output FILE.wav"
-        )
+        con.error(_with_hint(str(e), "--output FILE.wav", "write the speech to a file with"))
         return EXIT_USAGE
     except _core.DeviceNotFoundError as e:
-        con.error(f"{e} (see --list-devices, or use --output FILE.wav)")
+        con.error(_with_hint(str(e), "--list-devices", "see"))
         return EXIT_USAGE
     except (_core.AudioError, OSError, ValueError) as e:
         con.error(f"cannot open audio output: {e}")
