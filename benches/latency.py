@@ -195,10 +195,10 @@ def run_stream_tts(
             mon.arm()
             t_write = 0.0
             for i, line in enumerate(lines):
+                if i == idx:
+                    t_write = time.monotonic()  # just before the line leaves for the pipe
                 proc.stdin.write(line)
                 proc.stdin.flush()
-                if i == idx:
-                    t_write = time.monotonic()
                 time.sleep(pace)
             onset = mon.wait_onset(10)
             writes.append(t_write)
@@ -243,7 +243,7 @@ def run_stream_tts(
 def piper_cmd(model: str) -> str:
     return (
         f"{shlex.quote(sys.executable)} -m piper -m {shlex.quote(model)} --output-raw 2>/dev/null"
-        " | aplay -q -r 22050 -f S16_LE -t raw -c 1"
+        " | aplay -q -r 22050 -f S16_LE -t raw -c 1 2>/dev/null"
     )
 
 
