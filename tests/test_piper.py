@@ -17,6 +17,8 @@ from stream_tts.engines.piper import (
     VoiceError,
     bundled_voice,
     resolve_voice,
+    split_clauses,
+    trim_leading_silence,
 )
 
 
@@ -153,3 +155,40 @@ def test_list_voices_shows_bundled_and_cached(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     names = [line.split("\t")[0] for line in r.stdout.splitlines()]
     assert names == [BUNDLED_VOICE, "en_US-cached-medium"]
+
+
+def test_clauses_are_cut_only_where_long_enough() -> None:
+    s = "The release profile uses fat LTO with codegen units, so the linker optimizes it all."
+    assert split_clauses(s, 5) == [
+        "The release profile uses fat LTO with codegen units,",
+        "so the linker optimizes it all.",
+    ]
+    assert split_clauses(s, 0) == [s]
+    assert split_clauses("Yes, it works.", 5) == ["Yes, it works."]
+    short_tail = "One two three four five six, and done."
+    assert split_clauses(short_tail, 5) == [short_tail]
+
+
+def test_long_sentence_starts_sooner_and_says_the_same(engine: PiperEngine) -> None:
+    s = (
+        "When the worker thread wakes up later than the fixed sleep allows, "
+        "the assertion runs before the state has changed."
+    )
+    whole = PiperEngine(bundled_voice(), min_clause_words=0)
+    split_chunks = list(engine.synthesize(s))
+    whole_chunks = list(whole.synthesize(s))
+    assert len(split_chunks) == 2 and len(whole_chunks) == 1
+    # The first clause is about half the audio, so it is ready in about half the time.
+    assert len(split_chunks[0]) < 0.7 * len(whole_chunks[0])
+    total = sum(len(c) for c in split_chunks)
+    assert 0.8 < total / len(whole_chunks[0]) < 1.25
+
+
+def test_leading_silence_is_trimmed(engine: PiperEngine) -> None:
+    (a,) = list(engine.synthesize("Here is what I found in the logs."))
+    loud = np.flatnonzero(np.abs(a) > 0.02)
+    assert loud[0] / engine.sample_rate < 0.02  # VITS alone leaves 30-75 ms here
+    quiet = np.zeros(2205, dtype=np.float32)
+    speech = np.full(100, 0.5, dtype=np.float32)
+    trimmed = trim_leading_silence(np.concatenate([quiet, speech]), 22050)
+    assert len(trimmed) == 100 + 220

@@ -135,6 +135,40 @@ def installed_voices() -> list[VoiceFiles]:
     return voices
 
 
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+_LEAD_THRESHOLD = 0.01  # of full scale; Piper normalizes each sentence to a peak of 1.0
+_LEAD_KEEP_S = 0.01
+
+
+def split_clauses(text: str, min_words: int) -> list[str]:
+    """Cut a sentence after , ; or : into pieces of at least `min_words` words.
+
+    VITS takes time in proportion to the audio it makes, so the first clause of a long
+    sentence is ready to play in a fraction of the sentence's time; the cut falls where a
+    speaker pauses anyway.
+    """
+    if min_words <= 0:
+        return [text]
+    pieces: list[str] = []
+    for part in _CLAUSE_END.split(text):
+        if pieces and len(pieces[-1].split()) < min_words:
+            pieces[-1] = f"{pieces[-1]} {part}"
+        else:
+            pieces.append(part)
+    if len(pieces) > 1 and len(pieces[-1].split()) < min_words:
+        tail = pieces.pop()
+        pieces[-1] = f"{pieces[-1]} {tail}"
+    return pieces
+
+
+def trim_leading_silence(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+    """Drop the near-silence VITS puts before speech (30-75 ms): it is all latency."""
+    loud = np.flatnonzero(np.abs(audio) > _LEAD_THRESHOLD)
+    if loud.size == 0:
+        return audio
+    return audio[max(0, int(loud[0]) - int(_LEAD_KEEP_S * rate)) :]
+
+
 class PiperEngine:
     """One Piper voice; `synthesize` yields one float32 chunk per phonemizer sentence."""
 
@@ -148,6 +182,7 @@ class PiperEngine:
         volume: float = 1.0,
         threads: int | None = None,
         speaker: int | None = None,
+        min_clause_words: int = 5,
     ) -> None:
         import onnxruntime
         from piper import PiperVoice, SynthesisConfig
@@ -156,6 +191,8 @@ class PiperEngine:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.voice = voice
+        # Clauses of at least this many words are synthesized one by one (0: whole sentences).
+        self.min_clause_words = min_clause_words
         with voice.config.open(encoding="utf-8") as f:
             import json
 
@@ -188,8 +225,14 @@ class PiperEngine:
             pass
 
     def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
-        for chunk in self._voice.synthesize(text, self._syn):
-            yield np.ascontiguousarray(chunk.audio_float_array, dtype=np.float32)
+        first = True
+        for clause in split_clauses(text, self.min_clause_words):
+            for chunk in self._voice.synthesize(clause, self._syn):
+                audio = chunk.audio_float_array
+                if first:
+                    audio = trim_leading_silence(audio, self.sample_rate)
+                    first = False
+                yield np.ascontiguousarray(audio, dtype=np.float32)
 
     def close(self) -> None:
         pass

@@ -33,6 +33,7 @@ def _piper(s: Settings) -> SpeechEngine:
         volume=s.volume,
         threads=s.threads,
         speaker=opts.get("speaker"),
+        min_clause_words=int(opts.get("clause_words", 5)),
     )
 
 
@@ -43,6 +44,14 @@ def _piper_args(g: argparse._ArgumentGroup) -> None:
         dest="piper.speaker",
         metavar="ID",
         help="speaker id of a multi-speaker Piper voice",
+    )
+    g.add_argument(
+        "--piper-clause-words",
+        type=int,
+        dest="piper.clause_words",
+        metavar="N",
+        help="synthesize a sentence clause by clause (cut at , ; :) when each clause has at "
+        "least N words, so long sentences start sooner; 0 turns it off (default: 5)",
     )
 
 
