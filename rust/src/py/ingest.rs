@@ -2,8 +2,9 @@
 
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyBufferError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyDict, PyList, PyTuple};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyString, PyTuple};
 
 use crate::error::Error;
 use crate::ingest::{Event, EventKind, InputFormat, Parser, ParserOptions};
@@ -37,8 +38,15 @@ impl From<Event> for PyEvent {
 #[pymethods]
 impl PyEvent {
     #[getter]
-    fn kind(&self) -> &'static str {
-        self.kind.as_str()
+    fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        // Interned: read once per event on the hot path.
+        match self.kind {
+            EventKind::Text => intern!(py, "text"),
+            EventKind::BlockEnd => intern!(py, "block_end"),
+            EventKind::MessageEnd => intern!(py, "message_end"),
+            EventKind::Tool => intern!(py, "tool"),
+        }
+        .clone()
     }
 
     fn __repr__(&self) -> String {
