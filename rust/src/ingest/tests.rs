@@ -662,3 +662,82 @@ fn input_format_from_str() {
     let err = "json".parse::<InputFormat>().unwrap_err().to_string();
     assert!(err.contains("\"json\""), "{err}");
 }
+
+fn stream_line(event: &str, parent: Option<&str>) -> String {
+    let parent = parent.map_or("null".to_owned(), |p| format!("\"{p}\""));
+    format!("{{\"type\":\"stream_event\",\"event\":{event},\"parent_tool_use_id\":{parent}}}\n")
+}
+
+#[test]
+fn interleaved_subagent_streams_keep_their_own_state() {
+    let start =
+        |id: &str| format!("{{\"type\":\"message_start\",\"message\":{{\"id\":\"{id}\"}}}}");
+    let delta = |t: &str| {
+        format!("{{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{t}\"}}}}")
+    };
+    let stop = "{\"type\":\"message_stop\"}";
+    let data = [
+        stream_line(&start("main"), None),
+        stream_line(&delta("Main one. "), None),
+        stream_line(&start("sub"), Some("toolu_task")),
+        stream_line(&delta("Sub one. "), Some("toolu_task")),
+        stream_line(&delta("Main two."), None),
+        stream_line(stop, Some("toolu_task")),
+        stream_line(stop, None),
+    ]
+    .concat();
+    let (events, _) = run(
+        data.as_bytes(),
+        ParserOptions {
+            speak_subagents: true,
+            ..opts()
+        },
+    );
+    assert_eq!(
+        messages(&events),
+        vec![
+            ("main".into(), "Main one. Main two.".into()),
+            ("sub".into(), "Sub one. ".into())
+        ]
+    );
+    let ends: Vec<(&str, u64)> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::MessageEnd)
+        .map(|e| (e.message_id.as_str(), e.line))
+        .collect();
+    assert_eq!(ends, vec![("sub", 6), ("main", 7)]);
+    // Without speak_subagents the subagent's lines change nothing.
+    let (quiet, p) = run(data.as_bytes(), opts());
+    assert_eq!(
+        messages(&quiet),
+        vec![("main".into(), "Main one. Main two.".into())]
+    );
+    assert_eq!(counter(&p, "skipped_subagent"), 3);
+}
+
+#[test]
+fn whole_messages_end_when_superseded_or_cut_off() {
+    let line = |id: &str, text: &str| {
+        format!("{{\"type\":\"assistant\",\"message\":{{\"id\":\"{id}\",\"content\":[{{\"type\":\"text\",\"text\":\"{text}\"}}]}},\"parent_tool_use_id\":null}}\n")
+    };
+    let data = [line("a", "One."), line("a", "Two."), line("b", "Three.")].concat();
+    let (events, _) = run(data.as_bytes(), opts());
+    let got: Vec<(EventKind, &str, u32, u64)> = events
+        .iter()
+        .map(|e| (e.kind, e.message_id.as_str(), e.block, e.line))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (EventKind::Text, "a", 0, 1),
+            (EventKind::BlockEnd, "a", 0, 1),
+            (EventKind::Text, "a", 1, 2),
+            (EventKind::BlockEnd, "a", 1, 2),
+            (EventKind::MessageEnd, "a", 0, 3),
+            (EventKind::Text, "b", 0, 3),
+            (EventKind::BlockEnd, "b", 0, 3),
+            // No result line: finish() ends it.
+            (EventKind::MessageEnd, "b", 0, 3),
+        ]
+    );
+}
