@@ -3,6 +3,7 @@
 //! The input is session.partial.jsonl repeated (each copy with its own message ids) to about
 //! 10 MB, fed in 64 KiB chunks as stdin would deliver it. Compares the simd-json and
 //! serde_json backends. `cargo bench --bench ingest`; ns per line = time / lines (printed).
+//! `STREAM_TTS_DATA=<dir>` reads the sample from another data directory.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -14,8 +15,12 @@ const TARGET_BYTES: usize = 10 * 1000 * 1000;
 const CHUNK: usize = 64 * 1024;
 
 fn transcript() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/claude_code_samples/session.partial.jsonl");
+    // STREAM_TTS_DATA overrides <repo>/../shared/data (to run the built bench elsewhere).
+    let data = std::env::var_os("STREAM_TTS_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        PathBuf::from,
+    );
+    let path = data.join("claude_code_samples/session.partial.jsonl");
     let session = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "benchmark input {} is missing ({e}); see <repo>/../shared/data/README.md",
