@@ -211,8 +211,10 @@ impl Parser {
                 let mut line = std::mem::take(&mut self.pending);
                 line.extend_from_slice(seg);
                 self.line(&line, out);
-                line.clear();
-                self.pending = line;
+                if line.capacity() <= json::KEEP_BYTES {
+                    line.clear();
+                    self.pending = line;
+                }
             }
         }
         if !rest.is_empty() && !self.discarding {

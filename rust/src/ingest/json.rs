@@ -84,7 +84,7 @@ pub(crate) struct JsonLine {
     backend: JsonBackend,
     max_depth: usize,
     /// The line copied with simd-json's padding after it (parsing unescapes in place).
-    buf: Vec<u8>,
+    pub(super) buf: Vec<u8>,
     buffers: Buffers,
     /// Empty between lines; only its allocation is kept.
     tape: Tape<'static>,
@@ -140,9 +140,16 @@ impl JsonLine {
             },
         };
         self.tape = tape.reset();
+        if line.len() > KEEP_BYTES {
+            // One huge line must not pin its buffers for the rest of the session.
+            *self = Self::new(self.backend, self.max_depth);
+        }
         outcome
     }
 }
+
+/// Buffers grown past this by a single line are released after it.
+pub(crate) const KEEP_BYTES: usize = 1 << 20;
 
 fn parse_serde(
     line: &[u8],

@@ -741,3 +741,28 @@ fn whole_messages_end_when_superseded_or_cut_off() {
         ]
     );
 }
+
+#[test]
+fn a_huge_line_does_not_pin_its_buffers() {
+    let text = "x".repeat(3 << 20);
+    let line = format!("{{\"content\":[{{\"type\":\"text\",\"text\":\"{text}\"}}]}}\n");
+    let mut p = Parser::new(opts());
+    let mut out = Vec::new();
+    // Split in two so the line is assembled in `pending` as well.
+    let (a, b) = line.as_bytes().split_at(line.len() / 2);
+    p.feed(a, &mut out);
+    p.feed(b, &mut out);
+    p.feed(VALID, &mut out);
+    assert_eq!(out[0].text.len(), text.len());
+    assert_eq!(out.iter().filter(|e| e.kind == EventKind::Text).count(), 2);
+    assert!(
+        p.pending.capacity() < json::KEEP_BYTES,
+        "pending kept {}",
+        p.pending.capacity()
+    );
+    assert!(
+        p.json.buf.capacity() < json::KEEP_BYTES,
+        "line buffer kept {}",
+        p.json.buf.capacity()
+    );
+}
