@@ -3,6 +3,11 @@
 Greedy decoding by default (`beams` > 1 for beam search), the target language forced as the
 first generated token, bf16/fp16 on GPU and float32 on CPU, SDPA attention. Safe to call from a
 worker thread; `interrupt()` stops a generation in flight at the next token.
+
+`static_cache=True` (CUDA) gives generate() a fixed-size KV cache, which lets transformers compile
+the decode step into CUDA graphs: about 3-4x faster per sentence on an H100, for a one-time
+compile in `warmup()` (benches/results/). Inputs are padded to a multiple of `PAD_TO` tokens and
+the cache has a fixed length, so a handful of shapes cover every sentence.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from stream_tts.engines.langs import UnknownLanguageError, to_flores
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+PAD_TO = 16  # static cache: input lengths are rounded up to this, to bound recompiles
+STATIC_MAX_NEW_TOKENS = 200  # static cache: one cache length for every sentence
+WARMUP_TEXTS = (
+    "Hello, this is a warm-up sentence.",
+    "The build finished, all the tests passed, and the change is now ready for a review.",
+)
 
 
 class _Interrupted:
@@ -50,8 +61,10 @@ class NllbTranslator:
         beams: int = 1,
         max_new_tokens: int | None = None,
         generate_kwargs: dict[str, Any] | None = None,
+        static_cache: bool = False,
     ) -> None:
         self.model = model
+        self.static_cache = static_cache
         self.tokenizer = tokenizer
         self.src = to_flores(src)
         self.tgt = to_flores(tgt)
@@ -74,32 +87,48 @@ class NllbTranslator:
         return int(tid)
 
     def warmup(self) -> None:
-        self.translate("Hello, this is a warm-up sentence.")
+        # Two lengths: with a static cache each padded length compiles once, here, not later.
+        for text in WARMUP_TEXTS if self.static_cache else WARMUP_TEXTS[:1]:
+            self.translate(text)
 
     def translate(self, text: str) -> str:
-        if not text.strip():
+        ids = self.generate_ids(text)
+        if not ids:
             return ""
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
+
+    def generate_ids(self, text: str) -> list[int]:
+        """The decoder's token ids for `text` (decoder start, target language, ...); [] if
+        interrupted or empty."""
+        if not text.strip():
+            return []
         import torch
         from transformers import StoppingCriteriaList
 
         with self._lock:
             self._stop.clear()
-            enc = self.tokenizer(text, return_tensors="pt").to(self.device)
+            pad = {"padding": True, "pad_to_multiple_of": PAD_TO} if self.static_cache else {}
+            enc = self.tokenizer(text, return_tensors="pt", **pad).to(self.device)
             n_in = int(enc["input_ids"].shape[1])
             kwargs: dict[str, Any] = {
                 "forced_bos_token_id": self.forced_bos_token_id,
                 "num_beams": self.beams,
                 "do_sample": False,
                 "max_new_tokens": self.max_new_tokens or min(512, 2 * n_in + 16),
-                "stopping_criteria": StoppingCriteriaList([_Interrupted(self._stop)]),
             }
-            kwargs.update(self.generate_kwargs)
+            if self.static_cache:
+                kwargs["cache_implementation"] = "static"
+                kwargs["max_new_tokens"] = self.max_new_tokens or STATIC_MAX_NEW_TOKENS
+            extra = dict(self.generate_kwargs)
+            stops = [_Interrupted(self._stop), *extra.pop("stopping_criteria", [])]
+            kwargs.update(extra)
+            kwargs["stopping_criteria"] = StoppingCriteriaList(stops)
             with torch.inference_mode():
                 out = self.model.generate(**enc, **kwargs)
             if self._stop.is_set():
                 self.interrupted += 1
-                return ""
-            return str(self.tokenizer.decode(out[0], skip_special_tokens=True)).strip()
+                return []
+            return [int(i) for i in out[0]]
 
     def interrupt(self) -> None:
         """Stop the translation in flight (it returns ''); later calls run normally."""
@@ -118,6 +147,7 @@ def load_nllb(
     device: str | None = None,
     beams: int = 1,
     dtype: Any = None,
+    static_cache: bool = False,
 ) -> NllbTranslator:
     """Load an NLLB model (hub id or local folder) onto the chosen device."""
     require("torch", "nllb")
@@ -129,7 +159,9 @@ def load_nllb(
         path, dtype=dtype or pick_dtype(dev), attn_implementation="sdpa"
     )
     m.to(dev).eval()
-    return NllbTranslator(m, tokenizer, src=src, tgt=tgt, beams=beams)
+    return NllbTranslator(
+        m, tokenizer, src=src, tgt=tgt, beams=beams, static_cache=static_cache and dev != "cpu"
+    )
 
 
 def make_translator(
@@ -139,12 +171,17 @@ def make_translator(
     tgt: str = "de",
     device: str | None = None,
     beams: int = 1,
+    static_cache: bool = False,
 ) -> Translator:
-    """The translator the CLI asks for: `--translator MODEL` on `backend`."""
+    """The translator the CLI asks for: `--translator MODEL` on `backend`.
+
+    `static_cache` (transformers on CUDA only): compiled decode step, much faster per sentence
+    after a warm-up of tens of seconds (see the module doc).
+    """
     if backend == "ct2":
         from stream_tts.engines.ct2 import load_ct2
 
         return load_ct2(model, src=src, tgt=tgt, device=device, beams=beams)
     if backend != "transformers":
         raise ValueError(f"unknown translation backend {backend!r}; use 'transformers' or 'ct2'")
-    return load_nllb(model, src=src, tgt=tgt, device=device, beams=beams)
+    return load_nllb(model, src=src, tgt=tgt, device=device, beams=beams, static_cache=static_cache)

@@ -1,7 +1,8 @@
 """XTTS-v2 speech through coqui-tts, streamed chunk by chunk.
 
-The GPT's audio tokens are decoded by the HiFi-GAN decoder every `chunk_tokens` tokens (the
-first chunk after `first_chunk_tokens`, smaller, so the first audio comes sooner); successive
+The GPT's audio tokens are decoded by the HiFi-GAN decoder in chunks: the first after
+`first_chunk_tokens` (small, so the first audio comes sooner), each next one twice the last, up
+to `chunk_tokens` (so every chunk is ready before the audio before it has played out); successive
 chunks are crossfaded over `overlap` samples by coqui's `handle_chunks`, so they join without
 clicks. Voice: a reference WAV (conditioning latents cached on disk by file hash) or a speaker
 shipped with the model.
@@ -134,7 +135,7 @@ class XttsEngine:
         *,
         language: str = "en",
         chunk_tokens: int = 20,
-        first_chunk_tokens: int | None = 8,
+        first_chunk_tokens: int | None = 4,
         overlap: int = 1024,
         temperature: float = 0.75,
         top_k: int = 50,
@@ -217,7 +218,7 @@ class XttsEngine:
                     chunk, prev, overlap = m.handle_chunks(
                         wav.squeeze(), prev, overlap, self.overlap, is_final=done
                     )
-                    pending, target = 0, self.chunk_tokens
+                    pending, target = 0, min(self.chunk_tokens, 2 * target)
                     yield chunk.float().cpu().numpy()
                 elif done and overlap is not None:
                     yield overlap.float().cpu().numpy()  # the held-back tail of the last chunk
@@ -257,7 +258,7 @@ def make_xtts(
     language: str = "en",
     device: str | None = None,
     chunk_tokens: int = 20,
-    first_chunk_tokens: int | None = 8,
+    first_chunk_tokens: int | None = 4,
 ) -> XttsEngine:
     """The XTTS engine the CLI asks for (`--tts xtts`)."""
     language = to_xtts(language)  # fail on a bad language before loading gigabytes
