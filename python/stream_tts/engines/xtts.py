@@ -48,15 +48,18 @@ def patch_coqui_for_transformers() -> bool:
 
     renamed = "cache" in getattr(CausalLMOutputWithCrossAttentions, "__dataclass_fields__", {})
     forward = GPT2InferenceModel.forward
-    if not renamed or "cache" in inspect.signature(forward).parameters:
+    if not renamed or getattr(forward, "stream_tts_patch", False):
         return False
+    if "cache" in inspect.signature(forward).parameters:
+        return False  # a coqui-tts that already reads `cache`
 
     def forward_with_cache(self: Any, *args: Any, cache: Any = None, **kwargs: Any) -> Any:
         if cache is not None and kwargs.get("past_key_values") is None:
             kwargs["past_key_values"] = cache
         return forward(self, *args, **kwargs)
 
-    forward_with_cache.__wrapped__ = forward  # type: ignore[attr-defined]
+    forward_with_cache.stream_tts_patch = True  # type: ignore[attr-defined]
+    forward_with_cache.original = forward  # type: ignore[attr-defined]
     GPT2InferenceModel.forward = forward_with_cache
     return True
 
@@ -245,7 +248,7 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     path = ensure_model(model, XTTS_PATTERNS, required=["config.json", "model.pth", "vocab.json"])
     config = XttsConfig()
     config.load_json(str(path / "config.json"))
-    m = Xtts.init_from_config(config)
+    m = Xtts(config)
     m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
     m.model_key = str(path.resolve())
     return m.to(dev)
