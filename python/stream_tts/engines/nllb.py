@@ -26,6 +26,7 @@ DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 PAD_TO = 16  # static cache: input lengths are rounded up to this, to bound recompiles
 STATIC_MAX_NEW_TOKENS = 200  # static cache: one cache length for every sentence
+WARMUP_MAX_TOKENS = 64  # static cache: input lengths captured by warmup()
 WARMUP_TEXTS = (
     "Hello, this is a warm-up sentence.",
     "The build finished, all the tests passed, and the change is now ready for a review.",
@@ -87,9 +88,19 @@ class NllbTranslator:
         return int(tid)
 
     def warmup(self) -> None:
-        # Two lengths: with a static cache each padded length compiles once, here, not later.
-        for text in WARMUP_TEXTS if self.static_cache else WARMUP_TEXTS[:1]:
-            self.translate(text)
+        if not self.static_cache:
+            self.translate(WARMUP_TEXTS[0])
+            return
+        # Compile once, then capture each padded input length up to WARMUP_MAX_TOKENS here,
+        # so no sentence pays for it later (a longer one pays about a second, once).
+        text = " ".join(WARMUP_TEXTS * 16)
+        for n in range(PAD_TO, WARMUP_MAX_TOKENS + 1, PAD_TO):
+            self._generate(self._encode(text, max_length=n))
+
+    def _encode(self, text: str, max_length: int | None = None) -> Any:
+        pad = {"padding": True, "pad_to_multiple_of": PAD_TO} if self.static_cache else {}
+        cut = {"truncation": True, "max_length": max_length} if max_length else {}
+        return self.tokenizer(text, return_tensors="pt", **pad, **cut).to(self.device)
 
     def translate(self, text: str) -> str:
         ids = self.generate_ids(text)
@@ -102,13 +113,14 @@ class NllbTranslator:
         interrupted or empty."""
         if not text.strip():
             return []
+        return self._generate(self._encode(text))
+
+    def _generate(self, enc: Any) -> list[int]:
         import torch
         from transformers import StoppingCriteriaList
 
         with self._lock:
             self._stop.clear()
-            pad = {"padding": True, "pad_to_multiple_of": PAD_TO} if self.static_cache else {}
-            enc = self.tokenizer(text, return_tensors="pt", **pad).to(self.device)
             n_in = int(enc["input_ids"].shape[1])
             kwargs: dict[str, Any] = {
                 "forced_bos_token_id": self.forced_bos_token_id,

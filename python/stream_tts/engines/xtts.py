@@ -138,7 +138,7 @@ class XttsEngine:
         *,
         language: str = "en",
         chunk_tokens: int = 20,
-        first_chunk_tokens: int | None = 4,
+        first_chunk_tokens: int | None = 8,
         overlap: int = 1024,
         temperature: float = 0.75,
         top_k: int = 50,
@@ -261,7 +261,7 @@ def make_xtts(
     language: str = "en",
     device: str | None = None,
     chunk_tokens: int = 20,
-    first_chunk_tokens: int | None = 4,
+    first_chunk_tokens: int | None = 8,
 ) -> XttsEngine:
     """The XTTS engine the CLI asks for (`--tts xtts`)."""
     language = to_xtts(language)  # fail on a bad language before loading gigabytes
