@@ -38,13 +38,18 @@ class _Interrupted:
 
     def __init__(self, event: threading.Event) -> None:
         self.event = event
+        self._answers: dict[tuple[int, Any, bool], Any] = {}
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
+        # One cached tensor per answer: no allocation or copy in the decode loop.
+        key = (input_ids.shape[0], input_ids.device, self.event.is_set())
+        if key not in self._answers:
+            import torch
 
-        return torch.full(
-            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
-        )
+            self._answers[key] = torch.full(
+                (key[0],), key[2], dtype=torch.bool, device=input_ids.device
+            )
+        return self._answers[key]
 
 
 class NllbTranslator:
