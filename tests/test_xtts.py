@@ -201,3 +201,20 @@ def test_without_the_patch_streaming_breaks_on_renamed_transformers(
             list(engine.synthesize("Hallo."))
     else:  # a transformers before the rename: coqui's own forward streams
         assert len(list(engine.synthesize("Hallo."))) == 4
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("jpn_Jpan", "こんにちは、元気ですか。"),
+        ("zh", "你好，今天天气很好。"),  # noqa: RUF001 (a Chinese comma, on purpose)
+        ("ko", "안녕하세요."),
+    ],
+)
+def test_non_latin_languages_have_their_text_front_ends(
+    engine: XttsEngine, language: str, text: str
+) -> None:
+    voice = voice_from_speaker(engine.model, gm.TEST_SPEAKER)
+    e = XttsEngine(engine.model, voice, language=language, first_chunk_tokens=2, chunk_tokens=6)
+    e.generate_kwargs = engine.generate_kwargs
+    assert sum(len(c) for c in e.synthesize(text)) == decoded_len(engine, TOKENS)

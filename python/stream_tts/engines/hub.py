@@ -49,11 +49,12 @@ def ensure_model(
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     patterns = list(allow_patterns) if allow_patterns is not None else None
+    cache = os.fspath(cache_dir) if cache_dir is not None else None
     try:
         path = snapshot_download(
             name,
             revision=revision,
-            cache_dir=cache_dir,
+            cache_dir=cache,
             allow_patterns=patterns,
             local_files_only=True,
         )
@@ -62,9 +63,7 @@ def ensure_model(
         pass  # not (fully) cached yet: download below
 
     try:
-        path = snapshot_download(
-            name, revision=revision, cache_dir=cache_dir, allow_patterns=patterns
-        )
+        path = snapshot_download(name, revision=revision, cache_dir=cache, allow_patterns=patterns)
     except Exception as e:  # network, auth, 404: all end the same way for the user
         raise ModelNotFoundError(
             f"could not download model {name!r} from the Hugging Face hub "

@@ -44,7 +44,7 @@ def patch_coqui_for_transformers() -> bool:
     token fails. We rename the argument on the way in. Returns True if the patch was applied now.
     """
     from transformers.modeling_outputs import CausalLMOutputWithCrossAttentions
-    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel
+    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel  # type: ignore[import-untyped]
 
     renamed = "cache" in getattr(CausalLMOutputWithCrossAttentions, "__dataclass_fields__", {})
     forward = GPT2InferenceModel.forward
@@ -79,9 +79,9 @@ def latents_cache_dir() -> Path:
 
 def voice_from_wav(model: Any, wav: str | os.PathLike[str], model_key: str) -> Voice:
     """Conditioning latents for `wav`, computed once and cached by the file's hash."""
-    import soundfile as sf
+    import soundfile as sf  # type: ignore[import-untyped]
     import torch
-    import torchaudio
+    import torchaudio  # type: ignore[import-untyped]
 
     path = Path(wav)
     if not path.is_file():
@@ -240,8 +240,8 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json)."""
     require("torch", "xtts")
     require("TTS", "xtts")
-    from TTS.tts.configs.xtts_config import XttsConfig
-    from TTS.tts.models.xtts import Xtts
+    from TTS.tts.configs.xtts_config import XttsConfig  # type: ignore[import-untyped]
+    from TTS.tts.models.xtts import Xtts  # type: ignore[import-untyped]
 
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
