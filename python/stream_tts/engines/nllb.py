@@ -22,6 +22,8 @@ from stream_tts.engines.hub import ensure_model
 from stream_tts.engines.langs import UnknownLanguageError, to_flores
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
+# `--quality` names for the two NLLB-200 checkpoints worth running sentence by sentence.
+QUALITY_MODELS = {"fast": DEFAULT_MODEL, "best": "facebook/nllb-200-3.3B"}
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 PAD_TO = 16  # static cache: input lengths are rounded up to this, to bound recompiles
