@@ -7,7 +7,6 @@ huggingface_hub caches a download, so the engines load them through their ordina
 
 from __future__ import annotations
 
-import json
 import shutil
 import string
 from dataclasses import dataclass
@@ -212,7 +211,3 @@ def put_in_hub_cache(src: Path, hub_cache: Path, repo_id: str, revision: str = "
     (repo_dir / "refs").mkdir(exist_ok=True)
     (repo_dir / "refs" / "main").write_text(revision)
     return snap
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data))
