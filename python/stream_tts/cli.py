@@ -18,7 +18,12 @@ from stream_tts.config import (
     load_file,
     merge,
 )
-from stream_tts.engines.registry import SPEECH_ENGINES, create_speech_engine
+from stream_tts.engines.registry import (
+    SPEECH_ENGINES,
+    add_translation_arguments,
+    create_speech_engine,
+    create_translator,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -122,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in SPEECH_ENGINES.values():
         if spec.add_arguments is not None:
             spec.add_arguments(p.add_argument_group(f"{spec.name} engine"))
+
+    add_translation_arguments(p.add_argument_group("translation (GPU engines)"))
 
     info = p.add_argument_group("information")
     info.add_argument("--list-voices", action="store_true", help="show installed voices and exit")
@@ -308,8 +315,10 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
 
     t0 = time.monotonic()
     try:
+        translator = create_translator(settings)
         engine = create_speech_engine(settings)
-    except (VoiceError, ValueError) as e:
+    except (VoiceError, ValueError, ImportError, OSError, RuntimeError) as e:
+        # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
         con.error(str(e))
         return EXIT_USAGE
     con.info(f"loaded {engine.name} ({engine.sample_rate} Hz) in {time.monotonic() - t0:.2f} s")
@@ -340,6 +349,8 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         return EXIT_FAILED
 
     t1 = time.monotonic()
+    if translator is not None:
+        translator.warmup()
     engine.warmup()
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
 
@@ -348,7 +359,7 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     except OSError as e:
         con.error(f"cannot write --stats file: {e}")
         return EXIT_USAGE
-    pipeline = Pipeline(settings, engine=engine, sink=sink, stats=stats)
+    pipeline = Pipeline(settings, engine=engine, sink=sink, stats=stats, translator=translator)
     try:
         outcome = pipeline.run(fd)
     except KeyboardInterrupt:
@@ -369,6 +380,8 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     sink_stats = sink.stats()
     sink.close()
     engine.close()
+    if translator is not None:
+        translator.close()
     if stats is not None:
         stats.write_summary(sink_stats)
         if stats_file is not None:

@@ -39,11 +39,15 @@ class Settings:
     interrupt: bool = False
     buffer_ms: float = 10.0
     threads: int | None = None
+    translate_to: str | None = None
+    translate_from: str = "en"
+    compute_device: str | None = None  # torch device for GPU engines
     output: str | None = None
     stats: str | None = None  # "-" is stderr
     text_only: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
-    # Options of one engine, from a [<engine>] table or its own flags (e.g. [xtts] language).
+    # Options of one engine, from a [<engine>] table or its own flags (e.g. [xtts] language;
+    # [translate] model, quality, backend, beams, static_cache).
     engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -79,6 +83,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "interrupt": (bool,),
     "buffer_ms": (int, float),
     "threads": (int,),
+    "translate_to": (str,),
+    "translate_from": (str,),
+    "compute_device": (str,),
     "stats": (str,),
     "verbosity": (int,),
 }

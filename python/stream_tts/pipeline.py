@@ -1,6 +1,7 @@
 """The concurrent stages between stdin and the sound device.
 
     reader thread:  os.read(fd 0) -> TextPipeline.feed (Rust) -> sentence queue
+    [translate thread: sentence queue -> translator (NLLB-200) -> translated queue]
     synth thread:   sentence queue -> engine.synthesize (GIL released in onnxruntime) -> sink
     stats thread:   asks the sink when each utterance reached the device (--stats)
     main thread:    waits, so Ctrl-C lands here at once; then drains the sink
@@ -23,7 +24,7 @@ from typing import IO, Protocol
 import numpy as np
 
 from stream_tts.config import Settings
-from stream_tts.engines.base import SpeechEngine
+from stream_tts.engines.base import SpeechEngine, Translator
 from stream_tts.stats import SentenceRecord, Stats
 
 RING_MS = 30_000.0  # room for whole answers: synthesis runs ahead of playback
@@ -62,6 +63,8 @@ class _Item:
     fragment: bool
     read_at: float
     generation: int
+    source: str | None = None  # the sentence before translation
+    translate_s: float = 0.0
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Pipeline:
         stats: Stats | None = None,
         text_out: IO[str] | None = None,
         make_text_pipeline: Callable[[], object] | None = None,
+        translator: Translator | None = None,
     ) -> None:
         if (engine is None or sink is None) and text_out is None:
             raise ValueError("a pipeline needs an engine and a sink, or text_out")
@@ -93,7 +97,10 @@ class Pipeline:
         self.stats = stats
         self.text_out = text_out
         self._make_tp = make_text_pipeline or self._default_text_pipeline
+        self.translator = translator
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        # What the synth thread reads: translations, or the sentences themselves.
+        self._speak_queue = queue.SimpleQueue() if translator is not None else self._queue
         self._generation = 0
         self._current_message: str | None = None
         self._next_utterance = 0
@@ -149,10 +156,34 @@ class Pipeline:
                     self._generation += 1
                     assert self.sink is not None
                     self.sink.flush()
+                    stop = getattr(self.translator, "interrupt", None)
+                    if stop is not None:
+                        stop()  # the sentence being translated belongs to the old message
                 self._current_message = s.message_id
             self._queue.put(
                 _Item(s.text, s.message_id, s.line, s.fragment, read_at, self._generation)
             )
+
+    # -- translation -------------------------------------------------------------------
+
+    def _translate(self) -> None:
+        assert self.translator is not None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is not _EOF:
+                    assert isinstance(item, _Item)
+                    if item.generation == self._generation and not self._stop.is_set():
+                        t0 = time.monotonic()
+                        item.source = item.text
+                        item.text = self.translator.translate(item.text)
+                        item.translate_s = time.monotonic() - t0
+                self._speak_queue.put(item)
+                if item is _EOF:
+                    return
+        except BaseException as e:
+            self._fail(e)
+            self._speak_queue.put(_EOF)
 
     # -- synthesis ---------------------------------------------------------------------
 
@@ -163,7 +194,7 @@ class Pipeline:
         slice_len = max(1, int(rate * _SLICE_S))
         try:
             while not self._stop.is_set():
-                item = self._queue.get()
+                item = self._speak_queue.get()
                 if item is _EOF:
                     return
                 assert isinstance(item, _Item)
@@ -172,6 +203,7 @@ class Pipeline:
                 rec = SentenceRecord(
                     uid, item.text, item.message_id, item.line, item.fragment, item.read_at
                 )
+                rec.source, rec.translate_s = item.source, item.translate_s
                 if self.stats is not None:
                     self.stats.add(rec)
                 if item.generation != self._generation:
@@ -235,6 +267,10 @@ class Pipeline:
         reader.daemon = True
         workers = [reader]
         if self.text_out is None:
+            if self.translator is not None:
+                workers.append(
+                    threading.Thread(target=self._translate, name="stream-tts-translate")
+                )
             workers.append(threading.Thread(target=self._synthesize, name="stream-tts-synth"))
         poller = None
         if self.stats is not None and self.sink is not None:

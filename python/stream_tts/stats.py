@@ -30,6 +30,8 @@ class SentenceRecord:
     dropped: bool = False  # cut off by --interrupt or Ctrl-C
     # Audio of earlier sentences still to play when this one was read: TTFA waits for it.
     behind: float = 0.0
+    source: str | None = None  # the sentence before translation (--translate-to)
+    translate_s: float = 0.0
 
     @property
     def ttfa(self) -> float | None:
@@ -55,6 +57,11 @@ class SentenceRecord:
             "audio_s": round(self.audio_s, 3),
             "rtf": round(synth / self.audio_s, 4) if synth and self.audio_s > 0 else None,
             "dropped": self.dropped,
+            **(
+                {"source": self.source, "translate_ms": round(self.translate_s * 1000, 2)}
+                if self.source is not None
+                else {}
+            ),
         }
 
 

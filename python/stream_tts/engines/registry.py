@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stream_tts.config import Settings
-from stream_tts.engines.base import SpeechEngine
+from stream_tts.engines.base import SpeechEngine, Translator
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,125 @@ def _piper_args(g: argparse._ArgumentGroup) -> None:
     )
 
 
+def _xtts(s: Settings) -> SpeechEngine:
+    from stream_tts.engines.xtts import DEFAULT_MODEL, make_xtts
+
+    o = s.engine_options.get("xtts", {})
+    first = o.get("first_chunk_tokens", 8)
+    return make_xtts(
+        model=o.get("model") or DEFAULT_MODEL,
+        speaker_wav=o.get("speaker_wav"),
+        speaker=o.get("speaker"),
+        # Speak the language we translate into, unless told otherwise.
+        language=o.get("language") or s.translate_to or "en",
+        device=o.get("device") or s.compute_device,
+        chunk_tokens=int(o.get("chunk_tokens", 20)),
+        first_chunk_tokens=None if first is None else int(first),
+    )
+
+
+def _xtts_args(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--xtts-model",
+        dest="xtts.model",
+        metavar="REPO_OR_DIR",
+        help="XTTS-v2 checkpoint: hub id or folder (default: coqui/XTTS-v2)",
+    )
+    g.add_argument(
+        "--speaker-wav",
+        dest="xtts.speaker_wav",
+        metavar="FILE.wav",
+        help="clone this voice (a few seconds of clean speech)",
+    )
+    g.add_argument(
+        "--speaker",
+        dest="xtts.speaker",
+        metavar="NAME",
+        help="a speaker shipped with the XTTS model",
+    )
+    g.add_argument(
+        "--xtts-language",
+        dest="xtts.language",
+        metavar="LANG",
+        help="language to speak (default: --translate-to, else en)",
+    )
+    g.add_argument(
+        "--xtts-first-chunk-tokens",
+        dest="xtts.first_chunk_tokens",
+        type=int,
+        metavar="N",
+        help="audio tokens before the first chunk plays (default: 8)",
+    )
+
+
 SPEECH_ENGINES: dict[str, EngineSpec] = {
     "piper": EngineSpec("piper", "Piper (CPU, offline; default)", _piper, _piper_args),
+    "xtts": EngineSpec("xtts", "XTTS-v2 (GPU; pip install 'stream-tts[xtts]')", _xtts, _xtts_args),
 }
+
+
+def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--translate-to",
+        metavar="LANG",
+        help="translate each sentence before speaking it (ISO 639-1 such as de, or "
+        "FLORES-200 such as deu_Latn); NLLB-200, pip install 'stream-tts[nllb]'",
+    )
+    g.add_argument("--translate-from", metavar="LANG", help="source language (default: en)")
+    g.add_argument(
+        "--translator",
+        dest="translate.model",
+        metavar="REPO_OR_DIR",
+        help="NLLB-200 checkpoint (default: facebook/nllb-200-distilled-600M)",
+    )
+    g.add_argument(
+        "--quality",
+        dest="translate.quality",
+        choices=["fast", "best"],
+        help="fast: NLLB-200 distilled 600M; best: NLLB-200 3.3B",
+    )
+    g.add_argument(
+        "--translate-backend",
+        dest="translate.backend",
+        choices=["transformers", "ct2"],
+        help="transformers (default) or CTranslate2 (int8 on CPU)",
+    )
+    g.add_argument(
+        "--beams",
+        dest="translate.beams",
+        type=int,
+        metavar="N",
+        help="beam search width (default: 1, greedy)",
+    )
+    g.add_argument(
+        "--static-cache",
+        dest="translate.static_cache",
+        action=argparse.BooleanOptionalAction,
+        help="CUDA: compile the decode step (long warm-up, then 2-3x faster)",
+    )
+    g.add_argument(
+        "--compute-device",
+        metavar="DEV",
+        help="torch device for GPU engines: cuda, cuda:1, mps, cpu (default: best)",
+    )
+
+
+def create_translator(settings: Settings) -> Translator | None:
+    if not settings.translate_to:
+        return None
+    from stream_tts.engines.nllb import DEFAULT_MODEL, QUALITY_MODELS, make_translator
+
+    o = settings.engine_options.get("translate", {})
+    model = o.get("model") or QUALITY_MODELS.get(o.get("quality") or "", DEFAULT_MODEL)
+    return make_translator(
+        model=model,
+        backend=o.get("backend") or "transformers",
+        src=settings.translate_from,
+        tgt=settings.translate_to,
+        device=o.get("device") or settings.compute_device,
+        beams=int(o.get("beams", 1)),
+        static_cache=bool(o.get("static_cache", False)),
+    )
 
 
 def create_speech_engine(settings: Settings) -> SpeechEngine:
