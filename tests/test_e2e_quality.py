@@ -67,6 +67,7 @@ def test_shared_session_is_heard_as_written(recognizer, tmp_path: Path) -> None:
     for bad in expected["must_not_say"]:
         if words(bad):  # markup such as "**" has no words to hear
             assert " ".join(words(bad)) not in hyp, f"heard {bad!r}: {heard}"
-    # Most must-say phrases are recognized word for word (tiny.en mishears the odd one).
-    found = [p for p in expected["must_say_in_order"] if " ".join(words(p)) in hyp]
-    assert len(found) >= len(expected["must_say_in_order"]) - 2, (found, heard)
+    # Every must-say phrase is heard, near enough: tiny.en mishears the odd word ("LTO").
+    for phrase in expected["must_say_in_order"]:
+        recall = _recall(words(phrase), hyp.split())
+        assert recall >= 0.6, f"{phrase!r} heard at {recall:.2f}: {heard}"

@@ -86,8 +86,8 @@ def test_next_sentence_is_synthesized_while_the_previous_plays(engine: PiperEngi
 
 
 def test_first_sentence_starts_before_the_input_ends(engine: PiperEngine) -> None:
-    # The first sentence is certain once the next one starts, long before the input ends.
-    chunks = [(0, b"This sentence is complete. This one"), (3.0, b" came much later.\n")]
+    # Plain text arrives by lines; the first sentence is certain once the next one starts.
+    chunks = [(0, b"This sentence is complete. This one\n"), (3.0, b"came much later.\n")]
     recs, _, _ = _run(engine, Settings(input="text"), chunks)
     first, second = recs
     assert first.started_at is not None and second.started_at is not None
