@@ -374,3 +374,28 @@ def test_unknown_device_is_named(device: tuple[dict[str, str], Recorder]) -> Non
     assert r.returncode == 2
     err = r.stderr.decode()
     assert "no-such-device" in err and "--list-devices" in err, err
+
+
+def test_translation_stage_runs_between_text_and_speech(tmp_path: Path) -> None:
+    # A random-weight NLLB-200 of the real architecture (tests/gpu_models.py): what it says is
+    # noise, but every sentence must go through it, in order, before it is spoken.
+    import gpu_models
+
+    model = gpu_models.save_nllb(tmp_path / "nllb")
+    stats = tmp_path / "stats.jsonl"
+    r = stream_tts(
+        "--input", "text", "--translate-to", "de", "--translator", str(model),
+        "--compute-device", "cpu", "-o", str(tmp_path / "o.wav"), "--stats", str(stats),
+        stdin=b"Hello there. How are you today?\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    records = [json.loads(x) for x in stats.read_text().splitlines()][:-1]
+    assert [x["source"] for x in records] == ["Hello there.", "How are you today?"]
+    assert all(x["translate_ms"] > 0 for x in records)
+
+
+def test_missing_gpu_extra_or_bad_language_is_one_message(tmp_path: Path) -> None:
+    r = stream_tts("--translate-to", "xx-not-a-language", "-o", str(tmp_path / "o.wav"))
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "xx-not-a-language" in err and "Traceback" not in err, err

@@ -161,8 +161,12 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
 def create_translator(settings: Settings) -> Translator | None:
     if not settings.translate_to:
         return None
+    from stream_tts.engines.langs import to_flores
     from stream_tts.engines.nllb import DEFAULT_MODEL, QUALITY_MODELS, make_translator
 
+    # A bad language code fails here, before a model of gigabytes is fetched.
+    to_flores(settings.translate_to)
+    to_flores(settings.translate_from)
     o = settings.engine_options.get("translate", {})
     model = o.get("model") or QUALITY_MODELS.get(o.get("quality") or "", DEFAULT_MODEL)
     return make_translator(
