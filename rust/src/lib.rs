@@ -9,6 +9,9 @@ pub mod error;
 pub mod ingest;
 pub mod markdown;
 pub mod segment;
+pub mod shaper;
+mod abbrev;
+mod scrub;
 
 // Audio side: numpy samples -> lock-free ring -> device callback.
 pub mod audio;
@@ -17,3 +20,6 @@ pub mod audio;
 mod py;
 
 pub use error::{Error, Result};
+pub use markdown::speakable;
+pub use segment::split_sentences;
+pub use shaper::{Piece, Shaper, ShaperOptions};

@@ -1,0 +1,424 @@
+//! Plain-text cleanup for speech: what is left of Markdown after the parser has consumed the
+//! syntax still carries things a voice would read out loud ("asterisk", "h t t p colon slash
+//! slash", emoji names). These writers append cleaned text to a line buffer.
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// Characters that only ever reach speech as markup noise; replaced by a space so the words
+/// on either side stay apart ("foo*bar" is two words to the reader too).
+#[inline]
+fn is_markup_char(c: char) -> bool {
+    matches!(
+        c,
+        '*' | '`' | '|' | '#' | '[' | ']' | '\\' | '~' | '<' | '>' | '{' | '}' | '^' | '_'
+    )
+}
+
+/// Emoji and decorative symbols: pictographs, dingbats, box drawing, arrows, bullets,
+/// variation selectors and joiners. Currency, math and a few spoken symbols stay.
+fn is_decorative(c: char) -> bool {
+    if c.is_ascii() {
+        return false;
+    }
+    match c {
+        '°' | '©' | '®' | '™' => false,
+        '\u{2190}'..='\u{21FF}' | '\u{27F0}'..='\u{27FF}' | '\u{2900}'..='\u{297F}' => true,
+        '•' | '‣' | '⁃' | '∙' | '\u{200D}' | '\u{20E3}' | '\u{FE00}'..='\u{FE0F}' => true,
+        '\u{E0020}'..='\u{E007F}' => true,
+        _ => matches!(
+            c.general_category(),
+            GeneralCategory::OtherSymbol
+                | GeneralCategory::ModifierSymbol
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Surrogate
+                | GeneralCategory::Control
+        ),
+    }
+}
+
+/// Punctuation that attaches to the word before it: a space left there by a dropped symbol
+/// ("Done ✅.") is removed.
+#[inline]
+fn attaches_left(c: char) -> bool {
+    matches!(c, '.' | ',' | '!' | '?' | ';' | ':' | ')')
+}
+
+/// Appends one character with whitespace collapsed and no space at the start of a line.
+#[inline]
+fn push_char(out: &mut String, line_start: usize, c: char) {
+    if c.is_whitespace() {
+        if out.len() > line_start && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    } else if attaches_left(c) && out.len() > line_start + 1 && out.ends_with(' ') {
+        out.pop();
+        out.push(c);
+    } else if c == ')' && out.ends_with('(') {
+        // "foo()" in prose: empty parentheses say nothing.
+        out.pop();
+    } else {
+        out.push(c);
+    }
+}
+
+/// Appends prose: URLs become their host, markup characters and emoji are dropped.
+pub(crate) fn push_text(out: &mut String, line_start: usize, text: &str) {
+    let mut rest = text;
+    while let Some((before, url, after)) = find_url(rest) {
+        push_plain(out, line_start, before);
+        push_host(out, line_start, url);
+        rest = after;
+    }
+    push_plain(out, line_start, rest);
+}
+
+fn push_plain(out: &mut String, line_start: usize, text: &str) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let c = b as char;
+            // Runs like "--", "==", "//" are rules and comment markers, never words.
+            if matches!(c, '-' | '=' | '/') && bytes.get(i + 1) == Some(&b) {
+                let mut j = i;
+                while j < bytes.len() && bytes[j] == b {
+                    j += 1;
+                }
+                push_char(out, line_start, ' ');
+                i = j;
+                continue;
+            }
+            if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
+                push_char(out, line_start, ' ');
+            } else {
+                push_char(out, line_start, c);
+            }
+            i += 1;
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            if is_decorative(c) {
+                push_char(out, line_start, ' ');
+            } else {
+                push_char(out, line_start, c);
+            }
+            i += c.len_utf8();
+        }
+    }
+}
+
+/// Appends inline code as words: identifiers, numbers, file names and versions stay
+/// ("main.rs", "v2.1.0", "codegen-units"); operators and brackets become pauses-free spaces.
+pub(crate) fn push_code_words(out: &mut String, line_start: usize, code: &str) {
+    let mut rest = code;
+    while let Some((before, url, after)) = find_url(rest) {
+        push_code_plain(out, line_start, before);
+        push_host(out, line_start, url);
+        rest = after;
+    }
+    push_code_plain(out, line_start, rest);
+}
+
+fn push_code_plain(out: &mut String, line_start: usize, code: &str) {
+    let mut prev: Option<char> = None;
+    let mut it = code.chars().peekable();
+    while let Some(c) = it.next() {
+        let keep = if c.is_alphanumeric() {
+            true
+        } else if matches!(c, '.' | '-' | '\'') {
+            // Joiners inside a word only: "main.rs", "day-to-day", "don't".
+            prev.is_some_and(char::is_alphanumeric)
+                && it.peek().is_some_and(|n| n.is_alphanumeric())
+        } else {
+            false
+        };
+        if keep && !is_decorative(c) {
+            out.push(c);
+        } else {
+            push_char(out, line_start, ' ');
+        }
+        prev = Some(c);
+    }
+}
+
+/// Speaks a URL as its host without "www.": "https://www.github.com/a/b" -> "github.com".
+fn push_host(out: &mut String, line_start: usize, url: &str) {
+    let host = url_host(url);
+    if !host.is_empty() {
+        push_plain(out, line_start, host);
+    }
+}
+
+/// The host part of a URL or "www." address.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(p) => &url[p + 3..],
+        None => url,
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut auth = &rest[..end];
+    if let Some(at) = auth.rfind('@') {
+        auth = &auth[at + 1..];
+    }
+    if let Some(colon) = auth.find(':') {
+        auth = &auth[..colon];
+    }
+    let lower_www = auth.len() >= 4 && auth[..4].eq_ignore_ascii_case("www.");
+    if lower_www {
+        &auth[4..]
+    } else {
+        auth
+    }
+}
+
+#[inline]
+fn is_scheme_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')
+}
+
+#[inline]
+fn is_url_char(c: char) -> bool {
+    !c.is_whitespace() && !matches!(c, '<' | '>' | '"' | '`' | '|')
+}
+
+/// Finds the first URL ("scheme://..." or "www....") in `text`: (before, url, after).
+/// Trailing sentence punctuation is not part of the URL, as in GFM's autolink rule.
+fn find_url(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    loop {
+        let sep = text[from..].find("://").map(|p| p + from);
+        let www = find_www(&text[from..]).map(|p| p + from);
+        let (start, body, is_sep) = match (sep, www) {
+            (Some(s), w) if w.is_none_or(|w| s < w) || w.is_none() => {
+                let mut st = s;
+                while st > 0 && is_scheme_char(bytes[st - 1]) {
+                    st -= 1;
+                }
+                while st < s && !bytes[st].is_ascii_alphabetic() {
+                    st += 1;
+                }
+                (st, s + 3, true)
+            }
+            (_, Some(w)) => (w, w + 4, false),
+            _ => return None,
+        };
+        let mut end = body;
+        for (i, c) in text[body..].char_indices() {
+            if !is_url_char(c) {
+                break;
+            }
+            end = body + i + c.len_utf8();
+        }
+        while end > body
+            && matches!(
+                bytes[end - 1],
+                b'.' | b',' | b':' | b';' | b'!' | b'?' | b'\'' | b')' | b'*' | b'_' | b'~'
+            )
+        {
+            end -= 1;
+        }
+        if is_sep || end > body {
+            return Some((&text[..start], &text[start..end], &text[end..]));
+        }
+        from = body;
+    }
+}
+
+/// "www." at the start of a word.
+fn find_www(hay: &str) -> Option<usize> {
+    let b = hay.as_bytes();
+    let mut from = 0;
+    while let Some(p) = hay[from..].find("www.") {
+        let i = from + p;
+        if i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.') {
+            return Some(i);
+        }
+        from = i + 4;
+    }
+    None
+}
+
+/// Strips HTML down to its text: tags and comments go, `<img alt>` speaks its alt text,
+/// `<pre>`, `<script>`, `<style>` and `<textarea>` content is code and goes too. Entities
+/// are decoded. Unterminated constructs swallow the rest, so a streamed prefix never
+/// speaks what the complete HTML would hide.
+pub(crate) fn push_html(out: &mut String, line_start: usize, html: &str) {
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    let mut text_from = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let skip_to = html_construct_end(html, i);
+        let Some((end, alt)) = skip_to else {
+            i += 1;
+            continue;
+        };
+        push_decoded(out, line_start, &html[text_from..i]);
+        push_char(out, line_start, ' ');
+        if let Some(alt) = alt {
+            push_decoded(out, line_start, alt);
+            push_char(out, line_start, ' ');
+        }
+        i = end;
+        text_from = end;
+    }
+    push_decoded(out, line_start, &html[text_from..]);
+}
+
+fn push_decoded(out: &mut String, line_start: usize, text: &str) {
+    if text.contains('&') {
+        let decoded = html_escape::decode_html_entities(text);
+        push_text(out, line_start, &decoded);
+    } else {
+        push_text(out, line_start, text);
+    }
+}
+
+fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    (from..=h.len().saturating_sub(n.len())).find(|&p| h[p..p + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// If a tag-like construct starts at `i` (a `<`), where it ends and, for `<img>`, its alt text.
+fn html_construct_end(html: &str, i: usize) -> Option<(usize, Option<&str>)> {
+    let rest = &html[i..];
+    let len = html.len();
+    let after = |needle: &str| html[i..].find(needle).map_or(len, |p| i + p + needle.len());
+    if rest.starts_with("<!--") {
+        return Some((after("-->"), None));
+    }
+    if rest.starts_with("<?") {
+        return Some((after("?>"), None));
+    }
+    if rest.starts_with("<![CDATA[") {
+        return Some((after("]]>"), None));
+    }
+    let b = rest.as_bytes();
+    if rest.starts_with("<!") && b.get(2).is_some_and(u8::is_ascii_alphabetic) {
+        return Some((after(">"), None));
+    }
+    let closing = b.get(1) == Some(&b'/');
+    let name_at = if closing { 2 } else { 1 };
+    if !b.get(name_at).is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let name_end = b[name_at..]
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'-'))
+        .map_or(b.len(), |p| p + name_at);
+    let name = &rest[name_at..name_end];
+    // The tag ends at the first '>' outside a quoted attribute value.
+    let mut quote = None;
+    let mut tag_end = len;
+    for (k, &c) in b.iter().enumerate().skip(name_end) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'"' || c == b'\'' => quote = Some(c),
+            None if c == b'>' => {
+                tag_end = i + k + 1;
+                break;
+            }
+            None => {}
+        }
+    }
+    let tag = &html[i..tag_end];
+    if !closing && name.eq_ignore_ascii_case("img") {
+        return Some((tag_end, attr_value(tag, "alt")));
+    }
+    let raw = ["pre", "script", "style", "textarea"];
+    if !closing && raw.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        let close = format!("</{name}");
+        let end = match find_ci(html, tag_end, &close) {
+            Some(p) => html[p..].find('>').map_or(len, |q| p + q + 1),
+            None => len,
+        };
+        return Some((end, None));
+    }
+    Some((tag_end, None))
+}
+
+/// The value of attribute `name` in a start tag, quoted or not.
+fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let bytes = tag.as_bytes();
+    let mut from = 0;
+    while let Some(p) = find_ci(tag, from, name) {
+        from = p + 1;
+        let before_ok = p > 0 && bytes[p - 1].is_ascii_whitespace();
+        let mut k = p + name.len();
+        while k < bytes.len() && bytes[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if !before_ok || bytes.get(k) != Some(&b'=') {
+            continue;
+        }
+        k += 1;
+        while k < bytes.len() && bytes[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        return match bytes.get(k) {
+            Some(&q) if q == b'"' || q == b'\'' => {
+                let end = tag[k + 1..].find(q as char).map_or(tag.len(), |e| k + 1 + e);
+                Some(&tag[k + 1..end])
+            }
+            Some(_) => {
+                let end = tag[k..]
+                    .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .map_or(tag.len(), |e| k + e);
+                Some(&tag[k..end])
+            }
+            None => None,
+        };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> String {
+        let mut out = String::new();
+        push_text(&mut out, 0, s);
+        out.trim_end().to_owned()
+    }
+
+    #[test]
+    fn urls_become_hosts() {
+        assert_eq!(text("see https://www.github.com/a/b."), "see github.com.");
+        assert_eq!(text("at http://user@host.io:8080/x?q=1, ok"), "at host.io, ok");
+        assert_eq!(text("www.example.org/path is it"), "example.org is it");
+        assert_eq!(text("irc://foo.bar:2233/baz"), "foo.bar");
+    }
+
+    #[test]
+    fn markup_and_emoji_dropped() {
+        assert_eq!(text("Done ✅. **Yes** → go 🚀"), "Done. Yes go");
+        assert_eq!(text("a // b -- c == d"), "a b c d");
+        assert_eq!(text("snake_case #1 `x` |y|"), "snake case 1 x y");
+        assert_eq!(text("call foo() now, 20°C"), "call foo now, 20°C");
+    }
+
+    #[test]
+    fn code_words() {
+        let mut out = String::new();
+        push_code_words(&mut out, 0, "lto = \"thin\" --release main.rs v2.1.0 std::fs");
+        assert_eq!(out, "lto thin release main.rs v2.1.0 std fs");
+    }
+
+    #[test]
+    fn html_text() {
+        let mut out = String::new();
+        push_html(
+            &mut out,
+            0,
+            "<div class=\"a>b\">Hi &amp; <!-- x --> <img alt=\"cat\" src=x>bye<pre>code</pre>",
+        );
+        assert_eq!(out.trim_end(), "Hi & cat bye");
+    }
+}

@@ -1,0 +1,558 @@
+//! Streaming Markdown to sentences: feed deltas split anywhere, get each sentence the moment
+//! its end is certain.
+//!
+//! The Markdown is cut into chunks of complete blocks at line starts where nothing later can
+//! change how the text before renders: after a blank line when the next line starts at column
+//! 0, before an ATX heading, a fence or a list item at column 0, and after a heading line or a
+//! closing fence. A complete chunk is rendered once and all its sentences go out. The open
+//! chunk is rendered provisionally (only when a sentence end may have become certain) and
+//! only sentences followed by the start of another go out; we count how many went out, so
+//! the final rendering continues where the provisional one stopped. Inside an open code fence
+//! nothing is rendered. Where the cuts fall depends only on the text, never on how it was
+//! split into deltas, so streamed and whole input give the same sentences.
+
+use crate::markdown;
+use crate::segment::{self, Scan};
+
+/// Options of a [`Shaper`].
+#[derive(Clone, Debug)]
+pub struct ShaperOptions {
+    /// Emit the first clause of a long first sentence early, cut at a comma.
+    pub early_fragment: bool,
+    /// Words the early clause needs before its comma.
+    pub min_fragment_words: usize,
+}
+
+impl Default for ShaperOptions {
+    fn default() -> Self {
+        ShaperOptions {
+            early_fragment: false,
+            min_fragment_words: 6,
+        }
+    }
+}
+
+/// A sentence to speak, or (with `fragment`) the early first clause of one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece {
+    pub text: String,
+    pub fragment: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fence {
+    ch: u8,
+    len: usize,
+    /// Opened at the top level (not inside a list item or quote): its close ends a chunk.
+    top: bool,
+}
+
+enum Cut {
+    Yes,
+    No,
+    NeedMore,
+}
+
+/// Streaming Markdown-to-sentences for one content block.
+pub struct Shaper {
+    opts: ShaperOptions,
+    /// Markdown of the open chunk, then the line being received.
+    buf: String,
+    /// Start of the line being received, in `buf`.
+    line_start: usize,
+    /// Whether the chunk cut before the line being received has been decided.
+    line_decided: bool,
+    fence: Option<Fence>,
+    prev_blank: bool,
+    /// Sentences of the open chunk already emitted.
+    done: usize,
+    /// `line_start` at the last blank-line flush (nothing new to say since).
+    flushed_at: Option<usize>,
+    rendered: String,
+    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
+    armed: u8,
+    trigger: bool,
+    /// The last provisional scan stopped waiting for the next word.
+    need_more: bool,
+    emitted_any: bool,
+    /// Text of the early fragment already emitted for the first sentence.
+    fragment: Option<String>,
+}
+
+impl Default for Shaper {
+    fn default() -> Self {
+        Shaper::new(ShaperOptions::default())
+    }
+}
+
+impl Shaper {
+    pub fn new(opts: ShaperOptions) -> Shaper {
+        Shaper {
+            opts,
+            buf: String::new(),
+            line_start: 0,
+            line_decided: false,
+            fence: None,
+            prev_blank: false,
+            done: 0,
+            flushed_at: None,
+            rendered: String::new(),
+            armed: 0,
+            trigger: false,
+            need_more: false,
+            emitted_any: false,
+            fragment: None,
+        }
+    }
+
+    /// Appends Markdown; pushes every sentence whose end is now certain.
+    pub fn feed(&mut self, markdown: &str, out: &mut Vec<Piece>) {
+        if markdown.is_empty() {
+            return;
+        }
+        self.watch(markdown);
+        self.buf.push_str(markdown);
+        self.lines(out);
+        if self.trigger && self.fence.is_none() {
+            self.trigger = false;
+            self.provisional(out);
+        }
+    }
+
+    /// End of the block: pushes what is left, then starts afresh for the next block.
+    pub fn finish(&mut self, out: &mut Vec<Piece>) {
+        let end = self.buf.len();
+        self.finalize(end, out);
+        self.reset();
+    }
+
+    /// Drops anything pending (interruption).
+    pub fn reset(&mut self) {
+        let opts = self.opts.clone();
+        let mut rendered = std::mem::take(&mut self.rendered);
+        let mut buf = std::mem::take(&mut self.buf);
+        rendered.clear();
+        buf.clear();
+        *self = Shaper::new(opts);
+        self.rendered = rendered;
+        self.buf = buf;
+    }
+
+    /// Cheap look at the raw delta: a sentence end may have become certain only after a
+    /// terminator (or line break), whitespace, and then something that is not whitespace.
+    fn watch(&mut self, delta: &str) {
+        let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
+        for &b in delta.as_bytes() {
+            let term = matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',');
+            match self.armed {
+                _ if b == b'\n' => self.armed = 2,
+                0 => {
+                    if term {
+                        self.armed = 1;
+                    }
+                }
+                1 => {
+                    if b == b' ' || b == b'\t' {
+                        self.armed = 2;
+                    } else if !(term || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`'))
+                    {
+                        self.armed = 0;
+                    }
+                }
+                _ => {
+                    if b != b' ' && b != b'\t' && b != b'\r' {
+                        self.trigger = true;
+                        self.armed = u8::from(term);
+                    }
+                }
+            }
+            if self.need_more && !b.is_ascii_alphanumeric() {
+                self.trigger = true;
+            }
+        }
+    }
+
+    /// Walks the lines received so far: decides chunk cuts and tracks fences and blanks.
+    fn lines(&mut self, out: &mut Vec<Piece>) {
+        loop {
+            let nl = self.buf[self.line_start..].find('\n');
+            if !self.line_decided {
+                let line = match nl {
+                    Some(p) => &self.buf[self.line_start..self.line_start + p],
+                    None => &self.buf[self.line_start..],
+                };
+                match self.cut_before(line, nl.is_some()) {
+                    Cut::NeedMore => return,
+                    Cut::Yes => {
+                        let at = self.line_start;
+                        self.finalize(at, out);
+                    }
+                    Cut::No => {}
+                }
+                self.line_decided = true;
+            }
+            let Some(p) = nl else { return };
+            let line_end = self.line_start + p;
+            let cut_after = self.end_of_line(line_end);
+            self.line_start = line_end + 1;
+            self.line_decided = false;
+            if cut_after {
+                let at = self.line_start;
+                self.finalize(at, out);
+            } else if self.prev_blank && self.fence.is_none() {
+                self.flush_blank(out);
+            }
+        }
+    }
+
+    /// Whether the open chunk ends before `line` (the line being received, maybe partial).
+    fn cut_before(&self, line: &str, complete: bool) -> Cut {
+        if self.fence.is_some() || self.buf[..self.line_start].trim().is_empty() {
+            return Cut::No;
+        }
+        let b = line.as_bytes();
+        let more = |cond: bool| if cond { Cut::NeedMore } else { Cut::No };
+        if self.prev_blank {
+            // After a blank line a column-0 line starts a new block; an indented one may
+            // continue a list item or an indented code block.
+            return match b.first() {
+                None => more(!complete),
+                Some(c) if c.is_ascii_whitespace() => {
+                    more(!complete && line.trim_start().is_empty())
+                }
+                Some(_) => Cut::Yes,
+            };
+        }
+        let Some(&first) = b.first() else {
+            return more(!complete);
+        };
+        match first {
+            b'#' => {
+                let n = b.iter().take_while(|&&c| c == b'#').count();
+                match b.get(n) {
+                    _ if n > 6 => Cut::No,
+                    None if !complete => Cut::NeedMore,
+                    None | Some(b' ' | b'\t') => Cut::Yes,
+                    _ => Cut::No,
+                }
+            }
+            b'`' | b'~' => {
+                let n = b.iter().take_while(|&&c| c == first).count();
+                if n < 3 {
+                    more(n == b.len() && !complete)
+                } else if !complete {
+                    Cut::NeedMore
+                } else if first == b'`' && line[n..].contains('`') {
+                    Cut::No
+                } else {
+                    Cut::Yes
+                }
+            }
+            b'-' | b'*' | b'+' => match b.get(1) {
+                None => more(!complete),
+                Some(b' ' | b'\t') => {
+                    if !line[2..].trim().is_empty() {
+                        Cut::Yes
+                    } else {
+                        more(!complete)
+                    }
+                }
+                _ => Cut::No,
+            },
+            b'0'..=b'9' => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                if n > 9 {
+                    return Cut::No;
+                }
+                match b.get(n) {
+                    None => more(!complete),
+                    Some(b'.' | b')') => match b.get(n + 1) {
+                        None => more(!complete),
+                        Some(b' ' | b'\t') => {
+                            if line[n + 2..].trim().is_empty() {
+                                more(!complete)
+                            } else if &line[..n] == "1" || self.chunk_is_list() {
+                                Cut::Yes
+                            } else {
+                                // Only "1." may interrupt a paragraph; "2." there is text.
+                                Cut::No
+                            }
+                        }
+                        _ => Cut::No,
+                    },
+                    _ => Cut::No,
+                }
+            }
+            _ => Cut::No,
+        }
+    }
+
+    /// The open chunk starts with a list item at column 0.
+    fn chunk_is_list(&self) -> bool {
+        let first = self.buf.trim_start_matches('\n');
+        let b = first.as_bytes();
+        match b.first() {
+            Some(b'-' | b'*' | b'+') => matches!(b.get(1), Some(b' ' | b'\t')),
+            Some(c) if c.is_ascii_digit() => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                matches!(b.get(n), Some(b'.' | b')'))
+            }
+            _ => false,
+        }
+    }
+
+    /// A line is complete: updates fence and blank state; true when the chunk ends after it.
+    fn end_of_line(&mut self, line_end: usize) -> bool {
+        let line = &self.buf[self.line_start..line_end];
+        let blank = line.trim().is_empty();
+        let (content, top) = strip_containers(line);
+        if let Some(f) = self.fence {
+            if closes_fence(content, f) {
+                self.fence = None;
+                self.prev_blank = false;
+                return f.top && top;
+            }
+            self.prev_blank = blank;
+            return false;
+        }
+        if let Some((ch, len)) = opens_fence(content) {
+            self.fence = Some(Fence { ch, len, top });
+            self.prev_blank = false;
+            return false;
+        }
+        self.prev_blank = blank;
+        // An ATX heading at column 0 is a whole block by itself.
+        let n = line.bytes().take_while(|&c| c == b'#').count();
+        (1..=6).contains(&n) && matches!(line.as_bytes().get(n), None | Some(b' ' | b'\t'))
+    }
+
+    /// After a blank line the open chunk's text is final as far as it goes: say its last
+    /// sentence now rather than when the next block starts.
+    fn flush_blank(&mut self, out: &mut Vec<Piece>) {
+        let upto = self.line_start;
+        if self.flushed_at == Some(upto) || self.buf[..upto].trim().is_empty() {
+            return;
+        }
+        let scan = self.render(upto, true);
+        self.emit(&scan, out);
+        self.flushed_at = Some(upto);
+    }
+
+    /// The chunk `buf[..upto]` is complete: says the rest of it and drops it from `buf`.
+    fn finalize(&mut self, upto: usize, out: &mut Vec<Piece>) {
+        if !self.buf[..upto].trim().is_empty() {
+            let scan = self.render(upto, true);
+            self.emit(&scan, out);
+        }
+        self.buf.drain(..upto);
+        self.line_start = self.line_start.saturating_sub(upto);
+        self.done = 0;
+        self.flushed_at = None;
+        self.need_more = false;
+    }
+
+    /// Renders the open chunk as far as it is known and says what is certain.
+    fn provisional(&mut self, out: &mut Vec<Piece>) {
+        let upto = if self.line_decided {
+            self.buf.len()
+        } else {
+            self.line_start
+        };
+        if self.buf[..upto].trim().is_empty() {
+            return;
+        }
+        let scan = self.render(upto, false);
+        self.emit(&scan, out);
+        self.need_more = scan.decided < self.rendered.len();
+        if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
+            let (a, b) = (scan.pending, scan.decided);
+            if let Some(frag) = fragment_in(&self.rendered[a..b], self.opts.min_fragment_words)
+            {
+                out.push(Piece {
+                    text: frag.to_owned(),
+                    fragment: true,
+                });
+                self.fragment = Some(frag.to_owned());
+            }
+        }
+    }
+
+    fn render(&mut self, upto: usize, complete: bool) -> Scan {
+        self.rendered.clear();
+        markdown::render_into(&self.buf[..upto], &mut self.rendered);
+        segment::scan(&self.rendered, complete)
+    }
+
+    fn emit(&mut self, scan: &Scan, out: &mut Vec<Piece>) {
+        for &(a, b) in scan.spans.iter().skip(self.done) {
+            let sentence = &self.rendered[a..b];
+            if self.emitted_any {
+                out.push(Piece {
+                    text: sentence.to_owned(),
+                    fragment: false,
+                });
+                continue;
+            }
+            self.emitted_any = true;
+            if self.fragment.is_none() && self.opts.early_fragment {
+                if let Some(frag) = fragment_in(sentence, self.opts.min_fragment_words) {
+                    self.fragment = Some(frag.to_owned());
+                    out.push(Piece {
+                        text: frag.to_owned(),
+                        fragment: true,
+                    });
+                }
+            }
+            let rest = match &self.fragment {
+                Some(f) if sentence.starts_with(f.as_str()) => sentence[f.len()..].trim_start(),
+                _ => sentence,
+            };
+            if !rest.is_empty() {
+                out.push(Piece {
+                    text: rest.to_owned(),
+                    fragment: false,
+                });
+            }
+        }
+        self.done = self.done.max(scan.spans.len());
+    }
+}
+
+/// The first clause of `text` ending at a comma after at least `min_words` words, when more
+/// text certainly follows the comma.
+fn fragment_in(text: &str, min_words: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_whitespace() {
+            in_word = false;
+            continue;
+        }
+        if !in_word {
+            in_word = true;
+            words += 1;
+        }
+        if c == b',' && words >= min_words {
+            let after = &text[i + 1..];
+            let rest = after.trim_start();
+            if rest.len() < after.len() && !rest.is_empty() {
+                return Some(&text[..=i]);
+            }
+        }
+    }
+    None
+}
+
+/// Strips indentation, quote markers and list markers before a possible fence; `top` is
+/// false when there was a container or 4+ spaces of indentation.
+fn strip_containers(line: &str) -> (&str, bool) {
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut top = indent <= 3 && !line.starts_with('\t');
+    let mut s = line.trim_start();
+    loop {
+        if let Some(r) = s.strip_prefix('>') {
+            s = r.trim_start();
+            top = false;
+            continue;
+        }
+        let b = s.as_bytes();
+        let marker = match b.first() {
+            Some(b'-' | b'*' | b'+') if matches!(b.get(1), Some(b' ' | b'\t')) => 1,
+            Some(c) if c.is_ascii_digit() => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                if matches!(b.get(n), Some(b'.' | b')')) && matches!(b.get(n + 1), Some(b' ')) {
+                    n + 1
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        if marker == 0 {
+            return (s, top);
+        }
+        s = s[marker..].trim_start();
+        top = false;
+    }
+}
+
+fn opens_fence(content: &str) -> Option<(u8, usize)> {
+    let b = content.as_bytes();
+    let ch = *b.first()?;
+    if ch != b'`' && ch != b'~' {
+        return None;
+    }
+    let n = b.iter().take_while(|&&c| c == ch).count();
+    if n < 3 || (ch == b'`' && content[n..].contains('`')) {
+        return None;
+    }
+    Some((ch, n))
+}
+
+fn closes_fence(content: &str, f: Fence) -> bool {
+    let b = content.as_bytes();
+    let n = b.iter().take_while(|&&c| c == f.ch).count();
+    n >= f.len && content[n..].trim().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(pieces: &[Piece]) -> Vec<&str> {
+        pieces.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn emits_when_next_sentence_starts() {
+        let mut s = Shaper::default();
+        let mut out = Vec::new();
+        s.feed("Hello there. How", &mut out);
+        assert_eq!(texts(&out), ["Hello there."]);
+        s.feed(" are you", &mut out);
+        assert_eq!(out.len(), 1);
+        s.feed("?\n\n", &mut out);
+        assert_eq!(texts(&out), ["Hello there.", "How are you?"]);
+    }
+
+    #[test]
+    fn nothing_inside_open_fence() {
+        let mut s = Shaper::default();
+        let mut out = Vec::new();
+        s.feed("Run it:\n\n```sh\necho. Hi there. And\n", &mut out);
+        assert_eq!(texts(&out), ["Run it:"]);
+        s.feed("```\nDone. Next", &mut out);
+        assert_eq!(texts(&out), ["Run it:", "Done."]);
+        s.finish(&mut out);
+        assert_eq!(texts(&out), ["Run it:", "Done.", "Next"]);
+    }
+
+    #[test]
+    fn early_fragment() {
+        let opts = ShaperOptions {
+            early_fragment: true,
+            min_fragment_words: 4,
+        };
+        let mut s = Shaper::new(opts);
+        let mut out = Vec::new();
+        s.feed("The release profile uses fat LTO, so the", &mut out);
+        assert_eq!(
+            out,
+            [Piece {
+                text: "The release profile uses fat LTO,".into(),
+                fragment: true
+            }]
+        );
+        s.feed(" linker works. Next one, with a comma here, ok.", &mut out);
+        s.finish(&mut out);
+        assert_eq!(
+            texts(&out),
+            [
+                "The release profile uses fat LTO,",
+                "so the linker works.",
+                "Next one, with a comma here, ok."
+            ]
+        );
+    }
+}
