@@ -33,6 +33,7 @@ pub(crate) fn render_into(markdown: &str, out: &mut String) {
         skip: 0,
         items: 0,
         row_has_cell: false,
+        raw: None,
     };
     r.line_start = r.out.len();
     for event in Parser::new_ext(markdown, options()) {
@@ -57,6 +58,9 @@ struct Renderer<'o> {
     /// Depth of list items (their paragraphs end with a period).
     items: u32,
     row_has_cell: bool,
+    /// A `<pre>`/`<script>`/... left open by raw HTML: what follows is not spoken until it
+    /// closes.
+    raw: Option<&'static str>,
 }
 
 /// Text already ends a sentence or clause (before closing quotes and brackets).
@@ -93,6 +97,9 @@ impl Renderer<'_> {
     }
 
     fn event(&mut self, event: Event<'_>) {
+        if self.raw.is_some() && matches!(event, Event::Text(_) | Event::Code(_)) {
+            return;
+        }
         if self.skip > 0 {
             match event {
                 Event::Start(Tag::CodeBlock(_)) => self.skip += 1,
@@ -110,7 +117,7 @@ impl Renderer<'_> {
             Event::Html(h) => self.html.push_str(&h),
             Event::InlineHtml(h) => {
                 self.flush_text();
-                scrub::push_html(self.out, self.line_start, &h);
+                scrub::push_html(self.out, self.line_start, &h, &mut self.raw);
             }
             Event::SoftBreak | Event::HardBreak => self.text.push(' '),
             Event::Rule => self.end_line(false),
@@ -147,7 +154,8 @@ impl Renderer<'_> {
                     self.out.push_str(", ");
                 }
             }
-            Tag::MetadataBlock(_) => self.skip = 1,
+            // A link's or image's text is a word group of its own.
+            Tag::Link { .. } | Tag::Image { .. } => self.text.push(' '),
             _ => {}
         }
     }
@@ -164,10 +172,11 @@ impl Renderer<'_> {
             TagEnd::HtmlBlock => {
                 self.flush_text();
                 let html = std::mem::take(&mut self.html);
-                scrub::push_html(self.out, self.line_start, &html);
+                scrub::push_html(self.out, self.line_start, &html, &mut self.raw);
                 self.end_line(false);
             }
             TagEnd::TableHead | TagEnd::TableRow => self.end_line(true),
+            TagEnd::Link | TagEnd::Image => self.text.push(' '),
             TagEnd::TableCell => {
                 self.flush_text();
                 while self.out.ends_with([' ', ',']) && self.out.len() > self.line_start {

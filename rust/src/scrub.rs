@@ -242,29 +242,49 @@ fn find_www(hay: &str) -> Option<usize> {
 /// Strips HTML down to its text: tags and comments go, `<img alt>` speaks its alt text,
 /// `<pre>`, `<script>`, `<style>` and `<textarea>` content is code and goes too. Entities
 /// are decoded. Unterminated constructs swallow the rest, so a streamed prefix never
-/// speaks what the complete HTML would hide.
-pub(crate) fn push_html(out: &mut String, line_start: usize, html: &str) {
+/// speaks what the complete HTML would hide. `raw` is the code element left open by earlier
+/// HTML (its content runs on through the Markdown that follows, as in a browser): until its
+/// close tag, nothing is said.
+pub(crate) fn push_html(
+    out: &mut String,
+    line_start: usize,
+    html: &str,
+    raw: &mut Option<&'static str>,
+) {
     let bytes = html.as_bytes();
     let mut i = 0;
-    let mut text_from = 0;
+    if let Some(name) = *raw {
+        match find_ci(html, 0, &format!("</{name}")) {
+            Some(p) => {
+                i = html[p..].find('>').map_or(html.len(), |q| p + q + 1);
+                *raw = None;
+            }
+            None => return,
+        }
+    }
+    let mut text_from = i;
     while i < bytes.len() {
         if bytes[i] != b'<' {
             i += 1;
             continue;
         }
-        let skip_to = html_construct_end(html, i);
-        let Some((end, alt)) = skip_to else {
+        let Some(tag) = html_construct_end(html, i) else {
             i += 1;
             continue;
         };
+        if tag.unclosed.is_some() {
+            *raw = tag.unclosed;
+        }
         push_decoded(out, line_start, &html[text_from..i]);
-        push_char(out, line_start, ' ');
-        if let Some(alt) = alt {
+        if tag.separates {
+            push_char(out, line_start, ' ');
+        }
+        if let Some(alt) = tag.alt {
             push_decoded(out, line_start, alt);
             push_char(out, line_start, ' ');
         }
-        i = end;
-        text_from = end;
+        i = tag.end;
+        text_from = tag.end;
     }
     push_decoded(out, line_start, &html[text_from..]);
 }
@@ -284,23 +304,54 @@ fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
     (from..=h.len().saturating_sub(n.len())).find(|&p| h[p..p + n.len()].eq_ignore_ascii_case(n))
 }
 
-/// If a tag-like construct starts at `i` (a `<`), where it ends and, for `<img>`, its alt text.
-fn html_construct_end(html: &str, i: usize) -> Option<(usize, Option<&str>)> {
+/// Block-level elements (CommonMark's HTML block names) and links separate words; inline
+/// tags like `<em>` do not ("foo<em>bar</em>" reads "foobar").
+const SEPARATING_TAGS: &[&str] = &[
+    "a", "address", "article", "aside", "base", "basefont", "blockquote", "body", "br",
+    "caption", "center", "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2", "h3",
+    "h4", "h5", "h6", "head", "header", "hr", "html", "iframe", "legend", "li", "link", "main",
+    "menu", "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p", "param", "pre",
+    "script", "search", "section", "style", "summary", "table", "tbody", "td", "textarea",
+    "tfoot", "th", "thead", "title", "tr", "track", "ul",
+];
+
+const CODE_ELEMENTS: [&str; 4] = ["pre", "script", "style", "textarea"];
+
+struct HtmlTag<'a> {
+    end: usize,
+    alt: Option<&'a str>,
+    separates: bool,
+    /// A code element opened here and not closed in this HTML.
+    unclosed: Option<&'static str>,
+}
+
+/// If a tag-like construct starts at `i` (a `<`): where it ends (past the content of
+/// elements whose content is code), its alt text for `<img>`, and whether it separates words.
+fn html_construct_end(html: &str, i: usize) -> Option<HtmlTag<'_>> {
     let rest = &html[i..];
     let len = html.len();
-    let after = |needle: &str| html[i..].find(needle).map_or(len, |p| i + p + needle.len());
+    let after = |needle: &str| {
+        let end = html[i..].find(needle).map_or(len, |p| i + p + needle.len());
+        Some(HtmlTag {
+            end,
+            alt: None,
+            separates: true,
+            unclosed: None,
+        })
+    };
     if rest.starts_with("<!--") {
-        return Some((after("-->"), None));
+        return after("-->");
     }
     if rest.starts_with("<?") {
-        return Some((after("?>"), None));
+        return after("?>");
     }
     if rest.starts_with("<![CDATA[") {
-        return Some((after("]]>"), None));
+        return after("]]>");
     }
     let b = rest.as_bytes();
     if rest.starts_with("<!") && b.get(2).is_some_and(u8::is_ascii_alphabetic) {
-        return Some((after(">"), None));
+        return after(">");
     }
     let closing = b.get(1) == Some(&b'/');
     let name_at = if closing { 2 } else { 1 };
@@ -328,19 +379,35 @@ fn html_construct_end(html: &str, i: usize) -> Option<(usize, Option<&str>)> {
         }
     }
     let tag = &html[i..tag_end];
+    let separates = SEPARATING_TAGS.iter().any(|t| name.eq_ignore_ascii_case(t));
     if !closing && name.eq_ignore_ascii_case("img") {
-        return Some((tag_end, attr_value(tag, "alt")));
+        let alt = attr_value(tag, "alt");
+        return Some(HtmlTag {
+            end: tag_end,
+            alt,
+            separates: true,
+            unclosed: None,
+        });
     }
-    let raw = ["pre", "script", "style", "textarea"];
-    if !closing && raw.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+    let mut end = tag_end;
+    let mut unclosed = None;
+    let code = CODE_ELEMENTS.iter().find(|r| name.eq_ignore_ascii_case(r));
+    if let (false, Some(code)) = (closing, code) {
         let close = format!("</{name}");
-        let end = match find_ci(html, tag_end, &close) {
+        end = match find_ci(html, tag_end, &close) {
             Some(p) => html[p..].find('>').map_or(len, |q| p + q + 1),
-            None => len,
+            None => {
+                unclosed = Some(*code);
+                len
+            }
         };
-        return Some((end, None));
     }
-    Some((tag_end, None))
+    Some(HtmlTag {
+        end,
+        alt: None,
+        separates,
+        unclosed,
+    })
 }
 
 /// The value of attribute `name` in a start tag, quoted or not.
@@ -418,7 +485,13 @@ mod tests {
             &mut out,
             0,
             "<div class=\"a>b\">Hi &amp; <!-- x --> <img alt=\"cat\" src=x>bye<pre>code</pre>",
+            &mut None,
         );
         assert_eq!(out.trim_end(), "Hi & cat bye");
+        let (mut out, mut raw) = (String::new(), None);
+        push_html(&mut out, 0, "a <pre>b", &mut raw);
+        assert_eq!(raw, Some("pre"));
+        push_html(&mut out, 0, "c</pre> d", &mut raw);
+        assert_eq!((out.as_str(), raw), ("a d", None));
     }
 }
