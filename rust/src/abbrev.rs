@@ -7,12 +7,12 @@
 const ABBREVIATIONS: &[&str] = &[
     "adm", "al", "apr", "approx", "apt", "assn", "aug", "ave", "bldg", "blvd", "brig", "bros",
     "ca", "capt", "cf", "ch", "cmdr", "co", "col", "corp", "cpl", "dec", "dept", "dist", "dr",
-    "ed", "eds", "esp", "est", "etc", "ex", "feb", "fig", "figs", "fri", "ft", "gen", "gov",
-    "hon", "hr", "hrs", "inc", "jan", "jr", "jul", "jun", "lb", "lbs", "lt", "ltd", "maj",
-    "mar", "messrs", "min", "misc", "mon", "mr", "mrs", "ms", "msgr", "mt", "n°", "no", "nos",
-    "nov", "oct", "op", "pp", "prof", "pt", "ref", "rep", "reps", "rev", "rd", "sat", "sen",
-    "sens", "sep", "sept", "sgt", "sr", "st", "sun", "supt", "surg", "thu", "tue", "univ",
-    "vol", "vols", "vs", "wed",
+    "ed", "eds", "esp", "est", "etc", "ex", "feb", "fig", "figs", "fri", "ft", "gen", "gov", "hon",
+    "hr", "hrs", "inc", "jan", "jr", "jul", "jun", "lb", "lbs", "lt", "ltd", "maj", "mar",
+    "messrs", "min", "misc", "mon", "mr", "mrs", "ms", "msgr", "mt", "n°", "no", "nos", "nov",
+    "oct", "op", "pp", "prof", "pt", "ref", "rep", "reps", "rev", "rd", "sat", "sen", "sens",
+    "sep", "sept", "sgt", "sr", "st", "sun", "supt", "surg", "thu", "tue", "univ", "vol", "vols",
+    "vs", "wed",
 ];
 
 /// Abbreviations that often end a sentence: any capitalised word after them starts one.
@@ -21,13 +21,14 @@ const SENTENCE_FINAL: &[&str] = &["etc"];
 /// Words that start a sentence even right after an abbreviation.
 const STARTERS: &[&str] = &[
     "A", "Also", "An", "And", "Being", "But", "Did", "Do", "Does", "For", "He", "Her", "Here",
-    "His", "How", "However", "I", "If", "In", "It", "Its", "Let", "Millions", "More", "My",
-    "Now", "Our", "She", "So", "That", "The", "Their", "Then", "There", "These", "They",
-    "This", "Those", "We", "What", "When", "Where", "Which", "Who", "Why", "You", "Your",
+    "His", "How", "However", "I", "If", "In", "It", "Its", "Let", "Millions", "More", "My", "Now",
+    "Our", "She", "So", "That", "The", "Their", "Then", "There", "These", "They", "This", "Those",
+    "We", "What", "When", "Where", "Which", "Who", "Why", "You", "Your",
 ];
 
 fn eq_lower(word: &str, list: &[&str]) -> bool {
-    list.iter().any(|a| a.len() == word.len() && word.eq_ignore_ascii_case(a))
+    list.iter()
+        .any(|a| a.len() == word.len() && word.eq_ignore_ascii_case(a))
         || (!word.is_ascii() && list.contains(&word.to_lowercase().as_str()))
 }
 

@@ -6,12 +6,12 @@
 pub mod error;
 
 // Text side: stdin bytes -> typed events -> speakable sentences.
+mod abbrev;
 pub mod ingest;
 pub mod markdown;
+mod scrub;
 pub mod segment;
 pub mod shaper;
-mod abbrev;
-mod scrub;
 
 // Audio side: numpy samples -> lock-free ring -> device callback.
 pub mod audio;

@@ -205,6 +205,9 @@ mod tests {
     #[test]
     fn links_tables_urls() {
         let md = "See [the book](https://x.org/a) or <https://www.github.com/r>.\n\n| a | b |\n|---|---|\n| 1 | |\n| x | y |\n";
-        assert_eq!(speakable(md), "See the book or github.com.\na, b.\n1.\nx, y.");
+        assert_eq!(
+            speakable(md),
+            "See the book or github.com.\na, b.\n1.\nx, y."
+        );
     }
 }

@@ -190,7 +190,7 @@ fn find_url(text: &str) -> Option<(&str, &str, &str)> {
         let sep = text[from..].find("://").map(|p| p + from);
         let www = find_www(&text[from..]).map(|p| p + from);
         let (start, body, is_sep) = match (sep, www) {
-            (Some(s), w) if w.is_none_or(|w| s < w) || w.is_none() => {
+            (Some(s), w) if w.map_or(true, |w| s < w) => {
                 let mut st = s;
                 while st > 0 && is_scheme_char(bytes[st - 1]) {
                     st -= 1;
@@ -307,13 +307,74 @@ fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
 /// Block-level elements (CommonMark's HTML block names) and links separate words; inline
 /// tags like `<em>` do not ("foo<em>bar</em>" reads "foobar").
 const SEPARATING_TAGS: &[&str] = &[
-    "a", "address", "article", "aside", "base", "basefont", "blockquote", "body", "br",
-    "caption", "center", "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2", "h3",
-    "h4", "h5", "h6", "head", "header", "hr", "html", "iframe", "legend", "li", "link", "main",
-    "menu", "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p", "param", "pre",
-    "script", "search", "section", "style", "summary", "table", "tbody", "td", "textarea",
-    "tfoot", "th", "thead", "title", "tr", "track", "ul",
+    "a",
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "pre",
+    "script",
+    "search",
+    "section",
+    "style",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
 ];
 
 const CODE_ELEMENTS: [&str; 4] = ["pre", "script", "style", "textarea"];
@@ -430,7 +491,9 @@ fn attr_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
         }
         return match bytes.get(k) {
             Some(&q) if q == b'"' || q == b'\'' => {
-                let end = tag[k + 1..].find(q as char).map_or(tag.len(), |e| k + 1 + e);
+                let end = tag[k + 1..]
+                    .find(q as char)
+                    .map_or(tag.len(), |e| k + 1 + e);
                 Some(&tag[k + 1..end])
             }
             Some(_) => {
@@ -458,7 +521,10 @@ mod tests {
     #[test]
     fn urls_become_hosts() {
         assert_eq!(text("see https://www.github.com/a/b."), "see github.com.");
-        assert_eq!(text("at http://user@host.io:8080/x?q=1, ok"), "at host.io, ok");
+        assert_eq!(
+            text("at http://user@host.io:8080/x?q=1, ok"),
+            "at host.io, ok"
+        );
         assert_eq!(text("www.example.org/path is it"), "example.org is it");
         assert_eq!(text("irc://foo.bar:2233/baz"), "foo.bar");
     }
@@ -474,7 +540,11 @@ mod tests {
     #[test]
     fn code_words() {
         let mut out = String::new();
-        push_code_words(&mut out, 0, "lto = \"thin\" --release main.rs v2.1.0 std::fs");
+        push_code_words(
+            &mut out,
+            0,
+            "lto = \"thin\" --release main.rs v2.1.0 std::fs",
+        );
         assert_eq!(out, "lto thin release main.rs v2.1.0 std fs");
     }
 

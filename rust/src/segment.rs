@@ -327,7 +327,10 @@ fn decide(line: &str, i: usize, start: usize, open: bool) -> Decision {
             return match (starts, attached && spaced) {
                 (false, _) => no,
                 // "compounds. . . . The": a period, then an ellipsis opening the next one.
-                (true, true) => Decision::Split { end: i + 1, next: i + 2 },
+                (true, true) => Decision::Split {
+                    end: i + 1,
+                    next: i + 2,
+                },
                 (true, false) => split,
             };
         }
@@ -364,7 +367,11 @@ fn decide(line: &str, i: usize, start: usize, open: bool) -> Decision {
         if e == len && open {
             return Decision::NeedMore;
         }
-        return if abbrev::is_starter(&line[n..e]) { split } else { no };
+        return if abbrev::is_starter(&line[n..e]) {
+            split
+        } else {
+            no
+        };
     }
     if starts || (c.is_lowercase() && j == run_end) {
         split
@@ -396,7 +403,12 @@ mod tests {
     fn basic_and_lines() {
         assert_eq!(
             split_sentences("Use v2.1.0 in main.rs. It works! Then e.g. this\nNext line"),
-            ["Use v2.1.0 in main.rs.", "It works!", "Then e.g. this", "Next line"]
+            [
+                "Use v2.1.0 in main.rs.",
+                "It works!",
+                "Then e.g. this",
+                "Next line"
+            ]
         );
     }
 

@@ -154,7 +154,8 @@ impl Shaper {
                 1 => {
                     if b == b' ' || b == b'\t' {
                         self.armed = 2;
-                    } else if !(term || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`'))
+                    } else if !(term
+                        || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`'))
                     {
                         self.armed = 0;
                     }
@@ -366,8 +367,7 @@ impl Shaper {
         self.need_more = scan.decided < self.rendered.len();
         if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
             let (a, b) = (scan.pending, scan.decided);
-            if let Some(frag) = fragment_in(&self.rendered[a..b], self.opts.min_fragment_words)
-            {
+            if let Some(frag) = fragment_in(&self.rendered[a..b], self.opts.min_fragment_words) {
                 out.push(Piece {
                     text: frag.to_owned(),
                     fragment: true,

@@ -38,13 +38,75 @@ pub fn markup_left(spoken: &str) -> Option<String> {
 /// HTML elements that separate words when rendered (block-level, as listed for CommonMark
 /// HTML blocks), plus links and images, whose text we say as a group of its own.
 const BLOCK_TAGS: &[&str] = &[
-    "a", "address", "article", "aside", "base", "basefont", "blockquote", "body", "br",
-    "caption", "center", "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2", "h3",
-    "h4", "h5", "h6", "head", "header", "hr", "html", "iframe", "img", "legend", "li", "link",
-    "main", "menu", "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p", "param",
-    "pre", "script", "search", "section", "style", "summary", "table", "tbody", "td",
-    "textarea", "tfoot", "th", "thead", "title", "tr", "track", "ul",
+    "a",
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "img",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "pre",
+    "script",
+    "search",
+    "section",
+    "style",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
 ];
 
 /// Elements whose content is code or data, not prose: dropped with their content.
@@ -57,7 +119,12 @@ fn reference_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         push_decoded(&mut out, &rest[..lt]);
         rest = &rest[lt..];
-        for (open, close) in [("<!--", "-->"), ("<?", "?>"), ("<![CDATA[", "]]>"), ("<!", ">")] {
+        for (open, close) in [
+            ("<!--", "-->"),
+            ("<?", "?>"),
+            ("<![CDATA[", "]]>"),
+            ("<!", ">"),
+        ] {
             if rest.starts_with(open) {
                 let stop = rest.find(close).map_or(rest.len(), |p| p + close.len());
                 rest = &rest[stop..];
@@ -180,6 +247,15 @@ fn commonmark_spec_examples() {
             ));
         }
     }
-    println!("commonmark: {}/{} examples pass", examples.len() - failures.len(), examples.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "commonmark: {}/{} examples pass",
+        examples.len() - failures.len(),
+        examples.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -8,8 +8,14 @@ use stream_tts_core::split_sentences;
 #[test]
 fn golden_rules_en() {
     let data = common::read_json("golden_rules_en.json");
-    let cases = data["cases"].as_array().expect("golden rules: `cases` array");
-    assert!(cases.len() >= 40, "golden rules: only {} cases", cases.len());
+    let cases = data["cases"]
+        .as_array()
+        .expect("golden rules: `cases` array");
+    assert!(
+        cases.len() >= 40,
+        "golden rules: only {} cases",
+        cases.len()
+    );
     let (mut passed, mut failed_required) = (0, Vec::new());
     for case in cases {
         let text = case["text"].as_str().expect("case text");
@@ -23,7 +29,9 @@ fn golden_rules_en() {
         if got == expected {
             passed += 1;
         } else if !case["known_hard"].as_bool().unwrap_or(false) {
-            failed_required.push(format!("{text:?}\n  expected {expected:?}\n  got      {got:?}"));
+            failed_required.push(format!(
+                "{text:?}\n  expected {expected:?}\n  got      {got:?}"
+            ));
         } else {
             println!("known_hard case fails (allowed): {text:?} -> {got:?}");
         }

@@ -66,7 +66,10 @@ fn session_short_says_expected_phrases() {
             }
             let lower = joined.to_lowercase();
             for bad in &must_not {
-                assert!(!lower.contains(bad.as_str()), "{name}: said {bad:?}: {spoken:#?}");
+                assert!(
+                    !lower.contains(bad.as_str()),
+                    "{name}: said {bad:?}: {spoken:#?}"
+                );
             }
         }
     }
