@@ -72,11 +72,27 @@ pub(crate) fn push_text(out: &mut String, line_start: usize, text: &str) {
     push_plain(out, line_start, rest);
 }
 
+/// ASCII that is copied as is: no markup, no whitespace, nothing that attaches left.
+#[inline]
+fn is_plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'"' | b'(' | b'$' | b'%' | b'&' | b'+' | b'@')
+}
+
 fn push_plain(out: &mut String, line_start: usize, text: &str) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        // Fast path: a run of letters, digits and harmless punctuation goes in as is.
+        if is_plain_byte(b) {
+            let run = bytes[i..]
+                .iter()
+                .position(|&c| !is_plain_byte(c))
+                .unwrap_or(bytes.len() - i);
+            out.push_str(&text[i..i + run]);
+            i += run;
+            continue;
+        }
         if b < 0x80 {
             let c = b as char;
             // Runs like "--", "==", "//" are rules and comment markers, never words.
@@ -187,22 +203,7 @@ fn find_url(text: &str) -> Option<(&str, &str, &str)> {
     let bytes = text.as_bytes();
     let mut from = 0;
     loop {
-        let sep = text[from..].find("://").map(|p| p + from);
-        let www = find_www(&text[from..]).map(|p| p + from);
-        let (start, body, is_sep) = match (sep, www) {
-            (Some(s), w) if w.map_or(true, |w| s < w) => {
-                let mut st = s;
-                while st > 0 && is_scheme_char(bytes[st - 1]) {
-                    st -= 1;
-                }
-                while st < s && !bytes[st].is_ascii_alphabetic() {
-                    st += 1;
-                }
-                (st, s + 3, true)
-            }
-            (_, Some(w)) => (w, w + 4, false),
-            _ => return None,
-        };
+        let (start, body, is_sep) = next_url_start(bytes, from)?;
         let mut end = body;
         for (i, c) in text[body..].char_indices() {
             if !is_url_char(c) {
@@ -225,16 +226,28 @@ fn find_url(text: &str) -> Option<(&str, &str, &str)> {
     }
 }
 
-/// "www." at the start of a word.
-fn find_www(hay: &str) -> Option<usize> {
-    let b = hay.as_bytes();
-    let mut from = 0;
-    while let Some(p) = hay[from..].find("www.") {
-        let i = from + p;
-        if i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.') {
-            return Some(i);
+/// The next "scheme://" or word-initial "www." from `from`: (url start, body start, is scheme).
+fn next_url_start(b: &[u8], from: usize) -> Option<(usize, usize, bool)> {
+    let mut i = from;
+    while let Some(p) = memchr::memchr2(b':', b'w', &b[i..]) {
+        let p = p + i;
+        if b[p] == b':' && b[p + 1..].starts_with(b"//") {
+            let mut st = p;
+            while st > 0 && is_scheme_char(b[st - 1]) {
+                st -= 1;
+            }
+            while st < p && !b[st].is_ascii_alphabetic() {
+                st += 1;
+            }
+            return Some((st, p + 3, true));
         }
-        from = i + 4;
+        if b[p] == b'w'
+            && b[p..].starts_with(b"www.")
+            && (p == 0 || !(b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'.'))
+        {
+            return Some((p, p + 4, false));
+        }
+        i = p + 1;
     }
     None
 }

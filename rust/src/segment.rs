@@ -60,7 +60,7 @@ pub(crate) fn scan(text: &str, complete: bool) -> Scan {
 
 #[inline]
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 enum Decision {
@@ -124,53 +124,10 @@ enum Marker {
     Alpha(u8, u8),
 }
 
-enum MarkerAt {
-    Found(Marker),
+enum MarkerAt<T> {
+    Found(T),
     None,
     NeedMore,
-}
-
-/// A list marker starting at `i`: "12." / "12.)" / "12)" or "a." / "a)", then whitespace.
-fn list_marker(line: &str, i: usize, open: bool) -> MarkerAt {
-    let b = line.as_bytes();
-    let mut j = i;
-    let mut n: u32 = 0;
-    while j < b.len() && b[j].is_ascii_digit() && j - i < 3 {
-        n = n * 10 + u32::from(b[j] - b'0');
-        j += 1;
-    }
-    let alpha = j == i;
-    if alpha {
-        if !b[i].is_ascii_lowercase() {
-            return MarkerAt::None;
-        }
-        j += 1;
-    }
-    let style = match (b.get(j), b.get(j + 1)) {
-        (Some(b'.'), Some(b')')) => {
-            j += 2;
-            b'>'
-        }
-        (Some(b'.'), _) => {
-            j += 1;
-            b'.'
-        }
-        (Some(b')'), _) => {
-            j += 1;
-            b')'
-        }
-        (None, _) if open => return MarkerAt::NeedMore,
-        _ => return MarkerAt::None,
-    };
-    match b.get(j) {
-        None if open => MarkerAt::NeedMore,
-        Some(c) if c.is_ascii_whitespace() => MarkerAt::Found(if alpha {
-            Marker::Alpha(b[i], style)
-        } else {
-            Marker::Num(n, style)
-        }),
-        _ => MarkerAt::None,
-    }
 }
 
 /// The first word position of a sentence starting at `start` (past bullets and openers).
@@ -186,6 +143,9 @@ fn first_token(line: &str, mut i: usize) -> usize {
 }
 
 /// Scans one line; returns (pending start, decided offset) as absolute offsets.
+///
+/// Only a few bytes can matter: terminators ('.', '!', '?'), ')' of list markers, and 0xE2,
+/// the lead byte of '…' and of the bullets. The scan jumps between them with memchr.
 fn scan_line(
     text: &str,
     base: usize,
@@ -196,66 +156,120 @@ fn scan_line(
     let line = &text[base..end];
     let b = line.as_bytes();
     let mut start = skip_ws(line, 0);
-    let mut i = start;
-    let mut at_token = true;
     let mut last_marker: Option<Marker> = None;
-    while i < b.len() {
-        let c = char_at(line, i);
-        let clen = c.len_utf8();
-        if at_token && !c.is_whitespace() {
-            if is_bullet(c) {
-                if line[start..i].chars().any(char::is_alphanumeric) {
-                    push_span(spans, base, line, start, i);
-                    start = i;
-                }
-                i += clen;
-                continue;
+    let mut i = start;
+    let (mut next_term, mut next_paren, mut next_e2) = (0, 0, 0);
+    loop {
+        if next_term < i {
+            next_term = memchr::memchr3(b'.', b'!', b'?', &b[i..]).map_or(b.len(), |p| p + i);
+        }
+        if next_paren < i {
+            next_paren = memchr::memchr(b')', &b[i..]).map_or(b.len(), |p| p + i);
+        }
+        if next_e2 < i {
+            next_e2 = memchr::memchr(0xE2, &b[i..]).map_or(b.len(), |p| p + i);
+        }
+        let p = next_term.min(next_paren).min(next_e2);
+        if p >= b.len() {
+            break;
+        }
+        let c = char_at(line, p);
+        if is_bullet(c) {
+            if at_token_start(line, p) && line[start..p].chars().any(char::is_alphanumeric) {
+                push_span(spans, base, line, start, p);
+                start = p;
             }
-            if c.is_ascii_digit() || c.is_ascii_lowercase() {
-                match list_marker(line, i, open) {
-                    MarkerAt::NeedMore => return (base + start, base + i),
-                    MarkerAt::Found(m) => {
-                        let continues = match (last_marker, m) {
-                            (Some(Marker::Num(p, s)), Marker::Num(n, t)) => p + 1 == n && s == t,
-                            (Some(Marker::Alpha(p, s)), Marker::Alpha(n, t)) => {
-                                p + 1 == n && s == t
-                            }
-                            _ => false,
-                        };
-                        if continues && line[start..i].chars().any(char::is_alphanumeric) {
-                            push_span(spans, base, line, start, i);
-                            start = i;
-                        }
-                        last_marker = Some(m);
+            i = p + c.len_utf8();
+            continue;
+        }
+        if c == '.' || c == ')' {
+            match marker_ending_at(line, p, open) {
+                MarkerAt::NeedMore => return (base + start, base + p),
+                MarkerAt::Found((t, m)) => {
+                    let continues = match (last_marker, m) {
+                        (Some(Marker::Num(x, s)), Marker::Num(y, t)) => x + 1 == y && s == t,
+                        (Some(Marker::Alpha(x, s)), Marker::Alpha(y, t)) => x + 1 == y && s == t,
+                        _ => false,
+                    };
+                    if continues && t >= start && line[start..t].chars().any(char::is_alphanumeric)
+                    {
+                        push_span(spans, base, line, start, t);
+                        start = t;
                     }
-                    MarkerAt::None => {}
+                    last_marker = Some(m);
                 }
+                MarkerAt::None => {}
             }
         }
         if matches!(c, '.' | '!' | '?' | '…') {
-            match decide(line, i, start, open) {
+            match decide(line, p, start, open) {
                 Decision::Split { end, next } => {
                     push_span(spans, base, line, start, end);
                     start = next;
                     i = next;
-                    at_token = true;
                 }
-                Decision::No { to } => {
-                    i = to.max(i + clen);
-                    at_token = false;
-                }
-                Decision::NeedMore => return (base + start, base + i),
+                Decision::No { to } => i = to.max(p + c.len_utf8()),
+                Decision::NeedMore => return (base + start, base + p),
             }
             continue;
         }
-        at_token = c.is_whitespace();
-        i += clen;
+        i = p + c.len_utf8();
     }
     if open {
         (base + start, base + b.len())
     } else {
         push_span(spans, base, line, start, b.len());
         (base + b.len(), base + b.len())
+    }
+}
+
+/// `p` starts a token: at the line start, after whitespace or after a bullet.
+fn at_token_start(line: &str, p: usize) -> bool {
+    if p == 0 {
+        return true;
+    }
+    let c = char_at(line, prev_char(line, p));
+    c.is_whitespace() || is_bullet(c)
+}
+
+/// A list marker whose '.' or ')' is at `p`: "12." / "12.)" / "12)" or "a." / "a)", at a
+/// token start and followed by whitespace. Returns where the marker starts.
+fn marker_ending_at(line: &str, p: usize, open: bool) -> MarkerAt<(usize, Marker)> {
+    let b = line.as_bytes();
+    // "1.)": the ')' of a marker whose '.' was already seen.
+    if b[p] == b')' && p > 0 && b[p - 1] == b'.' {
+        return MarkerAt::None;
+    }
+    let mut t = p;
+    while t > 0 && p - t < 3 && b[t - 1].is_ascii_digit() {
+        t -= 1;
+    }
+    let alpha = t == p;
+    if alpha {
+        if p == 0 || !b[p - 1].is_ascii_lowercase() {
+            return MarkerAt::None;
+        }
+        t = p - 1;
+    }
+    if !at_token_start(line, t) {
+        return MarkerAt::None;
+    }
+    let (style, after) = match (b[p], b.get(p + 1)) {
+        (b'.', Some(b')')) => (b'>', p + 2),
+        (b'.', _) => (b'.', p + 1),
+        _ => (b')', p + 1),
+    };
+    match b.get(after) {
+        None if open => MarkerAt::NeedMore,
+        Some(c) if c.is_ascii_whitespace() => {
+            let m = if alpha {
+                Marker::Alpha(b[t], style)
+            } else {
+                Marker::Num(line[t..p].parse().unwrap_or(0), style)
+            };
+            MarkerAt::Found((t, m))
+        }
+        _ => MarkerAt::None,
     }
 }
 
@@ -410,6 +424,37 @@ mod tests {
                 "Next line"
             ]
         );
+    }
+
+    /// Whatever a prefix of the text says is certain, the whole text agrees with.
+    #[test]
+    fn certain_spans_of_prefixes_are_final() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/golden_rules_en.json"
+        );
+        let raw = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("test data {path} is missing ({e})"));
+        let data: serde_json::Value = serde_json::from_str(&raw).expect("golden rules JSON");
+        let mut texts: Vec<String> = data["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .map(|c| c["text"].as_str().expect("text").to_owned())
+            .collect();
+        texts.push("Dr. Smith met Mr. Jones. Then they left... Quietly! 1. a b 2. c d".into());
+        for text in &texts {
+            let full = scan(text, true).spans;
+            for (cut, _) in text.char_indices() {
+                let part = scan(&text[..cut], false);
+                assert!(
+                    full.starts_with(&part.spans),
+                    "{text:?} cut at {cut}: {:?} vs {full:?}",
+                    part.spans
+                );
+                assert!(part.pending <= part.decided && part.decided <= cut);
+            }
+        }
     }
 
     #[test]

@@ -56,18 +56,22 @@ enum Cut {
 /// Streaming Markdown-to-sentences for one content block.
 pub struct Shaper {
     opts: ShaperOptions,
-    /// Markdown of the open chunk, then the line being received.
+    /// Markdown received: said chunks, the open chunk from `chunk`, then the line being
+    /// received. Compacted now and then rather than on every cut.
     buf: String,
+    chunk: usize,
     /// Start of the line being received, in `buf`.
     line_start: usize,
     /// Whether the chunk cut before the line being received has been decided.
     line_decided: bool,
     fence: Option<Fence>,
     prev_blank: bool,
+    /// The open chunk has a complete line that is not blank.
+    has_text: bool,
     /// Sentences of the open chunk already emitted.
     done: usize,
-    /// `line_start` at the last blank-line flush (nothing new to say since).
-    flushed_at: Option<usize>,
+    /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
+    said_all: bool,
     rendered: String,
     /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
     armed: u8,
@@ -90,12 +94,14 @@ impl Shaper {
         Shaper {
             opts,
             buf: String::new(),
+            chunk: 0,
             line_start: 0,
             line_decided: false,
             fence: None,
             prev_blank: false,
+            has_text: false,
             done: 0,
-            flushed_at: None,
+            said_all: false,
             rendered: String::new(),
             armed: 0,
             trigger: false,
@@ -142,34 +148,58 @@ impl Shaper {
     /// terminator (or line break), whitespace, and then something that is not whitespace.
     fn watch(&mut self, delta: &str) {
         let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
-        for &b in delta.as_bytes() {
-            let term = matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',');
-            match self.armed {
-                _ if b == b'\n' => self.armed = 2,
-                0 => {
-                    if term {
-                        self.armed = 1;
-                    }
+        let bytes = delta.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && !self.trigger {
+            self.step(bytes[i], comma);
+            i += 1;
+        }
+        // Triggered: only the state at the end matters, and it depends on the tail alone.
+        if i < bytes.len() {
+            let tail = bytes[i..]
+                .iter()
+                .rposition(|&b| is_term(b, comma) || b == b'\n')
+                .map_or(i, |p| i + p);
+            if tail > i || is_term(bytes[i], comma) || bytes[i] == b'\n' {
+                self.armed = 0;
+                for &b in &bytes[tail..] {
+                    self.step(b, comma);
                 }
-                1 => {
-                    if b == b' ' || b == b'\t' {
-                        self.armed = 2;
-                    } else if !(term
-                        || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`'))
-                    {
-                        self.armed = 0;
-                    }
-                }
-                _ => {
-                    if b != b' ' && b != b'\t' && b != b'\r' {
-                        self.trigger = true;
-                        self.armed = u8::from(term);
-                    }
+            } else {
+                for &b in &bytes[i..] {
+                    self.step(b, comma);
                 }
             }
-            if self.need_more && !b.is_ascii_alphanumeric() {
-                self.trigger = true;
+            self.trigger = true;
+        }
+    }
+
+    #[inline]
+    fn step(&mut self, b: u8, comma: bool) {
+        let term = is_term(b, comma);
+        match self.armed {
+            _ if b == b'\n' => self.armed = 2,
+            0 => {
+                if term {
+                    self.armed = 1;
+                }
             }
+            1 => {
+                if b == b' ' || b == b'\t' {
+                    self.armed = 2;
+                } else if !(term || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`')) {
+                    self.armed = 0;
+                }
+            }
+            _ => {
+                if b != b' ' && b != b'\t' && b != b'\r' {
+                    self.trigger = true;
+                    self.armed = u8::from(term);
+                }
+            }
+        }
+        if self.need_more && !b.is_ascii_alphanumeric() {
+            self.trigger = true;
         }
     }
 
@@ -208,7 +238,7 @@ impl Shaper {
 
     /// Whether the open chunk ends before `line` (the line being received, maybe partial).
     fn cut_before(&self, line: &str, complete: bool) -> Cut {
-        if self.fence.is_some() || self.buf[..self.line_start].trim().is_empty() {
+        if self.fence.is_some() || !self.has_text {
             return Cut::No;
         }
         let b = line.as_bytes();
@@ -290,7 +320,7 @@ impl Shaper {
 
     /// The open chunk starts with a list item at column 0.
     fn chunk_is_list(&self) -> bool {
-        let first = self.buf.trim_start_matches('\n');
+        let first = self.buf[self.chunk..].trim_start_matches('\n');
         let b = first.as_bytes();
         match b.first() {
             Some(b'-' | b'*' | b'+') => matches!(b.get(1), Some(b' ' | b'\t')),
@@ -306,6 +336,8 @@ impl Shaper {
     fn end_of_line(&mut self, line_end: usize) -> bool {
         let line = &self.buf[self.line_start..line_end];
         let blank = line.trim().is_empty();
+        self.has_text |= !blank;
+        self.said_all &= blank;
         let (content, top) = strip_containers(line);
         if let Some(f) = self.fence {
             if closes_fence(content, f) {
@@ -331,24 +363,31 @@ impl Shaper {
     /// sentence now rather than when the next block starts.
     fn flush_blank(&mut self, out: &mut Vec<Piece>) {
         let upto = self.line_start;
-        if self.flushed_at == Some(upto) || self.buf[..upto].trim().is_empty() {
+        if self.said_all || !self.has_text {
             return;
         }
         let scan = self.render(upto, true);
         self.emit(&scan, out);
-        self.flushed_at = Some(upto);
+        self.said_all = true;
     }
 
     /// The chunk `buf[..upto]` is complete: says the rest of it and drops it from `buf`.
     fn finalize(&mut self, upto: usize, out: &mut Vec<Piece>) {
-        if !self.buf[..upto].trim().is_empty() {
+        // Nothing new since the blank-line flush: everything was said then.
+        let new_text = !self.buf[self.line_start.min(upto)..upto].trim().is_empty();
+        if new_text || (!self.said_all && self.has_text) {
             let scan = self.render(upto, true);
             self.emit(&scan, out);
         }
-        self.buf.drain(..upto);
-        self.line_start = self.line_start.saturating_sub(upto);
+        self.chunk = upto;
+        if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
+            self.buf.drain(..self.chunk);
+            self.line_start -= self.chunk;
+            self.chunk = 0;
+        }
         self.done = 0;
-        self.flushed_at = None;
+        self.has_text = false;
+        self.said_all = false;
         self.need_more = false;
     }
 
@@ -359,7 +398,7 @@ impl Shaper {
         } else {
             self.line_start
         };
-        if self.buf[..upto].trim().is_empty() {
+        if !self.has_text_upto(upto) {
             return;
         }
         let scan = self.render(upto, false);
@@ -377,9 +416,14 @@ impl Shaper {
         }
     }
 
+    /// `buf[..upto]` has something besides blank lines.
+    fn has_text_upto(&self, upto: usize) -> bool {
+        self.has_text || !self.buf[self.line_start.min(upto)..upto].trim().is_empty()
+    }
+
     fn render(&mut self, upto: usize, complete: bool) -> Scan {
         self.rendered.clear();
-        markdown::render_into(&self.buf[..upto], &mut self.rendered);
+        markdown::render_into(&self.buf[self.chunk..upto], &mut self.rendered);
         segment::scan(&self.rendered, complete)
     }
 
@@ -416,6 +460,12 @@ impl Shaper {
         }
         self.done = self.done.max(scan.spans.len());
     }
+}
+
+/// A byte after which (and whitespace) a sentence end may become certain.
+#[inline]
+fn is_term(b: u8, comma: bool) -> bool {
+    matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',')
 }
 
 /// The first clause of `text` ending at a comma after at least `min_words` words, when more

@@ -51,6 +51,9 @@ fn realistic_docs_stream_like_whole() {
     for (i, md) in DOCS.iter().enumerate() {
         check_equivalent(&format!("doc {i}"), md);
     }
+    // Long enough for the shaper to compact its buffer on the way.
+    let long = DOCS.join("\n\n").repeat(4);
+    check_equivalent("all docs, four times", &long);
 }
 
 #[test]
