@@ -389,6 +389,15 @@ impl Shaper {
         self.has_text = false;
         self.said_all = false;
         self.need_more = false;
+        // Whether the new chunk needs a provisional look depends on its own text only.
+        // (A long rest is a whole feed in progress: one provisional look at its end anyway.)
+        if self.buf.len() - self.chunk <= 256 {
+            self.trigger = false;
+            self.armed = 0;
+            let rest = std::mem::take(&mut self.buf);
+            self.watch(&rest[self.chunk..]);
+            self.buf = rest;
+        }
     }
 
     /// Renders the open chunk as far as it is known and says what is certain.
@@ -403,7 +412,13 @@ impl Shaper {
         }
         let scan = self.render(upto, false);
         self.emit(&scan, out);
-        self.need_more = scan.decided < self.rendered.len();
+        // Waiting on the next word after an abbreviation: any next byte may settle it. A
+        // bare terminator at the end waits for a next sentence, which `watch` sees coming.
+        let tail = &self.rendered[scan.decided..];
+        self.need_more = !tail
+            .trim_start_matches(['.', '!', '?', '…', '"', '\'', ')', ']', '”', '’', '»'])
+            .trim()
+            .is_empty();
         if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
             let (a, b) = (scan.pending, scan.decided);
             if let Some(frag) = fragment_in(&self.rendered[a..b], self.opts.min_fragment_words) {
