@@ -2,15 +2,15 @@
 //! the sentence, and the words that, after such an abbreviation, still start a new sentence
 //! (the Pragmatic Segmenter's idea: "Co. It closed" splits, "Co. at noon" does not).
 
-/// Abbreviations (lower case, without the final period). Dotted forms like "e.g.", "U.S.A."
+/// Abbreviations (lower case, without the final period, sorted by bytes). Dotted forms like "e.g.", "U.S.A."
 /// and single-letter initials are recognised by shape, not listed.
 const ABBREVIATIONS: &[&str] = &[
-    "adm", "al", "apr", "approx", "apt", "assn", "aug", "ave", "bldg", "blvd", "brig", "bros",
+    "adm", "al", "approx", "apr", "apt", "assn", "aug", "ave", "bldg", "blvd", "brig", "bros",
     "ca", "capt", "cf", "ch", "cmdr", "co", "col", "corp", "cpl", "dec", "dept", "dist", "dr",
     "ed", "eds", "esp", "est", "etc", "ex", "feb", "fig", "figs", "fri", "ft", "gen", "gov", "hon",
     "hr", "hrs", "inc", "jan", "jr", "jul", "jun", "lb", "lbs", "lt", "ltd", "maj", "mar",
-    "messrs", "min", "misc", "mon", "mr", "mrs", "ms", "msgr", "mt", "n°", "no", "nos", "nov",
-    "oct", "op", "pp", "prof", "pt", "ref", "rep", "reps", "rev", "rd", "sat", "sen", "sens",
+    "messrs", "min", "misc", "mon", "mr", "mrs", "ms", "msgr", "mt", "no", "nos", "nov", "n°",
+    "oct", "op", "pp", "prof", "pt", "rd", "ref", "rep", "reps", "rev", "sat", "sen", "sens",
     "sep", "sept", "sgt", "sr", "st", "sun", "supt", "surg", "thu", "tue", "univ", "vol", "vols",
     "vs", "wed",
 ];
@@ -55,4 +55,16 @@ pub(crate) fn ends_sentences(word: &str) -> bool {
 
 pub(crate) fn is_starter(word: &str) -> bool {
     STARTERS.contains(&word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_sorted_for_binary_search() {
+        assert!(ABBREVIATIONS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_abbreviation("Dr") && is_abbreviation("N°") && is_abbreviation("U.S.A"));
+        assert!(!is_abbreviation("build") && !is_abbreviation("Jane.Doe@example.com"));
+    }
 }
