@@ -135,8 +135,9 @@ fn main() {
     let whole_doc = answers.concat();
     let spoken = speakable(&whole_doc);
     println!(
-        "corpus: {} answers, {bytes} bytes, {n_deltas} deltas, {} sentences",
+        "corpus: {} answers, {bytes} bytes, {n_deltas} deltas, {} speakable bytes, {} sentences",
         answers.len(),
+        spoken.len(),
         split_sentences(&spoken).len()
     );
     per_delta_latency(&answers, &cuts);
@@ -148,15 +149,19 @@ fn main() {
     let mut g = c.benchmark_group("shape_1MB");
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("speakable", |b| b.iter(|| speakable(black_box(&whole_doc))));
-    g.bench_function("split_sentences", |b| {
-        b.iter(|| split_sentences(black_box(&spoken)))
-    });
     let mut out = Vec::new();
     g.bench_function("shaper_whole", |b| {
         b.iter(|| shape_whole(black_box(&answers), &mut out))
     });
     g.bench_function("shaper_deltas", |b| {
         b.iter(|| shape_deltas(black_box(&answers), &cuts, &mut out))
+    });
+    g.finish();
+    // Segmenting alone, on the speakable text (its own byte count).
+    let mut g = c.benchmark_group("segment_speakable");
+    g.throughput(Throughput::Bytes(spoken.len() as u64));
+    g.bench_function("split_sentences", |b| {
+        b.iter(|| split_sentences(black_box(&spoken)))
     });
     g.finish();
     let mut g = c.benchmark_group("feed_delta");
