@@ -25,10 +25,16 @@ pub fn speakable(markdown: &str) -> String {
 /// Appends the speakable rendering of `markdown` to `out` (lines separated by '\n', no
 /// trailing newline added).
 pub(crate) fn render_into(markdown: &str, out: &mut String) {
+    render_with(markdown, out, &mut String::new());
+}
+
+/// [`render_into`] with a reusable scratch buffer (a streaming caller renders often).
+pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String) {
+    scratch.clear();
     let mut r = Renderer {
         out,
         line_start: 0,
-        text: String::new(),
+        text: scratch,
         html: String::new(),
         skip: 0,
         items: 0,
@@ -50,7 +56,7 @@ struct Renderer<'o> {
     out: &'o mut String,
     line_start: usize,
     /// Consecutive text events, joined so a URL split across events is seen whole.
-    text: String,
+    text: &'o mut String,
     /// Raw HTML of the current HTML block, stripped when the block ends.
     html: String,
     /// Depth inside code blocks (not spoken).
@@ -72,7 +78,7 @@ fn has_end_punct(line: &str) -> bool {
 impl Renderer<'_> {
     fn flush_text(&mut self) {
         if !self.text.is_empty() {
-            scrub::push_text(self.out, self.line_start, &self.text);
+            scrub::push_text(self.out, self.line_start, self.text);
             self.text.clear();
         }
     }

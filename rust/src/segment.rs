@@ -36,6 +36,13 @@ pub(crate) struct Scan {
 /// the trailing sentence (and anything waiting for the next word) stays pending.
 pub(crate) fn scan(text: &str, complete: bool) -> Scan {
     let mut out = Scan::default();
+    scan_into(text, complete, &mut out);
+    out
+}
+
+/// [`scan`] into a reused result.
+pub(crate) fn scan_into(text: &str, complete: bool, out: &mut Scan) {
+    out.spans.clear();
     let mut line_start = 0;
     loop {
         let (line_end, has_nl) = match memchr_nl(&text.as_bytes()[line_start..]) {
@@ -52,7 +59,7 @@ pub(crate) fn scan(text: &str, complete: bool) -> Scan {
                 out.pending = text.len();
                 out.decided = text.len();
             }
-            return out;
+            return;
         }
         line_start = line_end + 1;
     }

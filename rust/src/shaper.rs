@@ -73,6 +73,8 @@ pub struct Shaper {
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
     said_all: bool,
     rendered: String,
+    scratch: String,
+    scan: Scan,
     /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
     armed: u8,
     trigger: bool,
@@ -103,6 +105,8 @@ impl Shaper {
             done: 0,
             said_all: false,
             rendered: String::new(),
+            scratch: String::new(),
+            scan: Scan::default(),
             armed: 0,
             trigger: false,
             need_more: false,
@@ -134,14 +138,14 @@ impl Shaper {
 
     /// Drops anything pending (interruption).
     pub fn reset(&mut self) {
-        let opts = self.opts.clone();
-        let mut rendered = std::mem::take(&mut self.rendered);
-        let mut buf = std::mem::take(&mut self.buf);
-        rendered.clear();
-        buf.clear();
-        *self = Shaper::new(opts);
-        self.rendered = rendered;
-        self.buf = buf;
+        // Keep the buffers' capacity: a shaper lives for many blocks.
+        let mut fresh = Shaper::new(self.opts.clone());
+        std::mem::swap(&mut fresh.buf, &mut self.buf);
+        std::mem::swap(&mut fresh.rendered, &mut self.rendered);
+        std::mem::swap(&mut fresh.scratch, &mut self.scratch);
+        std::mem::swap(&mut fresh.scan, &mut self.scan);
+        fresh.buf.clear();
+        *self = fresh;
     }
 
     /// Cheap look at the raw delta: a sentence end may have become certain only after a
@@ -368,6 +372,7 @@ impl Shaper {
         }
         let scan = self.render(upto, true);
         self.emit(&scan, out);
+        self.scan = scan;
         self.said_all = true;
     }
 
@@ -378,6 +383,7 @@ impl Shaper {
         if new_text || (!self.said_all && self.has_text) {
             let scan = self.render(upto, true);
             self.emit(&scan, out);
+            self.scan = scan;
         }
         self.chunk = upto;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
@@ -429,6 +435,7 @@ impl Shaper {
                 self.fragment = Some(frag.to_owned());
             }
         }
+        self.scan = scan;
     }
 
     /// `buf[..upto]` has something besides blank lines.
@@ -438,8 +445,14 @@ impl Shaper {
 
     fn render(&mut self, upto: usize, complete: bool) -> Scan {
         self.rendered.clear();
-        markdown::render_into(&self.buf[self.chunk..upto], &mut self.rendered);
-        segment::scan(&self.rendered, complete)
+        markdown::render_with(
+            &self.buf[self.chunk..upto],
+            &mut self.rendered,
+            &mut self.scratch,
+        );
+        let mut scan = std::mem::take(&mut self.scan);
+        segment::scan_into(&self.rendered, complete, &mut scan);
+        scan
     }
 
     fn emit(&mut self, scan: &Scan, out: &mut Vec<Piece>) {
