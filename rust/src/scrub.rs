@@ -105,7 +105,16 @@ fn push_plain(out: &mut String, line_start: usize, text: &str) {
                 i = j;
                 continue;
             }
-            if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
+            if matches!(c, '*' | '~' | '_') {
+                // Emphasis delimiters vanish without a trace once matched, so a literal one
+                // must too, or a streamed prefix (still unmatched) would differ from the
+                // whole. Only "_" inside a word, which can never be emphasis, splits it
+                // ("max_tokens" reads "max tokens").
+                let word = |k: Option<&u8>| k.is_some_and(u8::is_ascii_alphanumeric);
+                if c == '_' && i > 0 && word(bytes.get(i - 1)) && word(bytes.get(i + 1)) {
+                    push_char(out, line_start, ' ');
+                }
+            } else if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
                 push_char(out, line_start, ' ');
             } else {
                 push_char(out, line_start, c);
@@ -314,7 +323,10 @@ fn push_decoded(out: &mut String, line_start: usize, text: &str) {
 fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
     let h = hay.as_bytes();
     let n = needle.as_bytes();
-    (from..=h.len().saturating_sub(n.len())).find(|&p| h[p..p + n.len()].eq_ignore_ascii_case(n))
+    if n.len() > h.len() {
+        return None;
+    }
+    (from..=h.len() - n.len()).find(|&p| h[p..p + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// Block-level elements (CommonMark's HTML block names) and links separate words; inline
@@ -546,6 +558,7 @@ mod tests {
     fn markup_and_emoji_dropped() {
         assert_eq!(text("Done ✅. **Yes** → go 🚀"), "Done. Yes go");
         assert_eq!(text("a // b -- c == d"), "a b c d");
+        assert_eq!(text("max_tokens _x_ foo*bar*"), "max tokens x foobar");
         assert_eq!(text("snake_case #1 `x` |y|"), "snake case 1 x y");
         assert_eq!(text("call foo() now, 20°C"), "call foo now, 20°C");
     }

@@ -7,7 +7,8 @@
 //! ("1.)", "a.", "•") are told apart as in the Pragmatic Segmenter's golden rules.
 //!
 //! [`scan`] works on a prefix too: with `complete = false` it reports only the sentences whose
-//! end can no longer change, however the text continues.
+//! end can no longer change, however the text continues (the first word of the next
+//! sentence must be complete, since its first character alone may still change).
 
 use crate::abbrev;
 
@@ -334,6 +335,11 @@ fn decide(line: &str, i: usize, start: usize, open: bool) -> Decision {
     if n == len {
         return at_end(m);
     }
+    // In a prefix, the next word must be complete: its first character alone can still
+    // change ("=" becomes "==", which is dropped; "h" becomes a URL spoken as its host).
+    if open && !b[n..].iter().any(u8::is_ascii_whitespace) {
+        return Decision::NeedMore;
+    }
     let c = char_at(line, n);
     let upper = c.is_uppercase();
     let starts = upper || c.is_numeric() || (c.is_alphabetic() && !c.is_lowercase());
@@ -467,6 +473,8 @@ mod tests {
     #[test]
     fn prefix_is_pending_until_next_sentence_starts() {
         let s = scan("One here. Two", false);
+        assert!(s.spans.is_empty());
+        let s = scan("One here. Two ", false);
         assert_eq!(s.spans, [(0, 9)]);
         let s = scan("One here. ", false);
         assert!(s.spans.is_empty());

@@ -413,6 +413,8 @@ impl Shaper {
         } else {
             self.line_start
         };
+        // A code span still open may swallow what follows its opener: look only before it.
+        let upto = self.chunk + open_code_span(&self.buf[self.chunk..upto]);
         if !self.has_text_upto(upto) {
             return;
         }
@@ -427,7 +429,11 @@ impl Shaper {
             .is_empty();
         if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
             let (a, b) = (scan.pending, scan.decided);
-            if let Some(frag) = fragment_in(&self.rendered[a..b], self.opts.min_fragment_words) {
+            // A comma may be waiting for its next word to complete.
+            self.need_more |= self.rendered[a..b].contains(',');
+            if let Some(frag) =
+                fragment_in(&self.rendered[a..b], self.opts.min_fragment_words, false)
+            {
                 out.push(Piece {
                     text: frag.to_owned(),
                     fragment: true,
@@ -450,6 +456,19 @@ impl Shaper {
             &mut self.rendered,
             &mut self.scratch,
         );
+        // The renderer trims the end of a block; in a prefix, a space typed after the last
+        // word says that word is complete, which the segmenter needs to know.
+        let src = &self.buf.as_bytes()[self.chunk..upto];
+        let body = src.len()
+            - src
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
+        let typed_space = !complete && body < src.len() && body > 0 && src[body - 1] != b'\n';
+        if typed_space && !self.rendered.is_empty() && !self.rendered.ends_with('\n') {
+            self.rendered.push(' ');
+        }
         let mut scan = std::mem::take(&mut self.scan);
         segment::scan_into(&self.rendered, complete, &mut scan);
         scan
@@ -467,7 +486,7 @@ impl Shaper {
             }
             self.emitted_any = true;
             if self.fragment.is_none() && self.opts.early_fragment {
-                if let Some(frag) = fragment_in(sentence, self.opts.min_fragment_words) {
+                if let Some(frag) = fragment_in(sentence, self.opts.min_fragment_words, true) {
                     self.fragment = Some(frag.to_owned());
                     out.push(Piece {
                         text: frag.to_owned(),
@@ -497,8 +516,8 @@ fn is_term(b: u8, comma: bool) -> bool {
 }
 
 /// The first clause of `text` ending at a comma after at least `min_words` words, when more
-/// text certainly follows the comma.
-fn fragment_in(text: &str, min_words: usize) -> Option<&str> {
+/// text certainly follows the comma (`complete`: `text` is a whole sentence).
+fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
     let b = text.as_bytes();
     let mut words = 0;
     let mut in_word = false;
@@ -512,14 +531,52 @@ fn fragment_in(text: &str, min_words: usize) -> Option<&str> {
             words += 1;
         }
         if c == b',' && words >= min_words {
+            // More text certainly follows: a whole word after the comma (a first character
+            // alone may still change as the text grows).
             let after = &text[i + 1..];
             let rest = after.trim_start();
-            if rest.len() < after.len() && !rest.is_empty() {
+            let word_done = rest.find(char::is_whitespace).is_some() || complete;
+            if rest.len() < after.len() && !rest.is_empty() && word_done {
                 return Some(&text[..=i]);
             }
         }
     }
     None
+}
+
+/// Where the first backtick run that no later run of the same length closes starts (the
+/// length of `src` if none): as the text grows it may open a code span.
+fn open_code_span(src: &str) -> usize {
+    let b = src.as_bytes();
+    let run_at = |from: usize| -> Option<(usize, usize)> {
+        let p = from + memchr::memchr(b'`', &b[from..])?;
+        let n = b[p..].iter().take_while(|&&c| c == b'`').count();
+        Some((p, n))
+    };
+    let mut from = 0;
+    while let Some((mut p, mut n)) = run_at(from) {
+        if p > 0 && b[p - 1] == b'\\' {
+            // An escaped backtick is literal; the rest of the run may still open a span.
+            p += 1;
+            n -= 1;
+            if n == 0 {
+                from = p;
+                continue;
+            }
+        }
+        let mut q = p + n;
+        loop {
+            match run_at(q) {
+                Some((r, m)) if m == n => {
+                    from = r + m;
+                    break;
+                }
+                Some((r, m)) => q = r + m,
+                None => return p,
+            }
+        }
+    }
+    src.len()
 }
 
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
@@ -587,9 +644,9 @@ mod tests {
         let mut s = Shaper::default();
         let mut out = Vec::new();
         s.feed("Hello there. How", &mut out);
-        assert_eq!(texts(&out), ["Hello there."]);
+        assert!(out.is_empty(), "the next word may still change");
         s.feed(" are you", &mut out);
-        assert_eq!(out.len(), 1);
+        assert_eq!(texts(&out), ["Hello there."]);
         s.feed("?\n\n", &mut out);
         assert_eq!(texts(&out), ["Hello there.", "How are you?"]);
     }
@@ -600,10 +657,19 @@ mod tests {
         let mut out = Vec::new();
         s.feed("Run it:\n\n```sh\necho. Hi there. And\n", &mut out);
         assert_eq!(texts(&out), ["Run it:"]);
-        s.feed("```\nDone. Next", &mut out);
+        s.feed("```\nDone. Next one", &mut out);
         assert_eq!(texts(&out), ["Run it:", "Done."]);
         s.finish(&mut out);
-        assert_eq!(texts(&out), ["Run it:", "Done.", "Next"]);
+        assert_eq!(texts(&out), ["Run it:", "Done.", "Next one"]);
+    }
+
+    #[test]
+    fn open_code_spans() {
+        assert_eq!(open_code_span("a `b` c"), 7);
+        assert_eq!(open_code_span("a `b c"), 2);
+        assert_eq!(open_code_span("a ``b` c"), 2);
+        assert_eq!(open_code_span("a \\`b c"), 7);
+        assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
     }
 
     #[test]

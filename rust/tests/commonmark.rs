@@ -5,7 +5,10 @@
 //! which we speak), `<pre>` content dropped (code blocks are not spoken) while inline
 //! `<code>` content is kept (inline code is spoken as words), entities decoded, URLs
 //! reduced to their host without "www." (we speak a URL as its host), lower-cased, and split
-//! into words = runs of alphanumeric characters ("_" and "'" separate words on both sides).
+//! into words = runs of alphanumeric characters ("'" separates words on both sides). Outside
+//! code, `*` and `~` are dropped without splitting words and `_` splits only between two
+//! ASCII letters or digits: matched emphasis delimiters leave no trace in the rendering, so
+//! unmatched ones must not either, or a streamed prefix (still unmatched) would differ.
 //! We add no words of our own, so the sequences must be equal.
 
 mod common;
@@ -116,8 +119,9 @@ const CODE_TAGS: &[&str] = &["pre", "script", "style", "textarea"];
 fn reference_text(html: &str) -> String {
     let mut out = String::new();
     let mut rest = html;
+    let mut in_code = false;
     while let Some(lt) = rest.find('<') {
-        push_decoded(&mut out, &rest[..lt]);
+        push_decoded(&mut out, &rest[..lt], in_code);
         rest = &rest[lt..];
         for (open, close) in [
             ("<!--", "-->"),
@@ -151,12 +155,15 @@ fn reference_text(html: &str) -> String {
             .collect::<String>()
             .to_ascii_lowercase();
         rest = &rest[tag_end..];
+        if name == "code" {
+            in_code = !closing;
+        }
         if BLOCK_TAGS.contains(&name.as_str()) {
             out.push(' ');
         }
         if name == "img" {
             if let Some(alt) = attr(tag, "alt") {
-                push_decoded(&mut out, alt);
+                push_decoded(&mut out, alt, false);
                 out.push(' ');
             }
         } else if !closing && CODE_TAGS.contains(&name.as_str()) {
@@ -165,7 +172,7 @@ fn reference_text(html: &str) -> String {
             rest = &rest[stop..];
         }
     }
-    push_decoded(&mut out, rest);
+    push_decoded(&mut out, rest, in_code);
     out
 }
 
@@ -191,8 +198,27 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&tag[start..end])
 }
 
-fn push_decoded(out: &mut String, text: &str) {
-    out.push_str(&html_escape::decode_html_entities(text));
+/// Decoded text; outside code, `*` and `~` join what is around them (matched as emphasis
+/// they vanish, so we drop them unmatched too) and `_` splits words only inside a word.
+fn push_decoded(out: &mut String, text: &str, in_code: bool) {
+    let decoded = html_escape::decode_html_entities(text);
+    if in_code {
+        out.push_str(&decoded);
+        return;
+    }
+    let chars: Vec<char> = decoded.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '*' | '~' => {}
+            '_' => {
+                let word = |k: Option<&char>| k.is_some_and(|c| c.is_ascii_alphanumeric());
+                if i > 0 && word(chars.get(i - 1)) && word(chars.get(i + 1)) {
+                    out.push(' ');
+                }
+            }
+            _ => out.push(c),
+        }
+    }
 }
 
 /// "https://www.x.org/a" -> "x.org": what we chose to speak for a URL.

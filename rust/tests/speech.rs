@@ -81,8 +81,11 @@ fn early_fragment_cuts_long_first_sentence_at_a_comma() {
     let md = "The release profile uses fat LTO with one codegen unit, so the linker optimizes the whole program at once. Later, a second sentence, with commas.";
     let mut shaper = stream_tts_core::Shaper::new(opts.clone());
     let mut out = Vec::new();
-    // The fragment is out as soon as the comma is followed by the next word.
-    shaper.feed(&md[..md.find(", so").unwrap() + 4], &mut out);
+    // The fragment is out as soon as the comma is followed by a whole next word.
+    let cut = md.find(", so").unwrap() + 5;
+    shaper.feed(&md[..cut - 1], &mut out);
+    assert!(out.is_empty());
+    shaper.feed(&md[cut - 1..cut], &mut out);
     assert_eq!(
         out,
         [Piece {
@@ -90,7 +93,7 @@ fn early_fragment_cuts_long_first_sentence_at_a_comma() {
             fragment: true
         }]
     );
-    shaper.feed(&md[md.find(", so").unwrap() + 4..], &mut out);
+    shaper.feed(&md[cut..], &mut out);
     shaper.finish(&mut out);
     let texts: Vec<(&str, bool)> = out.iter().map(|p| (p.text.as_str(), p.fragment)).collect();
     assert_eq!(

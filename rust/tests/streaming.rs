@@ -124,7 +124,7 @@ fn finish_starts_a_new_block_and_reset_drops() {
     s.finish(&mut out);
     s.feed("Said now. Yes", &mut out);
     s.finish(&mut out);
-    s.feed("Dropped. Because", &mut out);
+    s.feed("Dropped. Because it", &mut out);
     s.reset();
     s.feed("Fresh.", &mut out);
     s.finish(&mut out);
