@@ -29,7 +29,9 @@ pub(crate) fn render_into(markdown: &str, out: &mut String) {
 }
 
 /// [`render_into`] with a reusable scratch buffer (a streaming caller renders often).
-pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String) {
+/// Returns whether the rendering ends with a period we added (a streaming caller drops it:
+/// the block may go on).
+pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String) -> bool {
     scratch.clear();
     let mut r = Renderer {
         out,
@@ -40,6 +42,7 @@ pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String
         items: 0,
         row_has_cell: false,
         raw: None,
+        added: None,
     };
     r.line_start = r.out.len();
     for event in Parser::new_ext(markdown, options()) {
@@ -50,6 +53,7 @@ pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String
     if r.out.ends_with('\n') {
         r.out.pop();
     }
+    r.added.is_some_and(|p| p + 1 == r.out.len())
 }
 
 struct Renderer<'o> {
@@ -67,6 +71,8 @@ struct Renderer<'o> {
     /// A `<pre>`/`<script>`/... left open by raw HTML: what follows is not spoken until it
     /// closes.
     raw: Option<&'static str>,
+    /// Where the last period we added is.
+    added: Option<usize>,
 }
 
 /// Text already ends a sentence or clause (before closing quotes and brackets).
@@ -96,6 +102,7 @@ impl Renderer<'_> {
             return;
         }
         if period && !has_end_punct(line) {
+            self.added = Some(self.out.len());
             self.out.push('.');
         }
         self.out.push('\n');
@@ -162,6 +169,9 @@ impl Renderer<'_> {
             }
             // A link's or image's text is a word group of its own.
             Tag::Link { .. } | Tag::Image { .. } => self.text.push(' '),
+            // Stand-in for the delimiter the parser consumed, dropped like a literal one, so
+            // the text reads the same whether or not the emphasis is closed yet.
+            Tag::Emphasis | Tag::Strong | Tag::Strikethrough => self.text.push('*'),
             _ => {}
         }
     }
@@ -183,6 +193,7 @@ impl Renderer<'_> {
             }
             TagEnd::TableHead | TagEnd::TableRow => self.end_line(true),
             TagEnd::Link | TagEnd::Image => self.text.push(' '),
+            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => self.text.push('*'),
             TagEnd::TableCell => {
                 self.flush_text();
                 while self.out.ends_with([' ', ',']) && self.out.len() > self.line_start {

@@ -203,7 +203,7 @@ fn is_scheme_char(b: u8) -> bool {
 
 #[inline]
 fn is_url_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, '<' | '>' | '"' | '`' | '|')
+    !c.is_whitespace() && !matches!(c, '<' | '>' | '"' | '`' | '|' | '[' | ']')
 }
 
 /// Finds the first URL ("scheme://..." or "www....") in `text`: (before, url, after).

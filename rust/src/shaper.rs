@@ -414,7 +414,17 @@ impl Shaper {
             self.line_start
         };
         // A code span still open may swallow what follows its opener: look only before it.
-        let upto = self.chunk + open_code_span(&self.buf[self.chunk..upto]);
+        // A line with a pipe may still become a table header, read cell by cell. Each limit
+        // is re-checked on what the other leaves (a closing backtick may be cut off).
+        let mut upto = upto;
+        loop {
+            let src = &self.buf[self.chunk..upto];
+            let safe = open_code_span(src).min(table_barrier(src));
+            if safe == src.len() {
+                break;
+            }
+            upto = self.chunk + safe;
+        }
         if !self.has_text_upto(upto) {
             return;
         }
@@ -451,11 +461,14 @@ impl Shaper {
 
     fn render(&mut self, upto: usize, complete: bool) -> Scan {
         self.rendered.clear();
-        markdown::render_with(
+        let added_period = markdown::render_with(
             &self.buf[self.chunk..upto],
             &mut self.rendered,
             &mut self.scratch,
         );
+        if added_period && !complete {
+            self.rendered.pop(); // the last item, heading or row may go on
+        }
         // The renderer trims the end of a block; in a prefix, a space typed after the last
         // word says that word is complete, which the segmenter needs to know.
         let src = &self.buf.as_bytes()[self.chunk..upto];
@@ -545,7 +558,8 @@ fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
 }
 
 /// Where the first backtick run that no later run of the same length closes starts (the
-/// length of `src` if none): as the text grows it may open a code span.
+/// length of `src` if none): as the text grows it may open a code span. A run at the end
+/// of `src` may still grow, so it closes nothing yet.
 fn open_code_span(src: &str) -> usize {
     let b = src.as_bytes();
     let run_at = |from: usize| -> Option<(usize, usize)> {
@@ -567,6 +581,8 @@ fn open_code_span(src: &str) -> usize {
         let mut q = p + n;
         loop {
             match run_at(q) {
+                // A run at the very end may still grow: not a match yet.
+                Some((r, m)) if r + m == b.len() => return p,
                 Some((r, m)) if m == n => {
                     from = r + m;
                     break;
@@ -577,6 +593,41 @@ fn open_code_span(src: &str) -> usize {
         }
     }
     src.len()
+}
+
+/// Where a possible table header starts among the last two lines of `src` (its length if
+/// none): a line with a pipe is a paragraph until the next line proves to be a delimiter
+/// row. Once the chunk has a delimiter row, its rows are table rows for good.
+fn table_barrier(src: &str) -> usize {
+    if memchr::memchr(b'|', src.as_bytes()).is_none() {
+        return src.len();
+    }
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|p| p + 1));
+    let complete_lines = starts.len() - 1;
+    let line = |k: usize| {
+        let end = starts.get(k + 1).map_or(src.len(), |&e| e - 1);
+        &src[starts[k]..end]
+    };
+    if (0..complete_lines).any(|k| is_delimiter_row(line(k))) {
+        return src.len();
+    }
+    let last = starts.len() - 1;
+    for k in last.saturating_sub(1)..=last {
+        if line(k).contains('|') {
+            return starts[k];
+        }
+    }
+    src.len()
+}
+
+/// A GFM table delimiter row: cells of dashes with optional colons, separated by pipes.
+fn is_delimiter_row(line: &str) -> bool {
+    let t = line.trim();
+    t.contains('-')
+        && (t.contains('|') || t.contains(':'))
+        && t.bytes()
+            .all(|c| matches!(c, b'|' | b'-' | b':' | b' ' | b'\t'))
 }
 
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
@@ -670,6 +721,14 @@ mod tests {
         assert_eq!(open_code_span("a ``b` c"), 2);
         assert_eq!(open_code_span("a \\`b c"), 7);
         assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
+    }
+
+    #[test]
+    fn table_barriers() {
+        assert_eq!(table_barrier("Para. Next one\n| a | b |"), 15);
+        assert_eq!(table_barrier("| a. B |\n|--"), 0);
+        assert_eq!(table_barrier("| a | b |\n|---|---|\n| c. D |"), 28);
+        assert_eq!(table_barrier("No pipes. Here"), 14);
     }
 
     #[test]

@@ -236,6 +236,8 @@ fn hosts_only(text: &str) -> String {
             out.push(token.to_owned());
             continue;
         };
+        // A URL ends at a bracket, as in our speech (brackets are never URL characters).
+        let (url, after) = url.split_at(url.find(['[', ']']).unwrap_or(url.len()));
         let host_end = url.find(['/', '?', '#']).unwrap_or(url.len());
         let mut host = &url[..host_end];
         if let Some(at) = host.rfind('@') {
@@ -245,7 +247,7 @@ fn hosts_only(text: &str) -> String {
             host = &host[..c];
         }
         let host = host.strip_prefix("www.").unwrap_or(host);
-        out.push(format!("{before} {host}"));
+        out.push(format!("{before} {host} {after}"));
     }
     out.join(" ")
 }

@@ -89,7 +89,7 @@ fn random_markdown_streams_like_whole_and_speaks_no_markup() {
             min_fragment_words: 2,
         },
     ];
-    for case in 0..1500 {
+    for case in 0..4000 {
         let md = random_doc(&mut rng);
         for o in &opts {
             let whole = common::shape(o, [md.as_str()]);
