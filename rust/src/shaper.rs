@@ -613,12 +613,9 @@ fn table_barrier(src: &str) -> usize {
         return src.len();
     }
     let last = starts.len() - 1;
-    for k in last.saturating_sub(1)..=last {
-        if line(k).contains('|') {
-            return starts[k];
-        }
-    }
-    src.len()
+    (last.saturating_sub(1)..=last)
+        .find(|&k| line(k).contains('|'))
+        .map_or(src.len(), |k| starts[k])
 }
 
 /// A GFM table delimiter row: cells of dashes with optional colons, separated by pipes.
