@@ -64,12 +64,14 @@ fn push_char(out: &mut String, line_start: usize, c: char) {
 /// Appends prose: URLs become their host, markup characters and emoji are dropped.
 pub(crate) fn push_text(out: &mut String, line_start: usize, text: &str) {
     let mut rest = text;
+    let mut prev = None;
     while let Some((before, url, after)) = find_url(rest) {
-        push_plain(out, line_start, before);
+        push_plain(out, line_start, before, prev, url.bytes().next());
         push_host(out, line_start, url);
+        prev = url.bytes().last();
         rest = after;
     }
-    push_plain(out, line_start, rest);
+    push_plain(out, line_start, rest, prev, None);
 }
 
 /// ASCII that is copied as is: no markup, no whitespace, nothing that attaches left.
@@ -78,7 +80,9 @@ fn is_plain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'"' | b'(' | b'$' | b'%' | b'&' | b'+' | b'@')
 }
 
-fn push_plain(out: &mut String, line_start: usize, text: &str) {
+/// `prev`/`next`: the bytes around `text` in the text it was cut from (a URL cut off),
+/// so that "_" reads the same whether or not a URL has formed next to it yet.
+fn push_plain(out: &mut String, line_start: usize, text: &str, prev: Option<u8>, next: Option<u8>) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -110,8 +114,10 @@ fn push_plain(out: &mut String, line_start: usize, text: &str) {
                 // must too, or a streamed prefix (still unmatched) would differ from the
                 // whole. Only "_" inside a word, which can never be emphasis, splits it
                 // ("max_tokens" reads "max tokens").
-                let word = |k: Option<&u8>| k.is_some_and(u8::is_ascii_alphanumeric);
-                if c == '_' && i > 0 && word(bytes.get(i - 1)) && word(bytes.get(i + 1)) {
+                let word = |k: Option<u8>| k.is_some_and(|k| k.is_ascii_alphanumeric());
+                let before = if i > 0 { Some(bytes[i - 1]) } else { prev };
+                let after = bytes.get(i + 1).copied().or(next);
+                if c == '_' && word(before) && word(after) {
                     push_char(out, line_start, ' ');
                 }
             } else if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
@@ -170,7 +176,7 @@ fn push_code_plain(out: &mut String, line_start: usize, code: &str) {
 fn push_host(out: &mut String, line_start: usize, url: &str) {
     let host = url_host(url);
     if !host.is_empty() {
-        push_plain(out, line_start, host);
+        push_plain(out, line_start, host, None, None);
     }
 }
 

@@ -419,7 +419,9 @@ impl Shaper {
         let mut upto = upto;
         loop {
             let src = &self.buf[self.chunk..upto];
-            let safe = open_code_span(src).min(table_barrier(src));
+            let safe = open_code_span(src)
+                .min(table_barrier(src))
+                .min(open_tail(src));
             if safe == src.len() {
                 break;
             }
@@ -627,6 +629,27 @@ fn is_delimiter_row(line: &str) -> bool {
             .all(|c| matches!(c, b'|' | b'-' | b':' | b' ' | b'\t'))
 }
 
+/// Where an entity or a tag still being typed at the end of `src` starts ("&#4", "<di"),
+/// the length of `src` if none: both read differently once complete.
+fn open_tail(src: &str) -> usize {
+    let b = src.as_bytes();
+    let mut cut = b.len();
+    if let Some(amp) = memchr::memrchr(b'&', b) {
+        let tail = &b[amp + 1..];
+        if tail.len() <= 32 && tail.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'#') {
+            cut = amp;
+        }
+    }
+    if let Some(lt) = memchr::memrchr(b'<', b) {
+        let starts_tag = matches!(b.get(lt + 1), None | Some(b'/' | b'!' | b'?'))
+            || b.get(lt + 1).is_some_and(u8::is_ascii_alphabetic);
+        if starts_tag && memchr::memchr(b'>', &b[lt..]).is_none() {
+            cut = cut.min(lt);
+        }
+    }
+    cut
+}
+
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
 /// false when there was a container or 4+ spaces of indentation.
 fn strip_containers(line: &str) -> (&str, bool) {
@@ -718,6 +741,15 @@ mod tests {
         assert_eq!(open_code_span("a ``b` c"), 2);
         assert_eq!(open_code_span("a \\`b c"), 7);
         assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
+    }
+
+    #[test]
+    fn open_tails() {
+        assert_eq!(open_tail("a &#4"), 2);
+        assert_eq!(open_tail("a &amp; b"), 9);
+        assert_eq!(open_tail("x <di"), 2);
+        assert_eq!(open_tail("x <b> y"), 7);
+        assert_eq!(open_tail("a < b"), 5);
     }
 
     #[test]
