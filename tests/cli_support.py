@@ -57,9 +57,23 @@ def stats_lines(text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return records, summary
 
 
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {
+    w: str(10 * i)
+    for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)
+}
+
+
 def words(text: str) -> list[str]:
-    """Lowercase words of letters and digits (apostrophes dropped: "I'll" is "ill")."""
-    return re.findall(r"[a-z0-9]+", text.lower().replace("'", "").replace("\u2019", ""))
+    """Lowercase words of letters and digits (apostrophes dropped: "I'll" is "ill"), small
+    numbers as digits: a recognizer writes "one" or "1" as it likes."""
+    found = re.findall(r"[a-z0-9]+", text.lower().replace("'", "").replace("\u2019", ""))
+    return [_NUMBER_WORDS.get(w, w) for w in found]
 
 
 class Recorder:
