@@ -75,7 +75,8 @@ pub struct Shaper {
     rendered: String,
     scratch: String,
     scan: Scan,
-    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
+    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space,
+    /// 3 in the next word (which must be complete for the segmenter to decide).
     armed: u8,
     trigger: bool,
     /// The last provisional scan stopped waiting for the next word.
@@ -149,7 +150,7 @@ impl Shaper {
     }
 
     /// Cheap look at the raw delta: a sentence end may have become certain only after a
-    /// terminator (or line break), whitespace, and then something that is not whitespace.
+    /// terminator (or line break), whitespace, and then a whole word.
     fn watch(&mut self, delta: &str) {
         let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
         let bytes = delta.as_bytes();
@@ -195,8 +196,14 @@ impl Shaper {
                     self.armed = 0;
                 }
             }
-            _ => {
+            2 => {
                 if b != b' ' && b != b'\t' && b != b'\r' {
+                    self.armed = 3;
+                }
+            }
+            // In the next word: once it ends, the segmenter can decide.
+            _ => {
+                if !(b.is_ascii_alphanumeric() || b >= 0x80) {
                     self.trigger = true;
                     self.armed = u8::from(term);
                 }
