@@ -45,15 +45,15 @@ class Event:
 
 @final
 class StreamParser:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         input: InputFormat = "auto",
         *,
         speak_tools: bool = False,
         speak_subagents: bool = False,
         max_line_bytes: int = 16 * 1024 * 1024,
         max_depth: int = 128,
-    ) -> None: ...
+    ) -> StreamParser: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed a chunk split anywhere (even inside a UTF-8 character); events of complete lines."""
     def finish(self) -> list[Event]:
@@ -108,8 +108,10 @@ class Sentence:
 
 @final
 class TextPipeline:
-    def __init__(
-        self,
+    """The whole text stage: bytes in, speakable sentences out, one FFI crossing per chunk."""
+
+    def __new__(
+        cls,
         input: InputFormat = "auto",
         *,
         speak_tools: bool = False,
@@ -118,7 +120,7 @@ class TextPipeline:
         min_fragment_words: int = 6,
         max_line_bytes: int = 16 * 1024 * 1024,
         max_depth: int = 128,
-    ) -> None: ...
+    ) -> TextPipeline: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[Sentence]: ...
     def finish(self) -> list[Sentence]: ...
     @property

@@ -9,6 +9,7 @@ pub mod error;
 mod abbrev;
 pub mod ingest;
 pub mod markdown;
+pub mod pipeline;
 mod prefix;
 mod scrub;
 pub mod segment;
