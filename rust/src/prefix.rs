@@ -2,6 +2,8 @@
 //! run that may open a code span, a line with a pipe that may become a table header, an
 //! entity or tag still being typed. A provisional rendering stops before them.
 
+use crate::shaper::{opens_fence, strip_containers};
+
 /// How much of `src` renders the same however the text continues (as far as these checks
 /// go), each limit re-checked on what the others leave (a closing backtick may be cut off).
 pub(crate) fn stable_len(src: &str) -> usize {
@@ -18,19 +20,50 @@ pub(crate) fn stable_len(src: &str) -> usize {
     }
 }
 
-/// Where the first backtick run that no later run of the same length closes starts (the
-/// length of `src` if none): as the text grows it may open a code span. A run at the end
-/// of `src` may still grow, so it closes nothing yet.
+/// Where the first backtick run that no later run of the same length on its line closes
+/// starts (the length of `src` if none): as the text grows it may open a code span. A run
+/// at the end of `src` may still grow, so it closes nothing yet; fenced code is skipped.
 pub(crate) fn open_code_span(src: &str) -> usize {
     let b = src.as_bytes();
+    let mut fence: Option<(u8, usize)> = None;
+    let mut start = 0;
+    while start < b.len() {
+        let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |p| start + p);
+        let (content, _) = strip_containers(&src[start..end]);
+        match fence {
+            // Fenced code: its backticks open nothing.
+            Some((ch, len)) => {
+                let n = content.bytes().take_while(|&c| c == ch).count();
+                if n >= len && content[n..].trim().is_empty() {
+                    fence = None;
+                }
+            }
+            None => match opens_fence(content) {
+                Some(f) if end < b.len() => fence = Some(f),
+                _ => {
+                    if let Some(p) = unmatched_run(b, start, end) {
+                        return p;
+                    }
+                }
+            },
+        }
+        start = end + 1;
+    }
+    src.len()
+}
+
+/// The first backtick run in `b[start..end]` (one line) with no run of the same length after
+/// it on that line. Pairs are only trusted within a line: a span may cross lines of a
+/// paragraph but never blocks, and which lines share a paragraph is not known here.
+fn unmatched_run(b: &[u8], start: usize, end: usize) -> Option<usize> {
     let run_at = |from: usize| -> Option<(usize, usize)> {
-        let p = from + memchr::memchr(b'`', &b[from..])?;
-        let n = b[p..].iter().take_while(|&&c| c == b'`').count();
+        let p = from + memchr::memchr(b'`', &b[from..end])?;
+        let n = b[p..end].iter().take_while(|&&c| c == b'`').count();
         Some((p, n))
     };
-    let mut from = 0;
+    let mut from = start;
     while let Some((mut p, mut n)) = run_at(from) {
-        if p > 0 && b[p - 1] == b'\\' {
+        if p > start && b[p - 1] == b'\\' {
             // An escaped backtick is literal; the rest of the run may still open a span.
             p += 1;
             n -= 1;
@@ -42,18 +75,18 @@ pub(crate) fn open_code_span(src: &str) -> usize {
         let mut q = p + n;
         loop {
             match run_at(q) {
-                // A run at the very end may still grow: not a match yet.
-                Some((r, m)) if r + m == b.len() => return p,
+                // A run at the very end of the text may still grow: not a match yet.
+                Some((r, m)) if r + m == b.len() => return Some(p),
                 Some((r, m)) if m == n => {
                     from = r + m;
                     break;
                 }
                 Some((r, m)) => q = r + m,
-                None => return p,
+                None => return Some(p),
             }
         }
     }
-    src.len()
+    None
 }
 
 /// Where a possible table header starts among the last two lines of `src` (its length if
@@ -120,6 +153,9 @@ mod tests {
         assert_eq!(open_code_span("a ``b` c"), 2);
         assert_eq!(open_code_span("a \\`b c"), 7);
         assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
+        assert_eq!(open_code_span("```\nx ` y\n```\nok `a` b"), 22);
+        // Not paired across lines (blocks): "a `b" then "> c `d`".
+        assert_eq!(open_code_span("a `b\n> c `d`"), 2);
     }
 
     #[test]

@@ -558,7 +558,7 @@ fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
 
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
 /// false when there was a container or 4+ spaces of indentation.
-fn strip_containers(line: &str) -> (&str, bool) {
+pub(crate) fn strip_containers(line: &str) -> (&str, bool) {
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
     let mut top = indent <= 3 && !line.starts_with('\t');
     let mut s = line.trim_start();
@@ -589,7 +589,7 @@ fn strip_containers(line: &str) -> (&str, bool) {
     }
 }
 
-fn opens_fence(content: &str) -> Option<(u8, usize)> {
+pub(crate) fn opens_fence(content: &str) -> Option<(u8, usize)> {
     let b = content.as_bytes();
     let ch = *b.first()?;
     if ch != b'`' && ch != b'~' {
