@@ -10,6 +10,7 @@ mod abbrev;
 pub mod ingest;
 pub mod markdown;
 pub mod pipeline;
+mod prefix;
 mod scrub;
 pub mod segment;
 pub mod shaper;

@@ -12,6 +12,7 @@
 //! split into deltas, so streamed and whole input give the same sentences.
 
 use crate::markdown;
+use crate::prefix;
 use crate::segment::{self, Scan};
 
 /// Options of a [`Shaper`].
@@ -75,7 +76,8 @@ pub struct Shaper {
     rendered: String,
     scratch: String,
     scan: Scan,
-    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
+    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space,
+    /// 3 in the next word (which must be complete for the segmenter to decide).
     armed: u8,
     trigger: bool,
     /// The last provisional scan stopped waiting for the next word.
@@ -149,7 +151,7 @@ impl Shaper {
     }
 
     /// Cheap look at the raw delta: a sentence end may have become certain only after a
-    /// terminator (or line break), whitespace, and then something that is not whitespace.
+    /// terminator (or line break), whitespace, and then a whole word.
     fn watch(&mut self, delta: &str) {
         let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
         let bytes = delta.as_bytes();
@@ -195,8 +197,14 @@ impl Shaper {
                     self.armed = 0;
                 }
             }
-            _ => {
+            2 => {
                 if b != b' ' && b != b'\t' && b != b'\r' {
+                    self.armed = 3;
+                }
+            }
+            // In the next word: once it ends, the segmenter can decide.
+            _ => {
+                if !(b.is_ascii_alphanumeric() || b >= 0x80) {
                     self.trigger = true;
                     self.armed = u8::from(term);
                 }
@@ -413,20 +421,9 @@ impl Shaper {
         } else {
             self.line_start
         };
-        // A code span still open may swallow what follows its opener: look only before it.
-        // A line with a pipe may still become a table header, read cell by cell. Each limit
-        // is re-checked on what the other leaves (a closing backtick may be cut off).
-        let mut upto = upto;
-        loop {
-            let src = &self.buf[self.chunk..upto];
-            let safe = open_code_span(src)
-                .min(table_barrier(src))
-                .min(open_tail(src));
-            if safe == src.len() {
-                break;
-            }
-            upto = self.chunk + safe;
-        }
+        // What may still read differently as the text grows (an open code span, a possible
+        // table header, an entity or tag being typed) is left out.
+        let upto = self.chunk + prefix::stable_len(&self.buf[self.chunk..upto]);
         if !self.has_text_upto(upto) {
             return;
         }
@@ -559,100 +556,9 @@ fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
     None
 }
 
-/// Where the first backtick run that no later run of the same length closes starts (the
-/// length of `src` if none): as the text grows it may open a code span. A run at the end
-/// of `src` may still grow, so it closes nothing yet.
-fn open_code_span(src: &str) -> usize {
-    let b = src.as_bytes();
-    let run_at = |from: usize| -> Option<(usize, usize)> {
-        let p = from + memchr::memchr(b'`', &b[from..])?;
-        let n = b[p..].iter().take_while(|&&c| c == b'`').count();
-        Some((p, n))
-    };
-    let mut from = 0;
-    while let Some((mut p, mut n)) = run_at(from) {
-        if p > 0 && b[p - 1] == b'\\' {
-            // An escaped backtick is literal; the rest of the run may still open a span.
-            p += 1;
-            n -= 1;
-            if n == 0 {
-                from = p;
-                continue;
-            }
-        }
-        let mut q = p + n;
-        loop {
-            match run_at(q) {
-                // A run at the very end may still grow: not a match yet.
-                Some((r, m)) if r + m == b.len() => return p,
-                Some((r, m)) if m == n => {
-                    from = r + m;
-                    break;
-                }
-                Some((r, m)) => q = r + m,
-                None => return p,
-            }
-        }
-    }
-    src.len()
-}
-
-/// Where a possible table header starts among the last two lines of `src` (its length if
-/// none): a line with a pipe is a paragraph until the next line proves to be a delimiter
-/// row. Once the chunk has a delimiter row, its rows are table rows for good.
-fn table_barrier(src: &str) -> usize {
-    if memchr::memchr(b'|', src.as_bytes()).is_none() {
-        return src.len();
-    }
-    let mut starts = vec![0];
-    starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|p| p + 1));
-    let complete_lines = starts.len() - 1;
-    let line = |k: usize| {
-        let end = starts.get(k + 1).map_or(src.len(), |&e| e - 1);
-        &src[starts[k]..end]
-    };
-    if (0..complete_lines).any(|k| is_delimiter_row(line(k))) {
-        return src.len();
-    }
-    let last = starts.len() - 1;
-    (last.saturating_sub(1)..=last)
-        .find(|&k| line(k).contains('|'))
-        .map_or(src.len(), |k| starts[k])
-}
-
-/// A GFM table delimiter row: cells of dashes with optional colons, separated by pipes.
-fn is_delimiter_row(line: &str) -> bool {
-    let t = line.trim();
-    t.contains('-')
-        && (t.contains('|') || t.contains(':'))
-        && t.bytes()
-            .all(|c| matches!(c, b'|' | b'-' | b':' | b' ' | b'\t'))
-}
-
-/// Where an entity or a tag still being typed at the end of `src` starts ("&#4", "<di"),
-/// the length of `src` if none: both read differently once complete.
-fn open_tail(src: &str) -> usize {
-    let b = src.as_bytes();
-    let mut cut = b.len();
-    if let Some(amp) = memchr::memrchr(b'&', b) {
-        let tail = &b[amp + 1..];
-        if tail.len() <= 32 && tail.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'#') {
-            cut = amp;
-        }
-    }
-    if let Some(lt) = memchr::memrchr(b'<', b) {
-        let starts_tag = matches!(b.get(lt + 1), None | Some(b'/' | b'!' | b'?'))
-            || b.get(lt + 1).is_some_and(u8::is_ascii_alphabetic);
-        if starts_tag && memchr::memchr(b'>', &b[lt..]).is_none() {
-            cut = cut.min(lt);
-        }
-    }
-    cut
-}
-
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
 /// false when there was a container or 4+ spaces of indentation.
-fn strip_containers(line: &str) -> (&str, bool) {
+pub(crate) fn strip_containers(line: &str) -> (&str, bool) {
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
     let mut top = indent <= 3 && !line.starts_with('\t');
     let mut s = line.trim_start();
@@ -683,7 +589,7 @@ fn strip_containers(line: &str) -> (&str, bool) {
     }
 }
 
-fn opens_fence(content: &str) -> Option<(u8, usize)> {
+pub(crate) fn opens_fence(content: &str) -> Option<(u8, usize)> {
     let b = content.as_bytes();
     let ch = *b.first()?;
     if ch != b'`' && ch != b'~' {
@@ -732,32 +638,6 @@ mod tests {
         assert_eq!(texts(&out), ["Run it:", "Done."]);
         s.finish(&mut out);
         assert_eq!(texts(&out), ["Run it:", "Done.", "Next one"]);
-    }
-
-    #[test]
-    fn open_code_spans() {
-        assert_eq!(open_code_span("a `b` c"), 7);
-        assert_eq!(open_code_span("a `b c"), 2);
-        assert_eq!(open_code_span("a ``b` c"), 2);
-        assert_eq!(open_code_span("a \\`b c"), 7);
-        assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
-    }
-
-    #[test]
-    fn open_tails() {
-        assert_eq!(open_tail("a &#4"), 2);
-        assert_eq!(open_tail("a &amp; b"), 9);
-        assert_eq!(open_tail("x <di"), 2);
-        assert_eq!(open_tail("x <b> y"), 7);
-        assert_eq!(open_tail("a < b"), 5);
-    }
-
-    #[test]
-    fn table_barriers() {
-        assert_eq!(table_barrier("Para. Next one\n| a | b |"), 15);
-        assert_eq!(table_barrier("| a. B |\n|--"), 0);
-        assert_eq!(table_barrier("| a | b |\n|---|---|\n| c. D |"), 28);
-        assert_eq!(table_barrier("No pipes. Here"), 14);
     }
 
     #[test]
