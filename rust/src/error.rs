@@ -10,7 +10,9 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
     /// No output device exists at all (no sound card, no server).
-    #[error("no audio output device is available ({0}); write to a file instead with --output FILE.wav")]
+    #[error(
+        "no audio output device is available ({0}); write to a file instead with --output FILE.wav"
+    )]
     NoAudioDevice(String),
     /// A device was named but no device of that name exists.
     #[error("no audio output device named {name:?}; see `stream-tts --list-devices`")]

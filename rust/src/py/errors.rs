@@ -6,8 +6,18 @@ use pyo3::prelude::*;
 
 use crate::error::Error;
 
-create_exception!(_core, StreamTtsError, PyException, "Base class of every stream-tts error.");
-create_exception!(_core, AudioError, StreamTtsError, "The audio device or backend failed.");
+create_exception!(
+    _core,
+    StreamTtsError,
+    PyException,
+    "Base class of every stream-tts error."
+);
+create_exception!(
+    _core,
+    AudioError,
+    StreamTtsError,
+    "The audio device or backend failed."
+);
 create_exception!(
     _core,
     NoAudioDeviceError,
