@@ -168,7 +168,12 @@ class AudioSink(_SinkBase):
         device: str | None = None,
         buffer_ms: float = 10.0,
         ring_ms: float = 2000.0,
-    ) -> None: ...
+        device_rate: int | None = None,
+        sample_format: Literal["f32", "i16", "i32"] | None = None,
+    ) -> None:
+        """Open `device` (default: the system default). The device runs at `sample_rate` when
+        it can, else at its default rate with resampling in push(); `device_rate` and
+        `sample_format` force the device's rate and sample format."""
     @property
     def device_name(self) -> str: ...
     @property

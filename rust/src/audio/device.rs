@@ -37,6 +37,10 @@ pub struct DeviceRequest {
     pub buffer_ms: f64,
     /// Ring capacity in milliseconds of audio.
     pub ring_ms: f64,
+    /// Force the device rate (we resample when it differs from `sample_rate`).
+    pub device_rate: Option<u32>,
+    /// Force the device sample format (f32, i16 or i32).
+    pub format: Option<SampleFormat>,
 }
 
 /// One output device, as `list_devices` reports it.
@@ -143,10 +147,16 @@ fn start(req: &DeviceRequest) -> Result<Started> {
         .map_err(|e| no_device(&e))?
         .collect();
     let default = device.default_output_config().ok();
-    let (range, rate) = choose(&ranges, default.as_ref(), req.sample_rate).ok_or_else(|| {
-        no_device(
-            &"no configuration with a f32, i16 or i32 sample format" as &dyn std::fmt::Display,
-        )
+    let forced = req.device_rate.is_some() || req.format.is_some();
+    let (range, rate) = choose(&ranges, default.as_ref(), req).ok_or_else(|| {
+        if forced {
+            Error::Audio(format!(
+                "device {name:?} offers no configuration with rate {:?} and format {:?}",
+                req.device_rate, req.format
+            ))
+        } else {
+            no_device(&"no configuration with a f32, i16 or i32 sample format")
+        }
     })?;
     let format = range.sample_format();
     let frames = ((req.buffer_ms * f64::from(rate) / 1000.0).round() as u32).max(16);
@@ -212,14 +222,19 @@ fn device_name(d: &cpal::Device) -> String {
 }
 
 /// Pick a configuration: the model's rate when some usable range has it, otherwise the
-/// device's default rate (we resample). Prefer the default channel count and f32.
+/// device's default rate (we resample). Prefer the default channel count and f32. A forced
+/// rate or format must be met exactly.
 pub fn choose<'a>(
     ranges: &'a [SupportedStreamConfigRange],
     default: Option<&cpal::SupportedStreamConfig>,
-    want_rate: u32,
+    req: &DeviceRequest,
 ) -> Option<(&'a SupportedStreamConfigRange, u32)> {
     let default_channels = default.map(|d| d.channels());
+    let want_rate = req.device_rate.unwrap_or(req.sample_rate);
     let score = |r: &SupportedStreamConfigRange| {
+        if req.format.is_some_and(|f| f != r.sample_format()) {
+            return None;
+        }
         let fmt = FORMATS.iter().position(|f| *f == r.sample_format())?;
         let ch = usize::from(Some(r.channels()) != default_channels);
         Some((ch, fmt))
@@ -233,6 +248,9 @@ pub fn choose<'a>(
         .min_by_key(|r| score(r))
     {
         return Some((r, want_rate));
+    }
+    if req.device_rate.is_some() {
+        return None;
     }
     let fallback = default.map_or(48000, |d| d.sample_rate());
     if let Some(r) = usable()
@@ -281,7 +299,10 @@ where
                 .store(delay.as_nanos() as u64, Ordering::Relaxed);
             player.fill(out, channels, now);
         },
-        move |_err| {
+        move |err| {
+            if std::env::var_os("STREAM_TTS_AUDIO_DEBUG").is_some() {
+                eprintln!("stream-tts audio: {err}");
+            }
             // Not the audio path: the error callback may count (device lost, xrun, ...).
             errors.device_errors.fetch_add(1, Ordering::Relaxed);
         },
@@ -336,4 +357,91 @@ pub fn list() -> Result<Vec<DeviceInfo>> {
         });
     }
     Ok(out)
+}
+
+/// Parse a sample format name as `list_devices` shows it.
+pub fn parse_format(name: &str) -> Result<SampleFormat> {
+    FORMATS
+        .iter()
+        .copied()
+        .find(|f| f.to_string() == name)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "sample_format must be f32, i16 or i32, got {name:?}"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(ch: u16, min: u32, max: u32, f: SampleFormat) -> SupportedStreamConfigRange {
+        SupportedStreamConfigRange::new(
+            ch,
+            min,
+            max,
+            SupportedBufferSize::Range { min: 32, max: 8192 },
+            f,
+        )
+    }
+
+    fn req(rate: u32) -> DeviceRequest {
+        DeviceRequest {
+            name: None,
+            sample_rate: rate,
+            buffer_ms: 10.0,
+            ring_ms: 1000.0,
+            device_rate: None,
+            format: None,
+        }
+    }
+
+    #[test]
+    fn takes_model_rate_and_prefers_f32_and_default_channels() {
+        let ranges = [
+            range(1, 8000, 96000, SampleFormat::F32),
+            range(2, 8000, 96000, SampleFormat::I16),
+            range(2, 8000, 96000, SampleFormat::F32),
+            range(2, 8000, 96000, SampleFormat::U8),
+        ];
+        let default = ranges[1].with_sample_rate(48000);
+        let (r, rate) = choose(&ranges, Some(&default), &req(22050)).unwrap();
+        assert_eq!(
+            (r.channels(), r.sample_format(), rate),
+            (2, SampleFormat::F32, 22050)
+        );
+    }
+
+    #[test]
+    fn falls_back_to_the_default_rate_to_resample() {
+        let ranges = [range(2, 44100, 48000, SampleFormat::I32)];
+        let default = ranges[0].with_sample_rate(48000);
+        let (r, rate) = choose(&ranges, Some(&default), &req(22050)).unwrap();
+        assert_eq!((r.sample_format(), rate), (SampleFormat::I32, 48000));
+    }
+
+    #[test]
+    fn forced_rate_and_format_must_exist() {
+        let ranges = [
+            range(2, 8000, 48000, SampleFormat::F32),
+            range(2, 8000, 48000, SampleFormat::I16),
+        ];
+        let mut q = req(22050);
+        q.device_rate = Some(44100);
+        q.format = Some(SampleFormat::I16);
+        let (r, rate) = choose(&ranges, None, &q).unwrap();
+        assert_eq!((r.sample_format(), rate), (SampleFormat::I16, 44100));
+        q.format = Some(SampleFormat::I32);
+        assert!(choose(&ranges, None, &q).is_none());
+        q.format = None;
+        q.device_rate = Some(96000);
+        assert!(choose(&ranges, None, &q).is_none());
+    }
+
+    #[test]
+    fn no_usable_format_is_none() {
+        let ranges = [range(2, 8000, 48000, SampleFormat::U8)];
+        assert!(choose(&ranges, None, &req(22050)).is_none());
+    }
 }

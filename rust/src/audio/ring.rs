@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn spreads_mono_to_all_channels_in_order() {
-        let (mut f, mut p, mut t) = channel(64);
+        let (mut f, mut p, _) = channel(64);
         assert_eq!(f.write_some(&ramp(5)), 5);
         let mut out = [9.0f32; 12];
         p.fill(&mut out, 2, 0.0);
@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn converts_to_integer_formats() {
-        let (mut f, mut p, mut t) = channel(64);
+        let (mut f, mut p, _) = channel(64);
         f.write_some(&[0.5f32, -0.5, 1.0, -1.0]);
         let mut out16 = [1i16; 4];
         p.fill(&mut out16, 1, 0.0);
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn int16_input_is_scaled() {
-        let (mut f, mut p, mut t) = channel(8);
+        let (mut f, mut p, _) = channel(8);
         f.write_some(&[16384i16, -32768]);
         let mut out = [0f32; 2];
         p.fill(&mut out, 1, 0.0);
@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn wraps_around_the_ring() {
-        let (mut f, mut p, mut t) = channel(8);
+        let (mut f, mut p, _) = channel(8);
         let mut out = [0f32; 6];
         for round in 0..5 {
             let src: Vec<f32> = (0..6).map(|i| (round * 6 + i) as f32).collect();
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn full_ring_takes_what_fits() {
-        let (mut f, mut p, mut t) = channel(4);
+        let (mut f, mut p, _) = channel(4);
         assert_eq!(f.write_some(&ramp(10)), 4);
         assert_eq!(f.write_some(&ramp(10)), 0);
         let mut out = [0f32; 2];
@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn idle_silence_is_no_underrun_but_a_gap_mid_utterance_is() {
-        let (mut f, mut p, mut t) = channel(64);
+        let (mut f, mut p, _) = channel(64);
         let mut out = [0f32; 8];
         p.fill(&mut out, 1, 0.0); // idle before anything
         f.mark(1);
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn partial_callback_then_continuation_counts_once() {
-        let (mut f, mut p, mut t) = channel(64);
+        let (mut f, mut p, _) = channel(64);
         f.mark(1);
         f.write_some(&ramp(3));
         let mut out = [7f32; 8];

@@ -370,3 +370,113 @@ impl<'a, E: From<Error>> Waiter<'a, E> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::ring;
+
+    /// A consumer the test drives by hand, at a given rate.
+    struct Manual(u32);
+
+    impl Driver for Manual {
+        fn stop(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn buffer_frames(&self) -> u32 {
+            0
+        }
+        fn rate(&self) -> u32 {
+            self.0
+        }
+    }
+
+    fn ok() -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn sink(rate: u32, device_rate: u32, frames: usize) -> (Sink, ring::Player) {
+        let (f, p, t) = ring::channel(frames);
+        (
+            Sink::new(rate, (f, t), Box::new(Manual(device_rate))).unwrap(),
+            p,
+        )
+    }
+
+    #[test]
+    fn resampled_utterances_start_exactly_at_their_marks() {
+        let (sink, mut player) = sink(24000, 48000, 100_000);
+        sink.push(&[0.5f32; 2400], Some(1), &mut ok).unwrap();
+        sink.push(&[0.5f32; 2400], None, &mut ok).unwrap();
+        // The first utterance's filter tail goes out before the second one's mark.
+        sink.push(&[-16384i16; 2400], Some(2), &mut ok).unwrap();
+        assert!(sink.drain(Some(Duration::ZERO), &mut ok).is_ok());
+        let mut out = vec![0f32; 20000];
+        player.fill(&mut out[..9000], 1, 1.0);
+        player.fill(&mut out[9000..], 1, 2.0);
+        assert_eq!(sink.utterance_started(1), Some(1.0));
+        assert_eq!(sink.utterance_started(2), Some(2.0));
+        assert_eq!(sink.shared().played.load(Ordering::SeqCst), 9600 + 4800);
+        assert!(out[100..9500].iter().all(|x| (x - 0.5).abs() < 0.01));
+        assert!(out[9700..14300].iter().all(|x| (x + 0.5).abs() < 0.01));
+        assert!(out[14400..].iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn flush_from_another_thread_releases_a_blocked_push() {
+        let (sink, mut player) = sink(16000, 16000, 1000);
+        let sink = Arc::new(sink);
+        let pusher = {
+            let sink = sink.clone();
+            std::thread::spawn(move || sink.push(&[0.25f32; 50_000], Some(9), &mut ok).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(sink.shared().queued(), 1000, "the ring is full, push waits");
+        sink.flush();
+        assert_eq!(pusher.join().unwrap(), Pushed::Flushed);
+        let mut out = [1f32; 64];
+        player.fill(&mut out, 2, 0.0);
+        assert_eq!(out, [0.0; 64], "nothing of the flushed push plays");
+        sink.push(&[0.75f32; 10], None, &mut ok).unwrap();
+        player.fill(&mut out, 2, 0.0);
+        assert_eq!(&out[..20], &[0.75; 20]);
+    }
+
+    #[test]
+    fn poll_errors_abort_a_waiting_push() {
+        let (sink, _player) = sink(16000, 16000, 100);
+        let mut calls = 0;
+        let mut poll = || {
+            calls += 1;
+            if calls == 3 {
+                Err(Error::Audio("interrupted".into()))
+            } else {
+                Ok(())
+            }
+        };
+        let r = sink.push(&[0.0f32; 1000], None, &mut poll);
+        assert!(matches!(r, Err(Error::Audio(m)) if m == "interrupted"));
+    }
+
+    #[test]
+    fn drain_waits_for_the_consumer_and_times_out() {
+        let (sink, mut player) = sink(16000, 16000, 1000);
+        sink.push(&[0.1f32; 500], None, &mut ok).unwrap();
+        assert!(!sink
+            .drain(Some(Duration::from_millis(20)), &mut ok)
+            .unwrap());
+        let mut out = [0f32; 500];
+        player.fill(&mut out, 1, 0.0);
+        assert!(sink
+            .drain(Some(Duration::from_millis(20)), &mut ok)
+            .unwrap());
+    }
+
+    #[test]
+    fn closed_sink_refuses_pushes() {
+        let (sink, _player) = sink(16000, 16000, 1000);
+        sink.close().unwrap();
+        assert!(sink.push(&[0.0f32; 10], None, &mut ok).is_err());
+        sink.close().unwrap();
+    }
+}

@@ -187,19 +187,27 @@ pub struct AudioSink {
 #[pymethods]
 impl AudioSink {
     #[new]
-    #[pyo3(signature = (sample_rate, *, device = None, buffer_ms = 10.0, ring_ms = 2000.0))]
+    #[pyo3(signature = (
+        sample_rate, *, device = None, buffer_ms = 10.0, ring_ms = 2000.0, device_rate = None,
+        sample_format = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         sample_rate: u32,
         device: Option<String>,
         buffer_ms: f64,
         ring_ms: f64,
+        device_rate: Option<u32>,
+        sample_format: Option<&str>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let req = DeviceRequest {
             name: device,
             sample_rate,
             buffer_ms,
             ring_ms,
+            device_rate,
+            format: sample_format.map(audio::device::parse_format).transpose()?,
         };
         let (sink, opened) = py.detach(|| audio::open_device(req))?;
         let me = AudioSink {
