@@ -69,7 +69,8 @@ if ! { [ -f "$KEEPER_PID" ] && kill -0 "$(cat "$KEEPER_PID")" 2>/dev/null; }; th
 fi
 
 # ALSA: the system configuration, then default -> PulseAudio, and a capture device that
-# writes exactly what the application gave it (file plugin over the null PCM).
+# writes exactly what the application gave it to a file (file plugin) while playing into the
+# same sink, so it keeps the sink's clock (over ALSA's null PCM it would run unclocked).
 cat >"$RIG_DIR/asound.conf" <<CONF
 </usr/share/alsa/alsa.conf>
 pcm.!default {
@@ -80,7 +81,7 @@ pcm.!default {
 ctl.!default { type pulse }
 pcm.stream_tts_capture {
   type file
-  slave.pcm "null"
+  slave.pcm { type pulse device "$SINK" }
   file "$RIG_DIR/capture.raw"
   format "raw"
   hint { show on description "stream-tts rig: raw capture to $RIG_DIR/capture.raw" }
@@ -89,3 +90,6 @@ CONF
 
 echo "export ALSA_CONFIG_PATH=$RIG_DIR/asound.conf"
 echo "export STREAM_TTS_RIG_SINK=$SINK"
+# While PulseAudio runs, the system's ALSA hook redefines default as plain `pulse` after our
+# file, so name the sink for libpulse too.
+echo "export PULSE_SINK=$SINK"

@@ -17,11 +17,12 @@ use std::sync::Arc;
 
 use cpal::{FromSample, Sample};
 
-/// Where an utterance starts, in frames since the sink opened.
+/// Where an utterance starts (`id`), or where a drained stream ended (`None`), in frames
+/// since the sink opened. A gap in playback that ends at a mark is idle silence.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mark {
     pub pos: u64,
-    pub id: u64,
+    pub id: Option<u64>,
 }
 
 /// The consumer's answer to a mark: when the utterance's first sample was taken.
@@ -42,8 +43,6 @@ pub struct Shared {
     pub flush_to: AtomicU64,
     /// Bumped on every flush so a blocked `push` gives up (producer side).
     pub flush_gen: AtomicU64,
-    /// A gap that ends at this position is the end of a stream, not an underrun (producer).
-    pub break_at: AtomicU64,
     /// Times the ring ran dry in the middle of an utterance (consumer).
     pub underruns: AtomicU64,
     /// Real samples (frames) played, silence excluded (consumer).
@@ -173,9 +172,9 @@ impl Feeder {
         n
     }
 
-    /// Mark the next written sample as the start of utterance `id`; false if the marks ring
-    /// is full (try again after the consumer has moved on).
-    pub fn mark(&mut self, id: u64) -> bool {
+    /// Mark the next written sample as the start of utterance `id` (`None`: the end of a
+    /// stream); false if the marks ring is full (try again after the consumer moved on).
+    pub fn mark(&mut self, id: Option<u64>) -> bool {
         self.marks.push(Mark { pos: self.pos, id }).is_ok()
     }
 }
@@ -235,9 +234,7 @@ impl Player {
             if self.dry {
                 // A gap that ends at an utterance start or at the end of a drained stream was
                 // idle silence; any other gap cut an utterance short.
-                let at_mark = self.marks.peek().is_ok_and(|m| m.pos == self.pos);
-                let at_break = sh.break_at.load(Ordering::Acquire) == self.pos;
-                if !at_mark && !at_break {
+                if !self.marks.peek().is_ok_and(|m| m.pos == self.pos) {
                     sh.underruns.fetch_add(1, Ordering::Relaxed);
                 }
                 self.dry = false;
@@ -250,8 +247,10 @@ impl Player {
                 }
                 let id = m.id;
                 let _ = self.marks.pop();
-                if self.started.push(Started { id, at: now }).is_err() {
-                    sh.marks_lost.fetch_add(1, Ordering::Relaxed);
+                if let Some(id) = id {
+                    if self.started.push(Started { id, at: now }).is_err() {
+                        sh.marks_lost.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             let Ok(chunk) = self.samples.read_chunk(n) else {
@@ -385,9 +384,9 @@ mod tests {
     #[test]
     fn marks_report_pickup_time_of_first_sample() {
         let (mut f, mut p, mut t) = channel(64);
-        assert!(f.mark(7));
+        assert!(f.mark(Some(7)));
         f.write_some(&ramp(10));
-        assert!(f.mark(8));
+        assert!(f.mark(Some(8)));
         f.write_some(&ramp(10));
         let mut out = [0f32; 8];
         p.fill(&mut out, 1, 1.5); // 0..8: utterance 7 starts
@@ -406,7 +405,7 @@ mod tests {
         let (mut f, mut p, _) = channel(64);
         let mut out = [0f32; 8];
         p.fill(&mut out, 1, 0.0); // idle before anything
-        f.mark(1);
+        f.mark(Some(1));
         f.write_some(&ramp(8));
         p.fill(&mut out, 1, 0.0);
         p.fill(&mut out, 1, 0.0); // ran dry
@@ -415,12 +414,12 @@ mod tests {
         f.write_some(&ramp(4)); // the same utterance goes on: that was a gap
         p.fill(&mut out, 1, 0.0);
         assert_eq!(load(&p.shared.underruns), 1);
-        f.mark(2); // a new utterance after the gap: idle silence
+        f.mark(Some(2)); // a new utterance after the gap: idle silence
         f.write_some(&ramp(4));
         p.fill(&mut out, 1, 0.0);
         assert_eq!(load(&p.shared.underruns), 1);
         // The end of a drained stream is a break as well.
-        p.shared.break_at.store(f.position(), Ordering::SeqCst);
+        assert!(f.mark(None));
         p.fill(&mut out, 1, 0.0);
         f.write_some(&ramp(4));
         p.fill(&mut out, 1, 0.0);
@@ -431,7 +430,7 @@ mod tests {
     #[test]
     fn partial_callback_then_continuation_counts_once() {
         let (mut f, mut p, _) = channel(64);
-        f.mark(1);
+        f.mark(Some(1));
         f.write_some(&ramp(3));
         let mut out = [7f32; 8];
         p.fill(&mut out, 1, 0.0);
@@ -446,18 +445,18 @@ mod tests {
     #[test]
     fn flush_skips_queued_samples_and_their_marks() {
         let (mut f, mut p, mut t) = channel(64);
-        f.mark(1);
+        f.mark(Some(1));
         f.write_some(&ramp(20));
         let mut out = [0f32; 4];
         p.fill(&mut out, 1, 0.0);
-        f.mark(2);
+        f.mark(Some(2));
         f.write_some(&ramp(20));
         // The producer side of `flush`.
         p.shared.flush_to.fetch_max(f.position(), Ordering::SeqCst);
         p.fill(&mut out, 1, 0.0);
         assert_eq!(out, [0.0; 4], "silent within one callback");
         assert_eq!(load(&p.shared.read), 40);
-        f.mark(3);
+        f.mark(Some(3));
         f.write_some(&[0.25f32; 4]);
         p.fill(&mut out, 1, 9.0);
         assert_eq!(out, [0.25; 4]);

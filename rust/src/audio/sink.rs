@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 const WAIT_STEP: Duration = Duration::from_millis(2);
 /// How often a waiting `push`/`drain` calls its `poll` (Ctrl-C checks from Python).
 const POLL_EVERY: Duration = Duration::from_millis(15);
+/// Slack on top of the device's reported delay before `drain` returns.
+const DRAIN_MARGIN: Duration = Duration::from_millis(5);
 /// Start times kept for `utterance_started`.
 const STARTS_KEPT: usize = 4096;
 
@@ -188,7 +190,7 @@ impl Sink {
                     return Ok(Pushed::Flushed);
                 }
             }
-            while !p.feeder.mark(id) {
+            while !p.feeder.mark(Some(id)) {
                 if self.shared.flush_gen.load(Ordering::SeqCst) != gen {
                     return Ok(Pushed::Flushed);
                 }
@@ -260,10 +262,10 @@ impl Sink {
                 r.finish(&mut p.scratch)?;
                 self.write_all(&mut p.feeder, &p.scratch, gen, &mut wait)?;
             }
-            let target = p.feeder.position();
-            // Silence after this point is the end of the stream, not an underrun.
-            self.shared.break_at.store(target, Ordering::SeqCst);
-            target
+            // Silence after this point is the end of the stream, not an underrun. With the
+            // marks ring full (256 utterances queued) the gap is simply not excused.
+            let _ = p.feeder.mark(None);
+            p.feeder.position()
         };
         let timed_out = |deadline: Option<Instant>| deadline.is_some_and(|d| Instant::now() >= d);
         while self.shared.read.load(Ordering::Acquire) < target {
@@ -272,8 +274,18 @@ impl Sink {
             }
             wait.wait_open()?;
         }
-        // The last samples are in the device's buffer now; wait out its delay.
-        let latency = Duration::from_nanos(self.shared.latency_ns.load(Ordering::Relaxed));
+        // The last samples are in the device's buffer now; wait out its delay: the reported
+        // callback-to-playback latency, plus one period for the end of the last buffer, plus
+        // a little for the delay estimate itself.
+        let latency = if self.buffer_frames == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(self.shared.latency_ns.load(Ordering::Relaxed))
+                + Duration::from_secs_f64(
+                    f64::from(self.buffer_frames) / f64::from(self.device_rate.max(1)),
+                )
+                + DRAIN_MARGIN
+        };
         let until = Instant::now() + latency;
         while Instant::now() < until {
             if timed_out(deadline) {
