@@ -5,6 +5,7 @@ from typing import Final, Literal, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 __version__: Final[str]
 
@@ -134,13 +135,14 @@ def monotonic() -> float:
 def list_devices() -> list[dict[str, object]]:
     """Output devices: name, default (bool), sample_rates, channels, formats."""
 
-Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
+_Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
 
+@disjoint_base
 class _SinkBase:
     @property
     def sample_rate(self) -> int:
         """Rate of the samples given to push() (the model's rate)."""
-    def push(self, samples: Samples, *, utterance: int | None = None) -> None:
+    def push(self, samples: _Samples, *, utterance: int | None = None) -> None:
         """Queue mono samples (contiguous float32 or int16, read in place, no copy in Python).
 
         With `utterance`, the first sample of this call starts that utterance: its time of
@@ -161,8 +163,8 @@ class _SinkBase:
 
 @final
 class AudioSink(_SinkBase):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         sample_rate: int,
         *,
         device: str | None = None,
@@ -170,7 +172,7 @@ class AudioSink(_SinkBase):
         ring_ms: float = 2000.0,
         device_rate: int | None = None,
         sample_format: Literal["f32", "i16", "i32"] | None = None,
-    ) -> None:
+    ) -> AudioSink:
         """Open `device` (default: the system default). The device runs at `sample_rate` when
         it can, else at its default rate with resampling in push(); `device_rate` and
         `sample_format` force the device's rate and sample format."""
@@ -184,8 +186,8 @@ class AudioSink(_SinkBase):
 
 @final
 class WavSink(_SinkBase):
-    def __init__(self, path: str, sample_rate: int) -> None: ...
+    def __new__(cls, path: str, sample_rate: int) -> WavSink: ...
 
 @final
 class NullSink(_SinkBase):
-    def __init__(self, sample_rate: int, *, realtime: bool = False) -> None: ...
+    def __new__(cls, sample_rate: int, *, realtime: bool = False) -> NullSink: ...

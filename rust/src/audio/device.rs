@@ -304,7 +304,12 @@ where
                 eprintln!("stream-tts audio: {err}");
             }
             // Not the audio path: the error callback may count (device lost, xrun, ...).
-            errors.device_errors.fetch_add(1, Ordering::Relaxed);
+            let counter = if err.kind() == cpal::ErrorKind::Xrun {
+                &errors.xruns
+            } else {
+                &errors.device_errors
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         },
         None,
     )

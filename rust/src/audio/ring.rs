@@ -53,6 +53,8 @@ pub struct Shared {
     pub marks_lost: AtomicU64,
     /// Errors reported by the device or the writer thread.
     pub device_errors: AtomicU64,
+    /// Device-level under/overruns the backend reported (the callback came too late).
+    pub xruns: AtomicU64,
     /// Device-reported delay from callback to playback, in nanoseconds (consumer).
     pub latency_ns: AtomicU64,
     /// The sink closed: waiting producers give up.
