@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
@@ -17,6 +18,9 @@ use super::clock::monotonic;
 use super::ring::{self, Feeder, Player, StartsRx};
 use super::sink::Driver;
 use crate::error::{Error, Result};
+
+/// Device error reports closer together than this are one episode.
+const ERROR_QUIET: Duration = Duration::from_millis(50);
 
 /// Formats the callback can write, best first.
 const FORMATS: [SampleFormat; 3] = [SampleFormat::F32, SampleFormat::I16, SampleFormat::I32];
@@ -299,17 +303,25 @@ where
                 .store(delay.as_nanos() as u64, Ordering::Relaxed);
             player.fill(out, channels, now);
         },
-        move |err| {
-            if std::env::var_os("STREAM_TTS_AUDIO_DEBUG").is_some() {
-                eprintln!("stream-tts audio: {err}");
+        {
+            // Not the audio path: this callback may keep state and read the clock. Backends
+            // repeat an error until they recover (ALSA's pulse plugin reports EIO on every
+            // poll after an xrun), so count episodes: a report after 50 ms of quiet.
+            let mut last: Option<Instant> = None;
+            move |err: cpal::Error| {
+                if std::env::var_os("STREAM_TTS_AUDIO_DEBUG").is_some() {
+                    eprintln!("stream-tts audio: {err}");
+                }
+                errors.device_error_reports.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                let new_episode = !last.is_some_and(|t| now - t <= ERROR_QUIET);
+                last = Some(now);
+                if err.kind() == cpal::ErrorKind::Xrun {
+                    errors.xruns.fetch_add(1, Ordering::Relaxed);
+                } else if new_episode {
+                    errors.device_errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            // Not the audio path: the error callback may count (device lost, xrun, ...).
-            let counter = if err.kind() == cpal::ErrorKind::Xrun {
-                &errors.xruns
-            } else {
-                &errors.device_errors
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
         },
         None,
     )

@@ -51,8 +51,11 @@ pub struct Shared {
     pub callbacks: AtomicU64,
     /// Start times dropped because nobody read them back (consumer).
     pub marks_lost: AtomicU64,
-    /// Errors reported by the device or the writer thread.
+    /// Errors of the device (episodes: a burst of repeated reports counts once) or of the
+    /// writer thread.
     pub device_errors: AtomicU64,
+    /// Every error report of the device, bursts included.
+    pub device_error_reports: AtomicU64,
     /// Device-level under/overruns the backend reported (the callback came too late).
     pub xruns: AtomicU64,
     /// Device-reported delay from callback to playback, in nanoseconds (consumer).

@@ -311,6 +311,7 @@ impl Sink {
             ("underruns", n(&s.underruns)),
             ("samples_played", n(&s.played)),
             ("device_errors", n(&s.device_errors)),
+            ("device_error_reports", n(&s.device_error_reports)),
             ("xruns", n(&s.xruns)),
             ("buffer_frames", f64::from(self.buffer_frames)),
             ("device_rate", f64::from(self.device_rate)),
