@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -175,3 +177,19 @@ def test_wav_sink_close_writes_everything_without_drain(tmp_path: Path) -> None:
 def test_wav_sink_bad_path_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         WavSink(str(tmp_path / "missing" / "out.wav"), 16000)
+
+
+def test_wav_sink_left_open_is_completed_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "exit.wav"
+    code = (
+        "import numpy as np\n"
+        "from stream_tts._core import WavSink\n"
+        f"sink = WavSink({str(path)!r}, 16000)\n"
+        "sink.push(np.full(48000, 0.25, np.float32))\n"
+        "globals()['keep'] = sink  # alive at exit: never dropped\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    _, _, data = read_wav(path)
+    assert len(data) == 48000
+    assert np.all(data == 8192)

@@ -56,6 +56,8 @@ struct Producer {
     scratch: Vec<f32>,
     /// The flush generation the resampler state belongs to.
     gen: u64,
+    /// Position of the last end-of-stream mark, so repeated drains add no more.
+    last_break: Option<u64>,
 }
 
 struct Starts {
@@ -121,6 +123,7 @@ impl Sink {
                 resample,
                 scratch: Vec::new(),
                 gen: shared.flush_gen.load(Ordering::SeqCst),
+                last_break: None,
             }),
             starts: Mutex::new(Starts {
                 rx: starts,
@@ -181,6 +184,8 @@ impl Sink {
             }
             p.gen = gen;
         }
+        // An empty utterance never starts; its mark could not pass the consumer either.
+        let utterance = utterance.filter(|_| !samples.is_empty());
         if let Some(id) = utterance {
             // The previous utterance's tail goes before the new mark.
             if let Some(r) = p.resample.as_mut().filter(|r| r.active()) {
@@ -264,8 +269,11 @@ impl Sink {
             }
             // Silence after this point is the end of the stream, not an underrun. With the
             // marks ring full (256 utterances queued) the gap is simply not excused.
-            let _ = p.feeder.mark(None);
-            p.feeder.position()
+            let end = p.feeder.position();
+            if p.last_break != Some(end) && p.feeder.mark(None) {
+                p.last_break = Some(end);
+            }
+            end
         };
         let timed_out = |deadline: Option<Instant>| deadline.is_some_and(|d| Instant::now() >= d);
         while self.shared.read.load(Ordering::Acquire) < target {
@@ -484,6 +492,21 @@ mod tests {
         assert!(sink
             .drain(Some(Duration::from_millis(20)), &mut ok)
             .unwrap());
+    }
+
+    #[test]
+    fn idle_drains_and_empty_utterances_never_fill_the_marks_ring() {
+        let (sink, mut player) = sink(16000, 16000, 1000);
+        for i in 0..1000 {
+            assert!(sink.drain(Some(Duration::ZERO), &mut ok).unwrap());
+            sink.push(&[0f32; 0], Some(i), &mut ok).unwrap();
+        }
+        // Were the marks ring full, this push would wait for ever.
+        sink.push(&[0.5f32; 10], Some(5000), &mut ok).unwrap();
+        let mut out = [0f32; 10];
+        player.fill(&mut out, 1, 3.0);
+        assert_eq!(sink.utterance_started(5000), Some(3.0));
+        assert_eq!(sink.utterance_started(7), None);
     }
 
     #[test]

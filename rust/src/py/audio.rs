@@ -4,6 +4,7 @@
 //! push while another flushes or reads start times. Every wait runs with the GIL released and
 //! comes back for `check_signals` about every 15 ms, so Ctrl-C interrupts a blocked push.
 
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use pyo3::buffer::PyBuffer;
@@ -43,7 +44,35 @@ fn list_devices(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 /// Methods shared by every sink; see `_core.pyi`.
 #[pyclass(subclass, frozen, name = "_SinkBase", module = "stream_tts._core")]
 pub struct SinkBase {
-    sink: Sink,
+    sink: Arc<Sink>,
+}
+
+/// Open sinks, closed at interpreter exit: objects still alive then are never dropped, and a
+/// WAV file needs its header completed.
+static LIVE: Mutex<Vec<Weak<Sink>>> = Mutex::new(Vec::new());
+
+impl SinkBase {
+    fn new(sink: Sink) -> Self {
+        let sink = Arc::new(sink);
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&sink));
+        }
+        Self { sink }
+    }
+}
+
+#[pyfunction]
+fn _close_all_sinks(py: Python<'_>) {
+    let live: Vec<_> = LIVE
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    py.detach(|| {
+        for sink in live.iter().filter_map(Weak::upgrade) {
+            let _ = sink.close();
+        }
+    });
 }
 
 /// A C-contiguous buffer of f32 or i16, held (and so kept alive) while we read it.
@@ -215,7 +244,7 @@ impl AudioSink {
             device_rate: opened.rate,
             buffer_frames: opened.buffer_frames,
         };
-        Ok(PyClassInitializer::from(SinkBase { sink }).add_subclass(me))
+        Ok(PyClassInitializer::from(SinkBase::new(sink)).add_subclass(me))
     }
 
     #[getter]
@@ -247,7 +276,7 @@ impl WavSink {
     ) -> PyResult<PyClassInitializer<Self>> {
         let path = path.to_string_lossy().into_owned();
         let sink = py.detach(|| audio::wav::open(&path, sample_rate))?;
-        Ok(PyClassInitializer::from(SinkBase { sink }).add_subclass(WavSink))
+        Ok(PyClassInitializer::from(SinkBase::new(sink)).add_subclass(WavSink))
     }
 }
 
@@ -260,7 +289,7 @@ impl NullSink {
     #[pyo3(signature = (sample_rate, *, realtime = false))]
     fn new(py: Python<'_>, sample_rate: u32, realtime: bool) -> PyResult<PyClassInitializer<Self>> {
         let sink = py.detach(|| audio::null::open(sample_rate, realtime, 2000.0))?;
-        Ok(PyClassInitializer::from(SinkBase { sink }).add_subclass(NullSink))
+        Ok(PyClassInitializer::from(SinkBase::new(sink)).add_subclass(NullSink))
     }
 }
 
@@ -271,5 +300,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<AudioSink>()?;
     m.add_class::<WavSink>()?;
     m.add_class::<NullSink>()?;
+    let close_all = wrap_pyfunction!(_close_all_sinks, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (close_all,))?;
     Ok(())
 }
