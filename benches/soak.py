@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=4.0, help="synthesis speed, x real time")
     args = ap.parse_args()
 
+    commit = git_rev()  # the build under test: taken before the run
     rig = use_rig()
     rnd = random.Random(1)
     rate = args.rate
@@ -94,7 +95,7 @@ def main() -> int:
         "benchmark": "soak",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "commit": git_rev(),
+        "commit": commit,
         "command": "python " + " ".join(sys.argv),
         "device": "ALSA default -> PulseAudio null sink (scripts/pulse-rig.sh)",
         "rate": rate,
@@ -115,7 +116,8 @@ def main() -> int:
         "samples": samples,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"soak-{datetime.now(UTC).date().isoformat()}.json"
+    day = datetime.now(UTC).date().isoformat()
+    out = RESULTS / f"soak-{day}-buffer{args.buffer_ms:g}ms.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
     ok = st["underruns"] == 0 and st["samples_played"] == pushed
