@@ -135,9 +135,9 @@ pub fn open(req: DeviceRequest) -> Result<(DeviceOutput, Feeder, StartsRx)> {
     ))
 }
 
-type Started = (cpal::Stream, Opened, Feeder, StartsRx);
+type Running = (cpal::Stream, Opened, Feeder, StartsRx);
 
-fn start(req: &DeviceRequest) -> Result<Started> {
+fn start(req: &DeviceRequest) -> Result<Running> {
     let host = cpal::default_host();
     let device = find(&host, req.name.as_deref())?;
     let name = device_name(&device);
