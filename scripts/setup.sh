@@ -2,12 +2,14 @@
 # Set up everything stream-tts needs on a fresh Debian machine (root or sudo), idempotently:
 # Debian packages for ALSA/PulseAudio, a virtual environment in .venv, and the package itself
 # built from this tree (Rust core via maturin) with the test extras.
-#   bash scripts/setup.sh            # runtime + test tools
-#   EXTRAS=test,nllb,xtts bash scripts/setup.sh
+#   bash scripts/setup.sh            # runtime + test tools + the GPU engines' extras
+#   EXTRAS=test bash scripts/setup.sh  # without torch & co (the GPU-engine tests then fail)
+# The tests run NLLB, CTranslate2 and XTTS on the CPU, so the default takes their extras: torch
+# from PyPI (its Linux wheel brings CUDA libraries, about 4 GB; a few minutes on a cold cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${EXTRAS:-test}"
+EXTRAS="${EXTRAS:-test,nllb,xtts,ct2}"
 PY="${PYTHON:-python3}"
 APT_PKGS=(libasound2-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
 

@@ -46,15 +46,15 @@ class Event:
 
 @final
 class StreamParser:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         input: InputFormat = "auto",
         *,
         speak_tools: bool = False,
         speak_subagents: bool = False,
         max_line_bytes: int = 16 * 1024 * 1024,
         max_depth: int = 128,
-    ) -> None: ...
+    ) -> StreamParser: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed a chunk split anywhere (even inside a UTF-8 character); events of complete lines."""
     def finish(self) -> list[Event]:

@@ -1,0 +1,58 @@
+"""Which compute device and dtype an engine runs on, decided at run time.
+
+Order: CUDA, then Apple MPS, then CPU; `--device-compute` forces one. Half precision where the
+device does it well (bf16 on CUDA when supported, fp16 on MPS), float32 on CPU.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stream_tts.engines.extras import require
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICES = ("cuda", "mps", "cpu")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """`--device-compute` asked for a device this machine does not have."""
+
+
+def pick_device(prefer: str | None = None, extra: str = "nllb") -> str:
+    """`prefer` (`cuda`, `cuda:1`, `mps`, `cpu`) if it is there, else the best one present."""
+    torch = require("torch", extra)
+    if prefer:
+        kind = prefer.split(":")[0]
+        if kind not in DEVICES:
+            raise DeviceUnavailableError(
+                f"unknown compute device {prefer!r}; use one of {', '.join(DEVICES)}"
+            )
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise DeviceUnavailableError("--device-compute cuda: no CUDA GPU is visible to torch")
+        if kind == "mps" and not _mps_available(torch):
+            raise DeviceUnavailableError("--device-compute mps: Apple MPS is not available")
+        return prefer
+    if torch.cuda.is_available():
+        return "cuda"
+    if _mps_available(torch):
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, extra: str = "nllb") -> torch.dtype:
+    """bf16 on CUDA (fp16 on GPUs without bf16), fp16 on MPS, float32 on CPU."""
+    torch = require("torch", extra)
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if kind == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def _mps_available(torch: object) -> bool:
+    backends = getattr(torch, "backends", None)
+    mps = getattr(backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
