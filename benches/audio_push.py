@@ -135,7 +135,7 @@ def main() -> int:
     res["device_underruns"] = dev.stats()["underruns"]
     dev.close()
 
-    import sounddevice as sd  # benchmark-only dependency
+    import sounddevice as sd  # type: ignore[import-untyped]  # benchmark-only dependency
 
     ring = PyRing(int((calls + 100) * chunk * 1.1))
     blocksize = int(rate * args.buffer_ms / 1000)

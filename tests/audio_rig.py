@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -118,7 +119,7 @@ def align(recorded: npt.NDArray[np.float32], sent: npt.NDArray[np.float32]) -> i
     return int(np.argmax(corr[: len(recorded)]))
 
 
-def onset(signal: npt.NDArray[np.float32], threshold: float = 1e-3) -> int | None:
+def onset(signal: npt.NDArray[np.floating[Any]], threshold: float = 1e-3) -> int | None:
     """Index of the first sample above `threshold` in magnitude."""
     hits = np.flatnonzero(np.abs(signal) > threshold)
     return int(hits[0]) if len(hits) else None

@@ -1,7 +1,7 @@
 # Hand-written stub of the Rust extension `stream_tts._core`; checked by `mypy.stubtest`.
 # This file is the contract between the Rust core and the Python side.
 
-from typing import Final, Literal, final
+from typing import Final, Literal, Self, final
 
 import numpy as np
 import numpy.typing as npt
@@ -158,7 +158,7 @@ class _SinkBase:
     def stats(self) -> dict[str, float]:
         """underruns, samples_played, device_errors, buffer_frames, device_rate, ..."""
     def close(self) -> None: ...
-    def __enter__(self) -> _SinkBase: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
 
 @final
