@@ -21,6 +21,7 @@ log() { echo "pulse-rig: $*" >&2; }
 if [ "${1:-}" = "stop" ]; then
   for f in "$RIG_DIR"/keeper-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
   if pactl info >/dev/null 2>&1; then pactl exit 2>/dev/null || true; fi
+  for _ in $(seq 50); do pactl info >/dev/null 2>&1 || break; sleep 0.1; done
   exit 0
 fi
 
@@ -40,8 +41,10 @@ if ! pactl info >/dev/null 2>&1; then
   log "starting PulseAudio (log: $RIG_DIR/pulse.log)"
   # -n: no default.pa (no hardware probing); the modules we need are loaded explicitly.
   # No idle exit, no D-Bus, no realtime scheduling: this must work in a bare container.
+  # No shared memory: with several clients PulseAudio 16 aborts on memfd block references
+  # (pulseaudio issue 824, seen here as crashes and doubled periods); copying is cheap.
   pulseaudio -n --daemonize=yes --exit-idle-time=-1 --system=no --use-pid-file=yes \
-    --disallow-exit=no --high-priority=no --realtime=no \
+    --disallow-exit=no --high-priority=no --realtime=no --disable-shm=yes \
     --log-target="file:$RIG_DIR/pulse.log" --log-level=notice \
     -L module-native-protocol-unix >/dev/null 2>&1 || true
   for _ in $(seq 50); do
