@@ -109,8 +109,10 @@ class Sentence:
 
 @final
 class TextPipeline:
-    def __init__(
-        self,
+    """The whole text stage: bytes in, speakable sentences out, one FFI crossing per chunk."""
+
+    def __new__(
+        cls,
         input: InputFormat = "auto",
         *,
         speak_tools: bool = False,
@@ -119,7 +121,7 @@ class TextPipeline:
         min_fragment_words: int = 6,
         max_line_bytes: int = 16 * 1024 * 1024,
         max_depth: int = 128,
-    ) -> None: ...
+    ) -> TextPipeline: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[Sentence]: ...
     def finish(self) -> list[Sentence]: ...
     @property

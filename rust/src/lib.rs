@@ -6,9 +6,13 @@
 pub mod error;
 
 // Text side: stdin bytes -> typed events -> speakable sentences.
+mod abbrev;
 pub mod ingest;
 pub mod markdown;
+pub mod pipeline;
+mod scrub;
 pub mod segment;
+pub mod shaper;
 
 // Audio side: numpy samples -> lock-free ring -> device callback.
 pub mod audio;
@@ -17,3 +21,6 @@ pub mod audio;
 mod py;
 
 pub use error::{Error, Result};
+pub use markdown::speakable;
+pub use segment::split_sentences;
+pub use shaper::{Piece, Shaper, ShaperOptions};

@@ -1,11 +1,10 @@
 //! `StreamParser` and `Event`: the ingest parser for Python, one FFI crossing per chunk.
 
-use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::PyBufferError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyDict, PyList, PyString, PyTuple};
 
+use super::buffer::with_bytes;
 use crate::error::Error;
 use crate::ingest::{Event, EventKind, InputFormat, Parser, ParserOptions};
 
@@ -61,23 +60,6 @@ impl PyEvent {
     }
 }
 
-/// The borrowed bytes of a Python buffer, handed to the parser while the GIL is released.
-struct Chunk(*const u8, usize);
-
-// SAFETY: the buffer export (PyUntypedBuffer) outlives the detached call and keeps the memory
-// alive and unresizable; the parser only reads it.
-unsafe impl Send for Chunk {}
-
-impl Chunk {
-    fn as_slice(&self) -> &[u8] {
-        if self.1 == 0 {
-            return &[];
-        }
-        // SAFETY: see the Send impl; ptr/len come from a C-contiguous buffer export.
-        unsafe { std::slice::from_raw_parts(self.0, self.1) }
-    }
-}
-
 #[pyclass(name = "StreamParser", module = "stream_tts._core")]
 pub(crate) struct PyStreamParser {
     parser: Parser,
@@ -125,16 +107,10 @@ impl PyStreamParser {
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let buf = PyUntypedBuffer::get(data)?;
-        if !buf.is_c_contiguous() {
-            return Err(PyBufferError::new_err(
-                "StreamParser.feed needs a C-contiguous buffer (bytes, bytearray or memoryview)",
-            ));
-        }
-        let chunk = Chunk(buf.buf_ptr().cast::<u8>(), buf.len_bytes());
         let (parser, out) = (&mut self.parser, &mut self.out);
-        py.detach(move || parser.feed(chunk.as_slice(), out));
-        drop(buf);
+        with_bytes(py, data, "StreamParser.feed", |bytes| {
+            parser.feed(bytes, out)
+        })?;
         events(py, &mut self.out)
     }
 

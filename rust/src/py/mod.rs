@@ -4,8 +4,10 @@
 use pyo3::prelude::*;
 
 mod audio;
+mod buffer;
 mod errors;
 mod ingest;
+mod pipeline;
 mod text;
 
 #[pymodule]
@@ -14,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     ingest::register(m)?;
     text::register(m)?;
+    pipeline::register(m)?;
     audio::register(m)?;
     Ok(())
 }

@@ -1,5 +1,97 @@
+//! Bindings of the text stage: `speakable`, `split_sentences` and the streaming `Shaper`.
+//! One FFI crossing per call; long inputs are processed with the GIL released.
+
 use pyo3::prelude::*;
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::error::Error;
+use crate::markdown;
+use crate::segment;
+use crate::shaper::{Piece, Shaper as CoreShaper, ShaperOptions};
+
+/// Inputs at least this long are worth releasing the GIL for.
+const DETACH_BYTES: usize = 4096;
+
+#[pyfunction]
+fn speakable(py: Python<'_>, markdown: &str) -> String {
+    if markdown.len() >= DETACH_BYTES {
+        py.detach(|| markdown::speakable(markdown))
+    } else {
+        markdown::speakable(markdown)
+    }
+}
+
+#[pyfunction]
+fn split_sentences(py: Python<'_>, text: &str) -> Vec<String> {
+    if text.len() >= DETACH_BYTES {
+        py.detach(|| segment::split_sentences(text))
+    } else {
+        segment::split_sentences(text)
+    }
+}
+
+/// Streaming Markdown-to-sentences for one content block.
+#[pyclass(module = "stream_tts._core", name = "Shaper")]
+struct PyShaper {
+    inner: CoreShaper,
+    out: Vec<Piece>,
+}
+
+fn texts(out: &mut Vec<Piece>) -> Vec<String> {
+    out.drain(..).map(|p| p.text).collect()
+}
+
+#[pymethods]
+impl PyShaper {
+    #[new]
+    #[pyo3(signature = (*, early_fragment = false, min_fragment_words = 6))]
+    fn new(early_fragment: bool, min_fragment_words: i64) -> PyResult<Self> {
+        let min_fragment_words = usize::try_from(min_fragment_words).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "min_fragment_words must be >= 0, got {min_fragment_words}"
+            ))
+        })?;
+        Ok(PyShaper {
+            inner: CoreShaper::new(ShaperOptions {
+                early_fragment,
+                min_fragment_words,
+            }),
+            out: Vec::new(),
+        })
+    }
+
+    /// Construction happens in `__new__`; this only gives `__init__` the same signature.
+    #[pyo3(signature = (*, early_fragment = false, min_fragment_words = 6))]
+    fn __init__(&self, early_fragment: bool, min_fragment_words: i64) {
+        let _ = (early_fragment, min_fragment_words);
+    }
+
+    /// Append Markdown; return every sentence whose end is now certain.
+    fn feed(&mut self, py: Python<'_>, text: &str) -> Vec<String> {
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        if text.len() >= DETACH_BYTES {
+            py.detach(|| inner.feed(text, out));
+        } else {
+            inner.feed(text, out);
+        }
+        texts(out)
+    }
+
+    /// End of the block: return what is left, then start afresh for the next block.
+    fn finish(&mut self, py: Python<'_>) -> Vec<String> {
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| inner.finish(out));
+        texts(out)
+    }
+
+    /// Drop anything pending (interruption).
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(speakable, m)?)?;
+    m.add_function(wrap_pyfunction!(split_sentences, m)?)?;
+    m.add_class::<PyShaper>()?;
     Ok(())
 }

@@ -1,0 +1,790 @@
+//! Streaming Markdown to sentences: feed deltas split anywhere, get each sentence the moment
+//! its end is certain.
+//!
+//! The Markdown is cut into chunks of complete blocks at line starts where nothing later can
+//! change how the text before renders: after a blank line when the next line starts at column
+//! 0, before an ATX heading, a fence or a list item at column 0, and after a heading line or a
+//! closing fence. A complete chunk is rendered once and all its sentences go out. The open
+//! chunk is rendered provisionally (only when a sentence end may have become certain) and
+//! only sentences followed by the start of another go out; we count how many went out, so
+//! the final rendering continues where the provisional one stopped. Inside an open code fence
+//! nothing is rendered. Where the cuts fall depends only on the text, never on how it was
+//! split into deltas, so streamed and whole input give the same sentences.
+
+use crate::markdown;
+use crate::segment::{self, Scan};
+
+/// Options of a [`Shaper`].
+#[derive(Clone, Debug)]
+pub struct ShaperOptions {
+    /// Emit the first clause of a long first sentence early, cut at a comma.
+    pub early_fragment: bool,
+    /// Words the early clause needs before its comma.
+    pub min_fragment_words: usize,
+}
+
+impl Default for ShaperOptions {
+    fn default() -> Self {
+        ShaperOptions {
+            early_fragment: false,
+            min_fragment_words: 6,
+        }
+    }
+}
+
+/// A sentence to speak, or (with `fragment`) the early first clause of one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece {
+    pub text: String,
+    pub fragment: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fence {
+    ch: u8,
+    len: usize,
+    /// Opened at the top level (not inside a list item or quote): its close ends a chunk.
+    top: bool,
+}
+
+enum Cut {
+    Yes,
+    No,
+    NeedMore,
+}
+
+/// Streaming Markdown-to-sentences for one content block.
+pub struct Shaper {
+    opts: ShaperOptions,
+    /// Markdown received: said chunks, the open chunk from `chunk`, then the line being
+    /// received. Compacted now and then rather than on every cut.
+    buf: String,
+    chunk: usize,
+    /// Start of the line being received, in `buf`.
+    line_start: usize,
+    /// Whether the chunk cut before the line being received has been decided.
+    line_decided: bool,
+    fence: Option<Fence>,
+    prev_blank: bool,
+    /// The open chunk has a complete line that is not blank.
+    has_text: bool,
+    /// Sentences of the open chunk already emitted.
+    done: usize,
+    /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
+    said_all: bool,
+    rendered: String,
+    scratch: String,
+    scan: Scan,
+    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space.
+    armed: u8,
+    trigger: bool,
+    /// The last provisional scan stopped waiting for the next word.
+    need_more: bool,
+    emitted_any: bool,
+    /// Text of the early fragment already emitted for the first sentence.
+    fragment: Option<String>,
+}
+
+impl Default for Shaper {
+    fn default() -> Self {
+        Shaper::new(ShaperOptions::default())
+    }
+}
+
+impl Shaper {
+    pub fn new(opts: ShaperOptions) -> Shaper {
+        Shaper {
+            opts,
+            buf: String::new(),
+            chunk: 0,
+            line_start: 0,
+            line_decided: false,
+            fence: None,
+            prev_blank: false,
+            has_text: false,
+            done: 0,
+            said_all: false,
+            rendered: String::new(),
+            scratch: String::new(),
+            scan: Scan::default(),
+            armed: 0,
+            trigger: false,
+            need_more: false,
+            emitted_any: false,
+            fragment: None,
+        }
+    }
+
+    /// Appends Markdown; pushes every sentence whose end is now certain.
+    pub fn feed(&mut self, markdown: &str, out: &mut Vec<Piece>) {
+        if markdown.is_empty() {
+            return;
+        }
+        self.watch(markdown);
+        self.buf.push_str(markdown);
+        self.lines(out);
+        if self.trigger && self.fence.is_none() {
+            self.trigger = false;
+            self.provisional(out);
+        }
+    }
+
+    /// End of the block: pushes what is left, then starts afresh for the next block.
+    pub fn finish(&mut self, out: &mut Vec<Piece>) {
+        let end = self.buf.len();
+        self.finalize(end, out);
+        self.reset();
+    }
+
+    /// Drops anything pending (interruption).
+    pub fn reset(&mut self) {
+        // Keep the buffers' capacity: a shaper lives for many blocks.
+        let mut fresh = Shaper::new(self.opts.clone());
+        std::mem::swap(&mut fresh.buf, &mut self.buf);
+        std::mem::swap(&mut fresh.rendered, &mut self.rendered);
+        std::mem::swap(&mut fresh.scratch, &mut self.scratch);
+        std::mem::swap(&mut fresh.scan, &mut self.scan);
+        fresh.buf.clear();
+        *self = fresh;
+    }
+
+    /// Cheap look at the raw delta: a sentence end may have become certain only after a
+    /// terminator (or line break), whitespace, and then something that is not whitespace.
+    fn watch(&mut self, delta: &str) {
+        let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
+        let bytes = delta.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && !self.trigger {
+            self.step(bytes[i], comma);
+            i += 1;
+        }
+        // Triggered: only the state at the end matters, and it depends on the tail alone.
+        if i < bytes.len() {
+            let tail = bytes[i..]
+                .iter()
+                .rposition(|&b| is_term(b, comma) || b == b'\n')
+                .map_or(i, |p| i + p);
+            if tail > i || is_term(bytes[i], comma) || bytes[i] == b'\n' {
+                self.armed = 0;
+                for &b in &bytes[tail..] {
+                    self.step(b, comma);
+                }
+            } else {
+                for &b in &bytes[i..] {
+                    self.step(b, comma);
+                }
+            }
+            self.trigger = true;
+        }
+    }
+
+    #[inline]
+    fn step(&mut self, b: u8, comma: bool) {
+        let term = is_term(b, comma);
+        match self.armed {
+            _ if b == b'\n' => self.armed = 2,
+            0 => {
+                if term {
+                    self.armed = 1;
+                }
+            }
+            1 => {
+                if b == b' ' || b == b'\t' {
+                    self.armed = 2;
+                } else if !(term || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`')) {
+                    self.armed = 0;
+                }
+            }
+            _ => {
+                if b != b' ' && b != b'\t' && b != b'\r' {
+                    self.trigger = true;
+                    self.armed = u8::from(term);
+                }
+            }
+        }
+        if self.need_more && !b.is_ascii_alphanumeric() {
+            self.trigger = true;
+        }
+    }
+
+    /// Walks the lines received so far: decides chunk cuts and tracks fences and blanks.
+    fn lines(&mut self, out: &mut Vec<Piece>) {
+        loop {
+            let nl = self.buf[self.line_start..].find('\n');
+            if !self.line_decided {
+                let line = match nl {
+                    Some(p) => &self.buf[self.line_start..self.line_start + p],
+                    None => &self.buf[self.line_start..],
+                };
+                match self.cut_before(line, nl.is_some()) {
+                    Cut::NeedMore => return,
+                    Cut::Yes => {
+                        let at = self.line_start;
+                        self.finalize(at, out);
+                    }
+                    Cut::No => {}
+                }
+                self.line_decided = true;
+            }
+            let Some(p) = nl else { return };
+            let line_end = self.line_start + p;
+            let cut_after = self.end_of_line(line_end);
+            self.line_start = line_end + 1;
+            self.line_decided = false;
+            if cut_after {
+                let at = self.line_start;
+                self.finalize(at, out);
+            } else if self.prev_blank && self.fence.is_none() {
+                self.flush_blank(out);
+            }
+        }
+    }
+
+    /// Whether the open chunk ends before `line` (the line being received, maybe partial).
+    fn cut_before(&self, line: &str, complete: bool) -> Cut {
+        if self.fence.is_some() || !self.has_text {
+            return Cut::No;
+        }
+        let b = line.as_bytes();
+        let more = |cond: bool| if cond { Cut::NeedMore } else { Cut::No };
+        if self.prev_blank {
+            // After a blank line a column-0 line starts a new block; an indented one may
+            // continue a list item or an indented code block.
+            return match b.first() {
+                None => more(!complete),
+                Some(c) if c.is_ascii_whitespace() => {
+                    more(!complete && line.trim_start().is_empty())
+                }
+                Some(_) => Cut::Yes,
+            };
+        }
+        let Some(&first) = b.first() else {
+            return more(!complete);
+        };
+        match first {
+            b'#' => {
+                let n = b.iter().take_while(|&&c| c == b'#').count();
+                match b.get(n) {
+                    _ if n > 6 => Cut::No,
+                    None if !complete => Cut::NeedMore,
+                    None | Some(b' ' | b'\t') => Cut::Yes,
+                    _ => Cut::No,
+                }
+            }
+            b'`' | b'~' => {
+                let n = b.iter().take_while(|&&c| c == first).count();
+                if n < 3 {
+                    more(n == b.len() && !complete)
+                } else if !complete {
+                    Cut::NeedMore
+                } else if first == b'`' && line[n..].contains('`') {
+                    Cut::No
+                } else {
+                    Cut::Yes
+                }
+            }
+            b'-' | b'*' | b'+' => match b.get(1) {
+                None => more(!complete),
+                Some(b' ' | b'\t') => {
+                    if !line[2..].trim().is_empty() {
+                        Cut::Yes
+                    } else {
+                        more(!complete)
+                    }
+                }
+                _ => Cut::No,
+            },
+            b'0'..=b'9' => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                if n > 9 {
+                    return Cut::No;
+                }
+                match b.get(n) {
+                    None => more(!complete),
+                    Some(b'.' | b')') => match b.get(n + 1) {
+                        None => more(!complete),
+                        Some(b' ' | b'\t') => {
+                            if line[n + 2..].trim().is_empty() {
+                                more(!complete)
+                            } else if &line[..n] == "1" || self.chunk_is_list() {
+                                Cut::Yes
+                            } else {
+                                // Only "1." may interrupt a paragraph; "2." there is text.
+                                Cut::No
+                            }
+                        }
+                        _ => Cut::No,
+                    },
+                    _ => Cut::No,
+                }
+            }
+            _ => Cut::No,
+        }
+    }
+
+    /// The open chunk starts with a list item at column 0.
+    fn chunk_is_list(&self) -> bool {
+        let first = self.buf[self.chunk..].trim_start_matches('\n');
+        let b = first.as_bytes();
+        match b.first() {
+            Some(b'-' | b'*' | b'+') => matches!(b.get(1), Some(b' ' | b'\t')),
+            Some(c) if c.is_ascii_digit() => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                matches!(b.get(n), Some(b'.' | b')'))
+            }
+            _ => false,
+        }
+    }
+
+    /// A line is complete: updates fence and blank state; true when the chunk ends after it.
+    fn end_of_line(&mut self, line_end: usize) -> bool {
+        let line = &self.buf[self.line_start..line_end];
+        let blank = line.trim().is_empty();
+        self.has_text |= !blank;
+        self.said_all &= blank;
+        let (content, top) = strip_containers(line);
+        if let Some(f) = self.fence {
+            if closes_fence(content, f) {
+                self.fence = None;
+                self.prev_blank = false;
+                return f.top && top;
+            }
+            self.prev_blank = blank;
+            return false;
+        }
+        if let Some((ch, len)) = opens_fence(content) {
+            self.fence = Some(Fence { ch, len, top });
+            self.prev_blank = false;
+            return false;
+        }
+        self.prev_blank = blank;
+        // An ATX heading at column 0 is a whole block by itself.
+        let n = line.bytes().take_while(|&c| c == b'#').count();
+        (1..=6).contains(&n) && matches!(line.as_bytes().get(n), None | Some(b' ' | b'\t'))
+    }
+
+    /// After a blank line the open chunk's text is final as far as it goes: say its last
+    /// sentence now rather than when the next block starts.
+    fn flush_blank(&mut self, out: &mut Vec<Piece>) {
+        let upto = self.line_start;
+        if self.said_all || !self.has_text {
+            return;
+        }
+        let scan = self.render(upto, true);
+        self.emit(&scan, out);
+        self.scan = scan;
+        self.said_all = true;
+    }
+
+    /// The chunk `buf[..upto]` is complete: says the rest of it and drops it from `buf`.
+    fn finalize(&mut self, upto: usize, out: &mut Vec<Piece>) {
+        // Nothing new since the blank-line flush: everything was said then.
+        let new_text = !self.buf[self.line_start.min(upto)..upto].trim().is_empty();
+        if new_text || (!self.said_all && self.has_text) {
+            let scan = self.render(upto, true);
+            self.emit(&scan, out);
+            self.scan = scan;
+        }
+        self.chunk = upto;
+        if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
+            self.buf.drain(..self.chunk);
+            self.line_start -= self.chunk;
+            self.chunk = 0;
+        }
+        self.done = 0;
+        self.has_text = false;
+        self.said_all = false;
+        self.need_more = false;
+        // Whether the new chunk needs a provisional look depends on its own text only.
+        // (A long rest is a whole feed in progress: one provisional look at its end anyway.)
+        if self.buf.len() - self.chunk <= 256 {
+            self.trigger = false;
+            self.armed = 0;
+            let rest = std::mem::take(&mut self.buf);
+            self.watch(&rest[self.chunk..]);
+            self.buf = rest;
+        }
+    }
+
+    /// Renders the open chunk as far as it is known and says what is certain.
+    fn provisional(&mut self, out: &mut Vec<Piece>) {
+        let upto = if self.line_decided {
+            self.buf.len()
+        } else {
+            self.line_start
+        };
+        // A code span still open may swallow what follows its opener: look only before it.
+        // A line with a pipe may still become a table header, read cell by cell. Each limit
+        // is re-checked on what the other leaves (a closing backtick may be cut off).
+        let mut upto = upto;
+        loop {
+            let src = &self.buf[self.chunk..upto];
+            let safe = open_code_span(src)
+                .min(table_barrier(src))
+                .min(open_tail(src));
+            if safe == src.len() {
+                break;
+            }
+            upto = self.chunk + safe;
+        }
+        if !self.has_text_upto(upto) {
+            return;
+        }
+        let scan = self.render(upto, false);
+        self.emit(&scan, out);
+        // Waiting on the next word after an abbreviation: any next byte may settle it. A
+        // bare terminator at the end waits for a next sentence, which `watch` sees coming.
+        let tail = &self.rendered[scan.decided..];
+        self.need_more = !tail
+            .trim_start_matches(['.', '!', '?', '…', '"', '\'', ')', ']', '”', '’', '»'])
+            .trim()
+            .is_empty();
+        if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
+            let (a, b) = (scan.pending, scan.decided);
+            // A comma may be waiting for its next word to complete.
+            self.need_more |= self.rendered[a..b].contains(',');
+            if let Some(frag) =
+                fragment_in(&self.rendered[a..b], self.opts.min_fragment_words, false)
+            {
+                out.push(Piece {
+                    text: frag.to_owned(),
+                    fragment: true,
+                });
+                self.fragment = Some(frag.to_owned());
+            }
+        }
+        self.scan = scan;
+    }
+
+    /// `buf[..upto]` has something besides blank lines.
+    fn has_text_upto(&self, upto: usize) -> bool {
+        self.has_text || !self.buf[self.line_start.min(upto)..upto].trim().is_empty()
+    }
+
+    fn render(&mut self, upto: usize, complete: bool) -> Scan {
+        self.rendered.clear();
+        let added_period = markdown::render_with(
+            &self.buf[self.chunk..upto],
+            &mut self.rendered,
+            &mut self.scratch,
+        );
+        if added_period && !complete {
+            self.rendered.pop(); // the last item, heading or row may go on
+        }
+        // The renderer trims the end of a block; in a prefix, a space typed after the last
+        // word says that word is complete, which the segmenter needs to know.
+        let src = &self.buf.as_bytes()[self.chunk..upto];
+        let body = src.len()
+            - src
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
+        let typed_space = !complete && body < src.len() && body > 0 && src[body - 1] != b'\n';
+        if typed_space && !self.rendered.is_empty() && !self.rendered.ends_with('\n') {
+            self.rendered.push(' ');
+        }
+        let mut scan = std::mem::take(&mut self.scan);
+        segment::scan_into(&self.rendered, complete, &mut scan);
+        scan
+    }
+
+    fn emit(&mut self, scan: &Scan, out: &mut Vec<Piece>) {
+        for &(a, b) in scan.spans.iter().skip(self.done) {
+            let sentence = &self.rendered[a..b];
+            if self.emitted_any {
+                out.push(Piece {
+                    text: sentence.to_owned(),
+                    fragment: false,
+                });
+                continue;
+            }
+            self.emitted_any = true;
+            if self.fragment.is_none() && self.opts.early_fragment {
+                if let Some(frag) = fragment_in(sentence, self.opts.min_fragment_words, true) {
+                    self.fragment = Some(frag.to_owned());
+                    out.push(Piece {
+                        text: frag.to_owned(),
+                        fragment: true,
+                    });
+                }
+            }
+            let rest = match &self.fragment {
+                Some(f) if sentence.starts_with(f.as_str()) => sentence[f.len()..].trim_start(),
+                _ => sentence,
+            };
+            if !rest.is_empty() {
+                out.push(Piece {
+                    text: rest.to_owned(),
+                    fragment: false,
+                });
+            }
+        }
+        self.done = self.done.max(scan.spans.len());
+    }
+}
+
+/// A byte after which (and whitespace) a sentence end may become certain.
+#[inline]
+fn is_term(b: u8, comma: bool) -> bool {
+    matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',')
+}
+
+/// The first clause of `text` ending at a comma after at least `min_words` words, when more
+/// text certainly follows the comma (`complete`: `text` is a whole sentence).
+fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_whitespace() {
+            in_word = false;
+            continue;
+        }
+        if !in_word {
+            in_word = true;
+            words += 1;
+        }
+        if c == b',' && words >= min_words {
+            // More text certainly follows: a whole word after the comma (a first character
+            // alone may still change as the text grows).
+            let after = &text[i + 1..];
+            let rest = after.trim_start();
+            let word_done = rest.find(char::is_whitespace).is_some() || complete;
+            if rest.len() < after.len() && !rest.is_empty() && word_done {
+                return Some(&text[..=i]);
+            }
+        }
+    }
+    None
+}
+
+/// Where the first backtick run that no later run of the same length closes starts (the
+/// length of `src` if none): as the text grows it may open a code span. A run at the end
+/// of `src` may still grow, so it closes nothing yet.
+fn open_code_span(src: &str) -> usize {
+    let b = src.as_bytes();
+    let run_at = |from: usize| -> Option<(usize, usize)> {
+        let p = from + memchr::memchr(b'`', &b[from..])?;
+        let n = b[p..].iter().take_while(|&&c| c == b'`').count();
+        Some((p, n))
+    };
+    let mut from = 0;
+    while let Some((mut p, mut n)) = run_at(from) {
+        if p > 0 && b[p - 1] == b'\\' {
+            // An escaped backtick is literal; the rest of the run may still open a span.
+            p += 1;
+            n -= 1;
+            if n == 0 {
+                from = p;
+                continue;
+            }
+        }
+        let mut q = p + n;
+        loop {
+            match run_at(q) {
+                // A run at the very end may still grow: not a match yet.
+                Some((r, m)) if r + m == b.len() => return p,
+                Some((r, m)) if m == n => {
+                    from = r + m;
+                    break;
+                }
+                Some((r, m)) => q = r + m,
+                None => return p,
+            }
+        }
+    }
+    src.len()
+}
+
+/// Where a possible table header starts among the last two lines of `src` (its length if
+/// none): a line with a pipe is a paragraph until the next line proves to be a delimiter
+/// row. Once the chunk has a delimiter row, its rows are table rows for good.
+fn table_barrier(src: &str) -> usize {
+    if memchr::memchr(b'|', src.as_bytes()).is_none() {
+        return src.len();
+    }
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|p| p + 1));
+    let complete_lines = starts.len() - 1;
+    let line = |k: usize| {
+        let end = starts.get(k + 1).map_or(src.len(), |&e| e - 1);
+        &src[starts[k]..end]
+    };
+    if (0..complete_lines).any(|k| is_delimiter_row(line(k))) {
+        return src.len();
+    }
+    let last = starts.len() - 1;
+    (last.saturating_sub(1)..=last)
+        .find(|&k| line(k).contains('|'))
+        .map_or(src.len(), |k| starts[k])
+}
+
+/// A GFM table delimiter row: cells of dashes with optional colons, separated by pipes.
+fn is_delimiter_row(line: &str) -> bool {
+    let t = line.trim();
+    t.contains('-')
+        && (t.contains('|') || t.contains(':'))
+        && t.bytes()
+            .all(|c| matches!(c, b'|' | b'-' | b':' | b' ' | b'\t'))
+}
+
+/// Where an entity or a tag still being typed at the end of `src` starts ("&#4", "<di"),
+/// the length of `src` if none: both read differently once complete.
+fn open_tail(src: &str) -> usize {
+    let b = src.as_bytes();
+    let mut cut = b.len();
+    if let Some(amp) = memchr::memrchr(b'&', b) {
+        let tail = &b[amp + 1..];
+        if tail.len() <= 32 && tail.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'#') {
+            cut = amp;
+        }
+    }
+    if let Some(lt) = memchr::memrchr(b'<', b) {
+        let starts_tag = matches!(b.get(lt + 1), None | Some(b'/' | b'!' | b'?'))
+            || b.get(lt + 1).is_some_and(u8::is_ascii_alphabetic);
+        if starts_tag && memchr::memchr(b'>', &b[lt..]).is_none() {
+            cut = cut.min(lt);
+        }
+    }
+    cut
+}
+
+/// Strips indentation, quote markers and list markers before a possible fence; `top` is
+/// false when there was a container or 4+ spaces of indentation.
+fn strip_containers(line: &str) -> (&str, bool) {
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut top = indent <= 3 && !line.starts_with('\t');
+    let mut s = line.trim_start();
+    loop {
+        if let Some(r) = s.strip_prefix('>') {
+            s = r.trim_start();
+            top = false;
+            continue;
+        }
+        let b = s.as_bytes();
+        let marker = match b.first() {
+            Some(b'-' | b'*' | b'+') if matches!(b.get(1), Some(b' ' | b'\t')) => 1,
+            Some(c) if c.is_ascii_digit() => {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                if matches!(b.get(n), Some(b'.' | b')')) && matches!(b.get(n + 1), Some(b' ')) {
+                    n + 1
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        if marker == 0 {
+            return (s, top);
+        }
+        s = s[marker..].trim_start();
+        top = false;
+    }
+}
+
+fn opens_fence(content: &str) -> Option<(u8, usize)> {
+    let b = content.as_bytes();
+    let ch = *b.first()?;
+    if ch != b'`' && ch != b'~' {
+        return None;
+    }
+    let n = b.iter().take_while(|&&c| c == ch).count();
+    if n < 3 || (ch == b'`' && content[n..].contains('`')) {
+        return None;
+    }
+    Some((ch, n))
+}
+
+fn closes_fence(content: &str, f: Fence) -> bool {
+    let b = content.as_bytes();
+    let n = b.iter().take_while(|&&c| c == f.ch).count();
+    n >= f.len && content[n..].trim().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(pieces: &[Piece]) -> Vec<&str> {
+        pieces.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn emits_when_next_sentence_starts() {
+        let mut s = Shaper::default();
+        let mut out = Vec::new();
+        s.feed("Hello there. How", &mut out);
+        assert!(out.is_empty(), "the next word may still change");
+        s.feed(" are you", &mut out);
+        assert_eq!(texts(&out), ["Hello there."]);
+        s.feed("?\n\n", &mut out);
+        assert_eq!(texts(&out), ["Hello there.", "How are you?"]);
+    }
+
+    #[test]
+    fn nothing_inside_open_fence() {
+        let mut s = Shaper::default();
+        let mut out = Vec::new();
+        s.feed("Run it:\n\n```sh\necho. Hi there. And\n", &mut out);
+        assert_eq!(texts(&out), ["Run it:"]);
+        s.feed("```\nDone. Next one", &mut out);
+        assert_eq!(texts(&out), ["Run it:", "Done."]);
+        s.finish(&mut out);
+        assert_eq!(texts(&out), ["Run it:", "Done.", "Next one"]);
+    }
+
+    #[test]
+    fn open_code_spans() {
+        assert_eq!(open_code_span("a `b` c"), 7);
+        assert_eq!(open_code_span("a `b c"), 2);
+        assert_eq!(open_code_span("a ``b` c"), 2);
+        assert_eq!(open_code_span("a \\`b c"), 7);
+        assert_eq!(open_code_span("```\nx\n```\nok `"), 13);
+    }
+
+    #[test]
+    fn open_tails() {
+        assert_eq!(open_tail("a &#4"), 2);
+        assert_eq!(open_tail("a &amp; b"), 9);
+        assert_eq!(open_tail("x <di"), 2);
+        assert_eq!(open_tail("x <b> y"), 7);
+        assert_eq!(open_tail("a < b"), 5);
+    }
+
+    #[test]
+    fn table_barriers() {
+        assert_eq!(table_barrier("Para. Next one\n| a | b |"), 15);
+        assert_eq!(table_barrier("| a. B |\n|--"), 0);
+        assert_eq!(table_barrier("| a | b |\n|---|---|\n| c. D |"), 28);
+        assert_eq!(table_barrier("No pipes. Here"), 14);
+    }
+
+    #[test]
+    fn early_fragment() {
+        let opts = ShaperOptions {
+            early_fragment: true,
+            min_fragment_words: 4,
+        };
+        let mut s = Shaper::new(opts);
+        let mut out = Vec::new();
+        s.feed("The release profile uses fat LTO, so the", &mut out);
+        assert_eq!(
+            out,
+            [Piece {
+                text: "The release profile uses fat LTO,".into(),
+                fragment: true
+            }]
+        );
+        s.feed(" linker works. Next one, with a comma here, ok.", &mut out);
+        s.finish(&mut out);
+        assert_eq!(
+            texts(&out),
+            [
+                "The release profile uses fat LTO,",
+                "so the linker works.",
+                "Next one, with a comma here, ok."
+            ]
+        );
+    }
+}
