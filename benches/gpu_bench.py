@@ -42,6 +42,7 @@ _import_engines()
 
 import gpu_models as gm  # noqa: E402
 import torch  # noqa: E402
+
 from stream_tts.engines.nllb import NllbTranslator  # noqa: E402
 from stream_tts.engines.xtts import (  # noqa: E402
     Voice,

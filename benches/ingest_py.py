@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from stream_tts._core import StreamParser
 
 SAMPLE = (

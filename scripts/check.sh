@@ -14,4 +14,5 @@ step "cargo clippy (python)";   cargo clippy --features python -- -D warnings
 step "cargo test";              cargo test --all-targets
 step "ruff";                    ruff check python tests benches && ruff format --check python tests benches
 step "mypy stubtest";           python -m mypy.stubtest stream_tts._core
+step "audio rig";               bash scripts/pulse-rig.sh >/dev/null  # pytest's fixture also starts it
 step "pytest";                  python -m pytest -q

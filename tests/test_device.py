@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+
 from stream_tts.engines.device import DeviceUnavailableError, pick_device, pick_dtype
 from stream_tts.engines.extras import MissingExtraError, require
 

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from stream_tts._core import Event, StreamParser
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "claude_code_samples"

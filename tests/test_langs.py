@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stream_tts.engines.langs import (
     ISO_TO_FLORES,
     XTTS_LANGUAGES,

@@ -14,6 +14,7 @@ import gpu_models as gm
 import huggingface_hub.constants
 import pytest
 import torch
+
 from stream_tts.engines.hub import ModelNotFoundError, ensure_model
 from stream_tts.engines.langs import UnknownLanguageError
 from stream_tts.engines.lookahead import TranslateAhead

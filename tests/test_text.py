@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from stream_tts._core import Shaper, speakable, split_sentences
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

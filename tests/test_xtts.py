@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+
 from stream_tts.engines.base import SpeechEngine
 from stream_tts.engines.hub import ModelNotFoundError
 from stream_tts.engines.langs import UnknownLanguageError

@@ -1,10 +1,11 @@
 # Hand-written stub of the Rust extension `stream_tts._core`; checked by `mypy.stubtest`.
 # This file is the contract between the Rust core and the Python side.
 
-from typing import Final, Literal, final
+from typing import Final, Literal, Self, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 __version__: Final[str]
 
@@ -136,13 +137,14 @@ def monotonic() -> float:
 def list_devices() -> list[dict[str, object]]:
     """Output devices: name, default (bool), sample_rates, channels, formats."""
 
-Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
+_Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
 
+@disjoint_base
 class _SinkBase:
     @property
     def sample_rate(self) -> int:
         """Rate of the samples given to push() (the model's rate)."""
-    def push(self, samples: Samples, *, utterance: int | None = None) -> None:
+    def push(self, samples: _Samples, *, utterance: int | None = None) -> None:
         """Queue mono samples (contiguous float32 or int16, read in place, no copy in Python).
 
         With `utterance`, the first sample of this call starts that utterance: its time of
@@ -158,19 +160,24 @@ class _SinkBase:
     def stats(self) -> dict[str, float]:
         """underruns, samples_played, device_errors, buffer_frames, device_rate, ..."""
     def close(self) -> None: ...
-    def __enter__(self) -> _SinkBase: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
 
 @final
 class AudioSink(_SinkBase):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         sample_rate: int,
         *,
         device: str | None = None,
         buffer_ms: float = 10.0,
         ring_ms: float = 2000.0,
-    ) -> None: ...
+        device_rate: int | None = None,
+        sample_format: Literal["f32", "i16", "i32"] | None = None,
+    ) -> AudioSink:
+        """Open `device` (default: the system default). The device runs at `sample_rate` when
+        it can, else at its default rate with resampling in push(); `device_rate` and
+        `sample_format` force the device's rate and sample format."""
     @property
     def device_name(self) -> str: ...
     @property
@@ -181,8 +188,8 @@ class AudioSink(_SinkBase):
 
 @final
 class WavSink(_SinkBase):
-    def __init__(self, path: str, sample_rate: int) -> None: ...
+    def __new__(cls, path: str, sample_rate: int) -> WavSink: ...
 
 @final
 class NullSink(_SinkBase):
-    def __init__(self, sample_rate: int, *, realtime: bool = False) -> None: ...
+    def __new__(cls, sample_rate: int, *, realtime: bool = False) -> NullSink: ...
