@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import SAMPLES, Recorder, pulse_rig, remove_rig, shared_file, stream_tts
+
 from stream_tts.cli import _cli_values, build_parser
 from stream_tts.config import ConfigError, Settings, load_file, merge
 from stream_tts.samples import session_path

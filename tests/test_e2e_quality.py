@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import shared_file, stream_tts, words
+
 from stream_tts.samples import session_path
 
 NEVER_HEARD = ("asterisk", "backtick", "back tick", "hash", "http", "slash slash")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from stream_tts._core import NullSink
 from stream_tts.config import Settings
 from stream_tts.engines.piper import PiperEngine, bundled_voice

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from stream_tts.engines.base import SpeechEngine
 from stream_tts.engines.piper import (
     BUNDLED_VOICE,
