@@ -330,8 +330,9 @@ def test_plays_to_the_device(device: tuple[dict[str, str], Recorder], tmp_path: 
     assert loud, "no sound reached the sink"
     heard = loud[-1] - loud[0]
     spoken = sum(x["audio_s"] for x in records)
-    # Sound from the first sentence's start to the last one's end (less trailing quiet).
-    assert spoken - 0.6 < heard < spoken + 0.3, (heard, spoken)
+    # Sound from the first sentence's start to the last one's end (less trailing quiet; plus
+    # a gap if the second sentence was not ready in time on a busy machine).
+    assert spoken - 0.6 < heard < spoken + 1.0, (heard, spoken)
 
 
 def test_ctrl_c_silences_at_once(device: tuple[dict[str, str], Recorder]) -> None:
