@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import numpy as np
 from _rig import RESULTS, git_rev, machine, use_rig
 from audio_rig import MONITOR_RATE, Rig, stop_rig
+
 from stream_tts._core import AudioSink
 
 FRAME_BYTES = 8  # float32 stereo

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import numpy as np
 from _rig import RESULTS, git_rev, machine, use_rig
 from audio_rig import stop_rig
+
 from stream_tts._core import AudioSink, NullSink
 
 

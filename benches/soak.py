@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 from _rig import RESULTS, git_rev, machine, rss_kib, use_rig
 from audio_rig import speech_like, stop_rig
+
 from stream_tts._core import AudioSink
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pytest
 from audio_rig import MONITOR_RATE, Recorder, Rig, align, onset, speech_like
+
 from stream_tts._core import AudioSink, DeviceNotFoundError, list_devices
 
 # A new PulseAudio stream may lose its first few ms while it starts (the capture-device tests

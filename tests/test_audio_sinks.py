@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from stream_tts._core import AudioError, NullSink, WavSink, monotonic
 
 

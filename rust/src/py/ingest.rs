@@ -81,20 +81,13 @@ impl PyStreamParser {
         max_line_bytes: usize,
         max_depth: usize,
     ) -> PyResult<Self> {
-        let input: InputFormat = input.parse()?;
-        if max_line_bytes == 0 || max_depth == 0 {
-            return Err(Error::InvalidArgument(
-                "max_line_bytes and max_depth must be positive".to_owned(),
-            )
-            .into());
-        }
-        let opts = ParserOptions {
+        let opts = parser_options(
             input,
             speak_tools,
             speak_subagents,
             max_line_bytes,
             max_depth,
-        };
+        )?;
         Ok(Self {
             parser: Parser::new(opts),
             out: Vec::new(),
@@ -131,6 +124,30 @@ impl PyStreamParser {
     fn take_warnings(&mut self) -> Vec<String> {
         self.parser.take_warnings()
     }
+}
+
+/// Checked parser options from the Python keyword arguments (shared with `TextPipeline`).
+pub(crate) fn parser_options(
+    input: &str,
+    speak_tools: bool,
+    speak_subagents: bool,
+    max_line_bytes: usize,
+    max_depth: usize,
+) -> PyResult<ParserOptions> {
+    let input: InputFormat = input.parse()?;
+    if max_line_bytes == 0 || max_depth == 0 {
+        return Err(Error::InvalidArgument(
+            "max_line_bytes and max_depth must be positive".to_owned(),
+        )
+        .into());
+    }
+    Ok(ParserOptions {
+        input,
+        speak_tools,
+        speak_subagents,
+        max_line_bytes,
+        max_depth,
+    })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

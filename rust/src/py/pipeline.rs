@@ -4,8 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyDict, PyList};
 
 use super::buffer::with_bytes;
-use crate::error::Error;
-use crate::ingest::{InputFormat, ParserOptions};
+use super::ingest::parser_options;
 use crate::pipeline::{Sentence, SentenceKind, TextPipeline};
 use crate::shaper::ShaperOptions;
 
@@ -82,20 +81,13 @@ impl PyTextPipeline {
         max_line_bytes: usize,
         max_depth: usize,
     ) -> PyResult<Self> {
-        let input: InputFormat = input.parse()?;
-        if max_line_bytes == 0 || max_depth == 0 {
-            return Err(Error::InvalidArgument(
-                "max_line_bytes and max_depth must be positive".to_owned(),
-            )
-            .into());
-        }
-        let parser = ParserOptions {
+        let parser = parser_options(
             input,
             speak_tools,
             speak_subagents,
             max_line_bytes,
             max_depth,
-        };
+        )?;
         let shaper = ShaperOptions {
             early_fragment,
             min_fragment_words,
