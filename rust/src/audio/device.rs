@@ -21,6 +21,9 @@ use crate::error::{Error, Result};
 
 /// Device error reports closer together than this are one episode.
 const ERROR_QUIET: Duration = Duration::from_millis(50);
+/// An error burst this long with no quiet gap means the device is gone (the PulseAudio
+/// server died, say): cpal's ALSA worker would otherwise spin on EIO at full CPU.
+const DEVICE_LOST_AFTER: Duration = Duration::from_secs(2);
 
 /// Formats the callback can write, best first.
 const FORMATS: [SampleFormat; 3] = [SampleFormat::F32, SampleFormat::I16, SampleFormat::I32];
@@ -106,9 +109,11 @@ impl Drop for DeviceOutput {
 pub fn open(req: DeviceRequest) -> Result<(DeviceOutput, Feeder, StartsRx)> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    // The error callback stops the stream through the same channel when the device is lost.
+    let lost_tx = stop_tx.clone();
     let thread = std::thread::Builder::new()
         .name("stream-tts-audio".into())
-        .spawn(move || match start(&req) {
+        .spawn(move || match start(&req, lost_tx) {
             Ok((stream, opened, feeder, starts)) => {
                 if ready_tx.send(Ok((opened, feeder, starts))).is_ok() {
                     // Park until the sink stops us (or is dropped), then drop the stream here.
@@ -137,7 +142,7 @@ pub fn open(req: DeviceRequest) -> Result<(DeviceOutput, Feeder, StartsRx)> {
 
 type Running = (cpal::Stream, Opened, Feeder, StartsRx);
 
-fn start(req: &DeviceRequest) -> Result<Running> {
+fn start(req: &DeviceRequest, lost: mpsc::Sender<()>) -> Result<Running> {
     let host = cpal::default_host();
     let device = find(&host, req.name.as_deref())?;
     let name = device_name(&device);
@@ -176,7 +181,7 @@ fn start(req: &DeviceRequest) -> Result<Running> {
     };
     let attempt = |config: &StreamConfig| {
         let (feeder, player, starts) = ring::channel(ring_frames);
-        build(&device, config, format, player).map(|s| (s, feeder, starts))
+        build(&device, config, format, player, lost.clone()).map(|s| (s, feeder, starts))
     };
     let (stream, feeder, starts) = match attempt(&config) {
         Ok(x) => x,
@@ -273,11 +278,12 @@ fn build(
     config: &StreamConfig,
     format: SampleFormat,
     player: Player,
+    lost: mpsc::Sender<()>,
 ) -> Result<cpal::Stream, cpal::Error> {
     match format {
-        SampleFormat::I16 => build_typed::<i16>(device, config, player),
-        SampleFormat::I32 => build_typed::<i32>(device, config, player),
-        _ => build_typed::<f32>(device, config, player),
+        SampleFormat::I16 => build_typed::<i16>(device, config, player, lost),
+        SampleFormat::I32 => build_typed::<i32>(device, config, player, lost),
+        _ => build_typed::<f32>(device, config, player, lost),
     }
 }
 
@@ -285,6 +291,7 @@ fn build_typed<S>(
     device: &cpal::Device,
     config: &StreamConfig,
     mut player: Player,
+    lost: mpsc::Sender<()>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     S: SizedSample + FromSample<f32> + Send + 'static,
@@ -308,6 +315,7 @@ where
             // repeat an error until they recover (ALSA's pulse plugin reports EIO on every
             // poll after an xrun), so count episodes: a report after 50 ms of quiet.
             let mut last: Option<Instant> = None;
+            let mut burst_start = Instant::now();
             move |err: cpal::Error| {
                 if std::env::var_os("STREAM_TTS_AUDIO_DEBUG").is_some() {
                     eprintln!("stream-tts audio: {err}");
@@ -316,6 +324,14 @@ where
                 let now = Instant::now();
                 let new_episode = !last.is_some_and(|t| now - t <= ERROR_QUIET);
                 last = Some(now);
+                if new_episode {
+                    burst_start = now;
+                } else if now - burst_start >= DEVICE_LOST_AFTER
+                    && !errors.device_lost.swap(true, Ordering::AcqRel)
+                {
+                    // Wake the audio thread, which drops the stream and its spinning worker.
+                    let _ = lost.send(());
+                }
                 if err.kind() == cpal::ErrorKind::Xrun {
                     errors.xruns.fetch_add(1, Ordering::Relaxed);
                 } else if new_episode {

@@ -62,6 +62,9 @@ pub struct Shared {
     pub latency_ns: AtomicU64,
     /// The sink closed: waiting producers give up.
     pub closed: AtomicBool,
+    /// The device kept failing without a pause (its server went away): the stream was
+    /// stopped, and pushes fail instead of waiting for a callback that will not come.
+    pub device_lost: AtomicBool,
 }
 
 impl Shared {

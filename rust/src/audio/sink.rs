@@ -321,6 +321,10 @@ impl Sink {
             ("device_errors", n(&s.device_errors)),
             ("device_error_reports", n(&s.device_error_reports)),
             ("xruns", n(&s.xruns)),
+            (
+                "device_lost",
+                f64::from(u8::from(s.device_lost.load(Ordering::Relaxed))),
+            ),
             ("buffer_frames", f64::from(self.buffer_frames)),
             ("device_rate", f64::from(self.device_rate)),
             ("sample_rate", f64::from(self.sample_rate)),
@@ -362,6 +366,14 @@ fn closed() -> Error {
     Error::Audio("the sink is closed".into())
 }
 
+fn lost() -> Error {
+    Error::Audio(
+        "the audio device stopped working (it kept failing for 2 s; was the sound server \
+         restarted?); try again, pick another with --device, or write to --output FILE.wav"
+            .into(),
+    )
+}
+
 /// Sleeps in short steps, calling `poll` every `POLL_EVERY`.
 struct Waiter<'a, E> {
     poll: &'a mut dyn FnMut() -> Result<(), E>,
@@ -379,6 +391,9 @@ impl<'a, E: From<Error>> Waiter<'a, E> {
     fn wait(&mut self, sink: &Sink) -> Result<(), E> {
         if sink.closed() {
             return Err(closed().into());
+        }
+        if sink.shared.device_lost.load(Ordering::Acquire) {
+            return Err(lost().into());
         }
         self.wait_open()
     }
@@ -478,6 +493,22 @@ mod tests {
         };
         let r = sink.push(&[0.0f32; 1000], None, &mut poll);
         assert!(matches!(r, Err(Error::Audio(m)) if m == "interrupted"));
+    }
+
+    #[test]
+    fn a_lost_device_fails_a_waiting_push_instead_of_blocking() {
+        let (sink, _player) = sink(16000, 16000, 100);
+        let shared = sink.shared.clone();
+        let lose = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            shared.device_lost.store(true, Ordering::Release);
+        });
+        // The ring holds 100 frames and nobody plays: only the lost flag can end this push.
+        let r = sink.push(&[0.0f32; 1000], None, &mut ok);
+        lose.join().unwrap();
+        assert!(matches!(r, Err(Error::Audio(m)) if m.contains("stopped working")));
+        let stats = sink.stats();
+        assert!(stats.contains(&("device_lost", 1.0)));
     }
 
     #[test]
