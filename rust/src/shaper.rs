@@ -69,6 +69,9 @@ pub struct Shaper {
     prev_blank: bool,
     /// The open chunk has a complete line that is not blank.
     has_text: bool,
+    /// The open chunk is (blank lines and) a top-level fenced code block opened on its first
+    /// line with text, and nothing after its closing fence.
+    code_only: bool,
     /// Sentences of the open chunk already emitted.
     done: usize,
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
@@ -118,6 +121,7 @@ impl Shaper {
             fence: None,
             prev_blank: false,
             has_text: false,
+            code_only: false,
             done: 0,
             said_all: false,
             rendered: String::new(),
@@ -403,6 +407,7 @@ impl Shaper {
     fn end_of_line(&mut self, line_end: usize) -> bool {
         let line = &self.buf[self.line_start..line_end];
         let blank = line.trim().is_empty();
+        let had_text = self.has_text;
         self.has_text |= !blank;
         self.said_all &= blank;
         let (content, top) = strip_containers(line);
@@ -410,7 +415,10 @@ impl Shaper {
             if closes_fence(content, f) {
                 self.fence = None;
                 self.prev_blank = false;
-                return f.top && top;
+                let cut = f.top && top;
+                // Closed without ending the chunk: text may follow in it.
+                self.code_only &= cut;
+                return cut;
             }
             self.prev_blank = blank;
             return false;
@@ -418,6 +426,7 @@ impl Shaper {
         if let Some((ch, len)) = opens_fence(content) {
             self.fence = Some(Fence { ch, len, top });
             self.prev_blank = false;
+            self.code_only = top && !had_text;
             return false;
         }
         self.prev_blank = blank;
@@ -443,12 +452,14 @@ impl Shaper {
     fn finalize(&mut self, upto: usize, out: &mut Vec<Piece>) {
         // Nothing new since the blank-line flush: everything was said then.
         let new_text = !self.buf[self.line_start.min(upto)..upto].trim().is_empty();
-        if new_text || (!self.said_all && self.has_text) {
+        // A chunk that is one fenced code block renders to nothing: no need to parse it.
+        if !self.code_only && (new_text || (!self.said_all && self.has_text)) {
             let scan = self.render(upto, true);
             self.emit(&scan, out);
             self.scan = scan;
         }
         self.chunk = upto;
+        self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
             self.line_start -= self.chunk;
