@@ -97,6 +97,46 @@ fn shape_deltas(answers: &[String], cuts: &[Vec<(usize, usize)>], out: &mut Vec<
     n
 }
 
+/// `speakable` of each answer on its own (one parser each, no segmenting).
+fn speakable_each(answers: &[String]) -> usize {
+    answers.iter().map(|a| speakable(a).len()).sum()
+}
+
+/// A hash of every piece of both paths, to compare two builds' outputs.
+fn digest(answers: &[String], cuts: &[Vec<(usize, usize)>]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut out = Vec::new();
+    let mut shaper = Shaper::new(ShaperOptions::default());
+    for a in answers {
+        shaper.feed(a, &mut out);
+        shaper.finish(&mut out);
+        out.push(Piece {
+            text: String::new(),
+            fragment: true,
+        });
+    }
+    let mut shaper = Shaper::new(ShaperOptions {
+        early_fragment: true,
+        min_fragment_words: 6,
+    });
+    for (a, cut) in answers.iter().zip(cuts) {
+        for &(i, j) in cut {
+            shaper.feed(&a[i..j], &mut out);
+        }
+        shaper.finish(&mut out);
+        out.push(Piece {
+            text: String::new(),
+            fragment: true,
+        });
+    }
+    for p in &out {
+        p.text.hash(&mut h);
+        p.fragment.hash(&mut h);
+    }
+    h.finish()
+}
+
 /// Times every single `feed` of a small delta; prints percentiles.
 fn per_delta_latency(answers: &[String], cuts: &[Vec<(usize, usize)>]) {
     let mut times: Vec<Duration> = Vec::new();
@@ -142,6 +182,21 @@ fn main() {
         spoken.len(),
         split_sentences(&spoken).len()
     );
+    // One pass of one path, for a deterministic profile:
+    // SHAPE_ONCE=whole valgrind --tool=callgrind target/release/deps/shape-* --bench
+    if let Ok(which) = std::env::var("SHAPE_ONCE") {
+        let mut out = Vec::new();
+        let n = match which.as_str() {
+            "whole" => shape_whole(&answers, &mut out),
+            "speakable" => speakable_each(&answers),
+            _ => shape_deltas(&answers, &cuts, &mut out),
+        };
+        println!(
+            "{which}: {n} pieces, digest {:016x}",
+            digest(&answers, &cuts)
+        );
+        return;
+    }
     per_delta_latency(&answers, &cuts);
     if !benching {
         return;

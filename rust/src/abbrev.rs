@@ -26,10 +26,21 @@ const STARTERS: &[&str] = &[
     "We", "What", "When", "Where", "Which", "Who", "Why", "You", "Your",
 ];
 
+/// `word`, ASCII-lower-cased (or, when it is not ASCII, lower-cased), is in `list` (sorted
+/// by bytes, entries at most 8 bytes).
 fn eq_lower(word: &str, list: &[&str]) -> bool {
-    list.iter()
-        .any(|a| a.len() == word.len() && word.eq_ignore_ascii_case(a))
-        || (!word.is_ascii() && list.contains(&word.to_lowercase().as_str()))
+    const MAX: usize = 8;
+    if word.len() <= MAX {
+        // Lower-cased on the stack and looked up by binary search: this runs at every period.
+        let mut buf = [0u8; MAX];
+        let lower = &mut buf[..word.len()];
+        lower.copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
+        if list.binary_search_by(|a| a.as_bytes().cmp(lower)).is_ok() {
+            return true;
+        }
+    }
+    !word.is_ascii() && list.contains(&word.to_lowercase().as_str())
 }
 
 /// `word` (the token before a period, without it) is an abbreviation.
@@ -66,5 +77,16 @@ mod tests {
         assert!(ABBREVIATIONS.windows(2).all(|w| w[0] < w[1]));
         assert!(is_abbreviation("Dr") && is_abbreviation("N°") && is_abbreviation("U.S.A"));
         assert!(!is_abbreviation("build") && !is_abbreviation("Jane.Doe@example.com"));
+    }
+
+    #[test]
+    fn lookup_fits_the_lists() {
+        assert!(SENTENCE_FINAL.windows(2).all(|w| w[0] < w[1]));
+        assert!(ABBREVIATIONS
+            .iter()
+            .chain(SENTENCE_FINAL)
+            .all(|a| a.len() <= 8));
+        assert!(is_abbreviation("MESSRS") && is_abbreviation("n°") && !is_abbreviation("dre"));
+        assert!(ends_sentences("Etc") && !ends_sentences("etcetera"));
     }
 }

@@ -69,13 +69,30 @@ pub struct Shaper {
     prev_blank: bool,
     /// The open chunk has a complete line that is not blank.
     has_text: bool,
+    /// The open chunk is (blank lines and) a top-level fenced code block opened on its first
+    /// line with text, and nothing after its closing fence.
+    code_only: bool,
     /// Sentences of the open chunk already emitted.
     done: usize,
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
     said_all: bool,
     rendered: String,
+    /// `rendered` holds the rendering of `buf[chunk..upto]` for this `(chunk, upto)`, with
+    /// what `render` changed after it (period dropped, space added): a final rendering of
+    /// the same text (`finish` after the provisional look at a whole feed) reuses it.
+    last_render: Option<(usize, usize)>,
+    last_added: bool,
+    last_popped: bool,
+    last_space: bool,
     scratch: String,
     scan: Scan,
+    /// Where to look for the next line break in `buf` (bytes before it have none).
+    nl_from: usize,
+    /// What `watch` has seen of the open chunk: 0 only whitespace, 1 whitespace then up to
+    /// nine digits (a list marker may follow), 2 anything else. A line break or "1." there
+    /// ends no sentence, so it arms nothing.
+    lead: u8,
+    lead_digits: u8,
     /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space,
     /// 3 in the next word (which must be complete for the segmenter to decide).
     armed: u8,
@@ -104,11 +121,19 @@ impl Shaper {
             fence: None,
             prev_blank: false,
             has_text: false,
+            code_only: false,
             done: 0,
             said_all: false,
             rendered: String::new(),
+            last_render: None,
+            last_added: false,
+            last_popped: false,
+            last_space: false,
             scratch: String::new(),
             scan: Scan::default(),
+            nl_from: 0,
+            lead: 0,
+            lead_digits: 0,
             armed: 0,
             trigger: false,
             need_more: false,
@@ -157,6 +182,19 @@ impl Shaper {
         let bytes = delta.as_bytes();
         let mut i = 0;
         while i < bytes.len() && !self.trigger {
+            if self.armed == 0 && self.lead == 2 && !self.need_more {
+                // Only a terminator or a line break changes anything now.
+                match bytes[i..]
+                    .iter()
+                    .position(|&b| is_term(b, comma) || b == b'\n')
+                {
+                    Some(p) => i += p,
+                    None => {
+                        i = bytes.len();
+                        break;
+                    }
+                }
+            }
             self.step(bytes[i], comma);
             i += 1;
         }
@@ -182,6 +220,23 @@ impl Shaper {
 
     #[inline]
     fn step(&mut self, b: u8, comma: bool) {
+        if self.lead < 2 {
+            // The start of the open chunk: no sentence before a line break there, and "1."
+            // is a list marker the renderer drops.
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' if self.lead == 0 => return,
+                b'0'..=b'9' if self.lead_digits < 9 => {
+                    self.lead = 1;
+                    self.lead_digits += 1;
+                    return;
+                }
+                b'.' | b')' if self.lead == 1 => {
+                    self.lead = 2;
+                    return;
+                }
+                _ => self.lead = 2,
+            }
+        }
         let term = is_term(b, comma);
         match self.armed {
             _ if b == b'\n' => self.armed = 2,
@@ -218,7 +273,11 @@ impl Shaper {
     /// Walks the lines received so far: decides chunk cuts and tracks fences and blanks.
     fn lines(&mut self, out: &mut Vec<Piece>) {
         loop {
-            let nl = self.buf[self.line_start..].find('\n');
+            // Only the bytes not searched before: a long line arrives in many deltas.
+            let from = self.nl_from.max(self.line_start);
+            let nl = memchr::memchr(b'\n', &self.buf.as_bytes()[from..])
+                .map(|p| from + p - self.line_start);
+            self.nl_from = nl.map_or(self.buf.len(), |p| self.line_start + p);
             if !self.line_decided {
                 let line = match nl {
                     Some(p) => &self.buf[self.line_start..self.line_start + p],
@@ -348,6 +407,7 @@ impl Shaper {
     fn end_of_line(&mut self, line_end: usize) -> bool {
         let line = &self.buf[self.line_start..line_end];
         let blank = line.trim().is_empty();
+        let had_text = self.has_text;
         self.has_text |= !blank;
         self.said_all &= blank;
         let (content, top) = strip_containers(line);
@@ -355,7 +415,10 @@ impl Shaper {
             if closes_fence(content, f) {
                 self.fence = None;
                 self.prev_blank = false;
-                return f.top && top;
+                let cut = f.top && top;
+                // Closed without ending the chunk: text may follow in it.
+                self.code_only &= cut;
+                return cut;
             }
             self.prev_blank = blank;
             return false;
@@ -363,6 +426,7 @@ impl Shaper {
         if let Some((ch, len)) = opens_fence(content) {
             self.fence = Some(Fence { ch, len, top });
             self.prev_blank = false;
+            self.code_only = top && !had_text;
             return false;
         }
         self.prev_blank = blank;
@@ -388,16 +452,20 @@ impl Shaper {
     fn finalize(&mut self, upto: usize, out: &mut Vec<Piece>) {
         // Nothing new since the blank-line flush: everything was said then.
         let new_text = !self.buf[self.line_start.min(upto)..upto].trim().is_empty();
-        if new_text || (!self.said_all && self.has_text) {
+        // A chunk that is one fenced code block renders to nothing: no need to parse it.
+        if !self.code_only && (new_text || (!self.said_all && self.has_text)) {
             let scan = self.render(upto, true);
             self.emit(&scan, out);
             self.scan = scan;
         }
         self.chunk = upto;
+        self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
             self.line_start -= self.chunk;
+            self.nl_from -= self.chunk;
             self.chunk = 0;
+            self.last_render = None;
         }
         self.done = 0;
         self.has_text = false;
@@ -408,9 +476,13 @@ impl Shaper {
         if self.buf.len() - self.chunk <= 256 {
             self.trigger = false;
             self.armed = 0;
+            self.lead = 0;
+            self.lead_digits = 0;
             let rest = std::mem::take(&mut self.buf);
             self.watch(&rest[self.chunk..]);
             self.buf = rest;
+        } else {
+            self.lead = 2;
         }
     }
 
@@ -459,13 +531,28 @@ impl Shaper {
     }
 
     fn render(&mut self, upto: usize, complete: bool) -> Scan {
-        self.rendered.clear();
-        let added_period = markdown::render_with(
-            &self.buf[self.chunk..upto],
-            &mut self.rendered,
-            &mut self.scratch,
-        );
-        if added_period && !complete {
+        let added_period = if self.last_render == Some((self.chunk, upto)) {
+            // Same Markdown as last time: undo what that call changed after rendering.
+            if self.last_space {
+                self.rendered.pop();
+            }
+            if self.last_popped {
+                self.rendered.push('.');
+            }
+            self.last_added
+        } else {
+            self.rendered.clear();
+            let added = markdown::render_with(
+                &self.buf[self.chunk..upto],
+                &mut self.rendered,
+                &mut self.scratch,
+            );
+            self.last_render = Some((self.chunk, upto));
+            self.last_added = added;
+            added
+        };
+        self.last_popped = added_period && !complete;
+        if self.last_popped {
             self.rendered.pop(); // the last item, heading or row may go on
         }
         // The renderer trims the end of a block; in a prefix, a space typed after the last
@@ -478,7 +565,9 @@ impl Shaper {
                 .take_while(|&&c| c == b' ' || c == b'\t')
                 .count();
         let typed_space = !complete && body < src.len() && body > 0 && src[body - 1] != b'\n';
-        if typed_space && !self.rendered.is_empty() && !self.rendered.ends_with('\n') {
+        self.last_space =
+            typed_space && !self.rendered.is_empty() && !self.rendered.ends_with('\n');
+        if self.last_space {
             self.rendered.push(' ');
         }
         let mut scan = std::mem::take(&mut self.scan);
