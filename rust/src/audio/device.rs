@@ -81,7 +81,10 @@ pub struct DeviceOutput {
 
 impl Driver for DeviceOutput {
     fn stop(&mut self) -> Result<()> {
-        self.stop.take();
+        // Send rather than only drop: the error callback holds a clone of this sender.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(t) = self.thread.take() {
             t.join()
                 .map_err(|_| Error::Audio("the audio thread panicked".into()))?;
