@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from _rig import RESULTS, git_rev, machine, use_rig
-from audio_rig import MONITOR_RATE, Rig, stop_rig
+from audio_rig import MONITOR_RATE, Rig, parec_command, stop_rig
 
 from stream_tts._core import AudioSink
 
@@ -36,16 +36,7 @@ class LiveRecorder:
 
     def __init__(self, rig: Rig) -> None:
         self.proc = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                rig.monitor,
-                "--raw",
-                "--format=float32le",
-                f"--rate={MONITOR_RATE}",
-                "--channels=2",
-                "--latency-msec=2",
-            ],
+            parec_command(rig.monitor, channels=2, latency_ms=2),
             stdout=subprocess.PIPE,
             bufsize=0,
         )

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from cli_support import Recorder, pulse_rig, remove_rig
+from audio_rig import stop_rig
+from cli_support import Recorder, pulse_rig
 
 TEXT = b"This is a long answer that goes on for quite a while so that it can be cut off. " * 4
 
@@ -27,14 +28,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    tmp = Path(f"/tmp/stream-tts-ctrl-c-{os.getpid()}")
-    tmp.mkdir(exist_ok=True)
-    name = f"stream_tts_ctrl_c_{os.getpid()}"
-    env = {**os.environ, "STREAM_TTS_CONFIG": os.devnull, **pulse_rig(name, tmp)}
+    rig, rig_env = pulse_rig(f"stream_tts_ctrl_c_{os.getpid()}")
+    env = {**os.environ, "STREAM_TTS_CONFIG": os.devnull, **rig_env}
     runs = []
     try:
         for i in range(a.runs):
-            rec = Recorder(f"{name}.monitor")
+            rec = Recorder(rig.monitor)
             time.sleep(0.3)
             cmd = [sys.executable, "-m", "stream_tts.cli", "--input", "text"]
             p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -53,7 +52,7 @@ def main() -> None:
             last = max(rec.loud_times()) - sent
             runs.append({"rc": rc, "last_sound_ms": last * 1000, "exit_ms": exited * 1000})
     finally:
-        remove_rig(name, tmp)
+        stop_rig(rig)
     last_ms = [r["last_sound_ms"] for r in runs]
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _rig import audio_rig
+
+parec_command = audio_rig.parec_command
 
 RATE = 48000  # parec capture rate; onsets are found to 1/RATE within a block
 THRESHOLD = 0.02  # full-scale fraction that counts as sound (the sink is silent otherwise)
@@ -52,15 +55,7 @@ class Monitor:
     """Records the sink monitor with parec and reports when sound starts."""
 
     def __init__(self, source: str) -> None:
-        cmd = [
-            "parec",
-            f"--device={source}",
-            "--raw",
-            "--format=float32le",
-            f"--rate={RATE}",
-            "--channels=1",
-            "--latency-msec=2",
-        ]
+        cmd = parec_command(source, channels=1, latency_ms=2, rate=RATE)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
         self._lock = threading.Lock()
         self._armed = False

@@ -46,6 +46,21 @@ class Rig:
         }
 
 
+def parec_command(
+    source: str, *, channels: int, latency_ms: int, rate: int = MONITOR_RATE
+) -> list[str]:
+    """parec recording `source` as raw float32 at `rate`, with a small capture latency."""
+    return [
+        "parec",
+        f"--device={source}",
+        "--raw",
+        "--format=float32le",
+        f"--rate={rate}",
+        f"--channels={channels}",
+        f"--latency-msec={latency_ms}",
+    ]
+
+
 def start_rig(sink: str | None = None) -> Rig:
     """Start (or reuse) PulseAudio and a private null sink; raise RuntimeError if impossible."""
     sink = sink or f"stream_tts_test_{os.getpid()}"
@@ -74,16 +89,7 @@ class Recorder:
         self.path = path
         self._file = open(path, "wb")
         self._proc = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                rig.monitor,
-                "--raw",
-                "--format=float32le",
-                f"--rate={MONITOR_RATE}",
-                "--channels=2",
-                "--latency-msec=5",
-            ],
+            parec_command(rig.monitor, channels=2, latency_ms=5),
             stdout=self._file,
             stderr=subprocess.PIPE,
         )

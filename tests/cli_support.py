@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from audio_rig import Rig, parec_command, start_rig
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 SAMPLES = SHARED / "claude_code_samples"
@@ -85,15 +87,7 @@ class Recorder:
         import threading
 
         self.proc = subprocess.Popen(
-            [
-                "parec",
-                f"--device={source}",
-                "--raw",
-                "--format=float32le",
-                f"--rate={self.RATE}",
-                "--channels=1",
-                "--latency-msec=2",
-            ],
+            parec_command(source, channels=1, latency_ms=2, rate=self.RATE),
             stdout=subprocess.PIPE,
         )
         self.blocks: list[tuple[float, bytes]] = []
@@ -129,22 +123,8 @@ class Recorder:
         return out
 
 
-def pulse_rig(name: str, tmp: Path) -> dict[str, str]:
-    """A private null sink from scripts/pulse-rig.sh; the env that routes ALSA's default to it."""
-    script = REPO / "scripts" / "pulse-rig.sh"
-    assert script.is_file(), f"{script} missing (the audio branch's PulseAudio rig)"
-    env = {**os.environ, "STREAM_TTS_RIG_SINK": name, "STREAM_TTS_RIG_DIR": str(tmp)}
-    r = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, f"pulse rig failed: {r.stderr}"
-    # PULSE_SINK too: the ALSA pulse plugin's `device` did not route to the sink here.
-    out = {"STREAM_TTS_RIG_SINK": name, "PULSE_SINK": name}
-    for line in r.stdout.splitlines():
-        if line.startswith("export ") and "=" in line:
-            k, v = line.removeprefix("export ").split("=", 1)
-            out[k] = v
-    return out
-
-
-def remove_rig(name: str, tmp: Path) -> None:
-    env = {**os.environ, "STREAM_TTS_RIG_SINK": name, "STREAM_TTS_RIG_DIR": str(tmp)}
-    subprocess.run(["bash", str(REPO / "scripts" / "pulse-rig.sh"), "remove"], env=env, timeout=60)
+def pulse_rig(name: str) -> tuple[Rig, dict[str, str]]:
+    """A private null sink from scripts/pulse-rig.sh and the env that routes ALSA's default
+    to it (PULSE_SINK too: the ALSA pulse plugin's `device` alone did not route there)."""
+    rig = start_rig(name)
+    return rig, rig.env()

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import SAMPLES, Recorder, pulse_rig, remove_rig, shared_file, stream_tts
+from audio_rig import stop_rig
+from cli_support import SAMPLES, Recorder, pulse_rig, shared_file, stream_tts
 
 from stream_tts.cli import _cli_values, build_parser
 from stream_tts.config import ConfigError, Settings, load_file, merge
@@ -304,14 +305,14 @@ def test_hook_without_a_payload_says_so() -> None:
 @pytest.fixture
 def device(tmp_path: Path) -> Iterator[tuple[dict[str, str], Recorder]]:
     name = f"stream_tts_cli_{os.getpid()}"
-    env = pulse_rig(name, tmp_path)
-    rec = Recorder(f"{name}.monitor")
+    rig, env = pulse_rig(name)
+    rec = Recorder(rig.monitor)
     time.sleep(0.3)
     try:
         yield env, rec
     finally:
         rec.stop()
-        remove_rig(name, tmp_path)
+        stop_rig(rig)
 
 
 def test_plays_to_the_device(device: tuple[dict[str, str], Recorder], tmp_path: Path) -> None:
