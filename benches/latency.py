@@ -285,30 +285,46 @@ def run_piper_cold(mon: Monitor, trials: int, model: str) -> list[Trial]:
 
 
 def engine_breakdown(sentences: list[str], threads: int | None) -> dict[str, float]:
-    """Phonemization vs ONNX inference for the same sentences, in process, warm."""
+    """Where a first chunk's time goes, in process, warm: phonemization, the per-phoneme
+    part of the graph, the first window (flow + decoder), and the whole graph for contrast."""
     from stream_tts.engines.piper import PiperEngine, bundled_voice
 
     e = PiperEngine(bundled_voice(), threads=threads)
+    w = PiperEngine(bundled_voice(), threads=threads, streaming=False)
     e.warmup()
+    w.warmup()
+    assert e.streaming is not None
     v = e._voice
-    phon, infer, audio = [], [], []
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("phonemize", "prior", "first_window", "first_chunk", "whole", "rtf")
+    }
     for s in sentences * 3:
         t0 = time.perf_counter()
-        ph = v.phonemize(s)
+        (ph,) = v.phonemize(s)
+        ids = v.phonemes_to_ids(ph)
         t1 = time.perf_counter()
-        ids = [v.phonemes_to_ids(p) for p in ph]
-        a = [v.phoneme_ids_to_audio(i, e._syn) for i in ids]
+        feeds = e._feeds(ids)
+        e.streaming.prior.run(None, feeds)
         t2 = time.perf_counter()
-        phon.append((t1 - t0) * 1000)
-        infer.append((t2 - t1) * 1000)
-        audio.append(sum(len(x) for x in a) / e.sample_rate)  # type: ignore[arg-type]
+        first = next(iter(e.streaming.stream(feeds)))
+        t3 = time.perf_counter()
+        audio = w._voice.session.run(None, feeds)[0]
+        t4 = time.perf_counter()
+        assert first.size
+        rows["phonemize"].append((t1 - t0) * 1000)
+        rows["prior"].append((t2 - t1) * 1000)
+        rows["first_chunk"].append((t3 - t2) * 1000)  # prior again + first window
+        rows["first_window"].append((t3 - t2 - (t2 - t1)) * 1000)
+        rows["whole"].append((t4 - t3) * 1000)
+        rows["rtf"].append((t4 - t3) / (audio.size / e.sample_rate))
+    med = {k: round(statistics.median(v), 2 if k != "rtf" else 4) for k, v in rows.items()}
     return {
-        "phonemize_ms_median": round(statistics.median(phon), 2),
-        "inference_ms_median": round(statistics.median(infer), 2),
-        "audio_s_median": round(statistics.median(audio), 3),
-        "rtf_median": round(
-            statistics.median(i / 1000 / a for i, a in zip(infer, audio, strict=True)), 4
-        ),
+        "phonemize_ms_median": med["phonemize"],
+        "prior_ms_median": med["prior"],
+        "first_window_ms_median": med["first_window"],
+        "first_chunk_ms_median": med["first_chunk"],
+        "whole_graph_ms_median": med["whole"],
+        "whole_graph_rtf_median": med["rtf"],
     }
 
 

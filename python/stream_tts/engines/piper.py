@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -170,7 +171,12 @@ def trim_leading_silence(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArr
 
 
 class PiperEngine:
-    """One Piper voice; `synthesize` yields one float32 chunk per phonemizer sentence."""
+    """One Piper voice; `synthesize` yields float32 chunks, the first a few frames long.
+
+    The voice's graph is cut in three (see `vits_stream`) so the first 186 ms of a sentence
+    play while the rest is being made; `streaming=False`, or a graph that does not cut,
+    runs it whole (one chunk per clause, as the Piper CLI does).
+    """
 
     name = "piper"
 
@@ -183,10 +189,15 @@ class PiperEngine:
         threads: int | None = None,
         speaker: int | None = None,
         min_clause_words: int = 5,
+        streaming: bool = True,
+        first_frames: int = 16,
+        seed: int | None = None,
     ) -> None:
         import onnxruntime
-        from piper import PiperVoice, SynthesisConfig
+        from piper import PiperVoice
         from piper.config import PiperConfig
+
+        from stream_tts.engines.vits_stream import CutError, VitsStream, seed_noise
 
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -205,34 +216,94 @@ class PiperEngine:
         opts.intra_op_num_threads = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
         opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            session = onnxruntime.InferenceSession(
-                str(voice.model), sess_options=opts, providers=["CPUExecutionProvider"]
+
+        def session(model: str | bytes) -> onnxruntime.InferenceSession:
+            return onnxruntime.InferenceSession(
+                model, sess_options=opts, providers=["CPUExecutionProvider"]
             )
+
+        self.streaming: VitsStream | None = None
+        self.not_streaming_because = "streaming=False"
+        whole = None
+        try:
+            if streaming:
+                try:
+                    self.streaming = VitsStream(voice.model, session, seed=seed)
+                    self.streaming.first_frames = max(1, first_frames)
+                except CutError as e:
+                    self.not_streaming_because = str(e)
+            if self.streaming is None and seed is not None:
+                import onnx
+
+                proto = onnx.load(str(voice.model))
+                seed_noise(proto.graph, seed)
+                whole = session(proto.SerializeToString())
+            elif self.streaming is None:
+                whole = session(str(voice.model))
         except Exception as e:
             raise VoiceError(f"cannot load Piper voice {voice.model}: {e}") from None
-        self._voice = PiperVoice(session=session, config=config)
-        self.sample_rate: int = config.sample_rate
-        self._syn = SynthesisConfig(
-            speaker_id=speaker,
-            length_scale=config.length_scale / speed,
-            volume=volume,
+        self.mode = (
+            f"streaming, first window {self.streaming.first_frames} frames"
+            if self.streaming is not None
+            else f"whole graph per clause ({self.not_streaming_because})"
         )
+        # Phonemes and ids come from Piper itself; its session runs only when not streaming.
+        self._voice = PiperVoice(session=whole, config=config)  # type: ignore[arg-type]
+        self.sample_rate: int = config.sample_rate
+        self._scales = np.array(
+            [config.noise_scale, config.length_scale / speed, config.noise_w_scale],
+            dtype=np.float32,
+        )
+        self._sid = None
+        if config.num_speakers > 1:
+            sid = config.default_speaker_id if speaker is None else speaker
+            self._sid = np.array([sid], dtype=np.int64)
+        self.volume = volume
+        # Piper scales each sentence to a peak of 1.0, which needs the whole sentence first;
+        # a running peak over everything said keeps the same level without waiting.
+        self._peak = 0.0
 
     def warmup(self) -> None:
-        # Loads espeak-ng and runs the graph once so its kernels and arenas are ready.
-        for _ in self.synthesize("Ready."):
+        # Loads espeak-ng, runs every part once so kernels and arenas are ready, and sets the
+        # level from a sentence of ordinary speech.
+        for _ in self.synthesize("Ready. This is how I sound, at the usual level."):
             pass
 
+    def _feeds(self, ids: list[int]) -> dict[str, npt.NDArray[Any]]:
+        feeds: dict[str, npt.NDArray[Any]] = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": self._scales,
+        }
+        if self._sid is not None:
+            feeds["sid"] = self._sid
+        return feeds
+
+    def _raw(self, ids: list[int]) -> Iterator[npt.NDArray[np.float32]]:
+        feeds = self._feeds(ids)
+        if self.streaming is not None:
+            yield from self.streaming.stream(feeds)
+        else:
+            yield self._voice.session.run(None, feeds)[0].reshape(-1)
+
     def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
-        first = True
+        leading = True
         for clause in split_clauses(text, self.min_clause_words):
-            for chunk in self._voice.synthesize(clause, self._syn):
-                audio = chunk.audio_float_array
-                if first:
-                    audio = trim_leading_silence(audio, self.sample_rate)
-                    first = False
-                yield np.ascontiguousarray(audio, dtype=np.float32)
+            for phonemes in self._voice.phonemize(clause):
+                if not phonemes:
+                    continue
+                for audio in self._raw(self._voice.phonemes_to_ids(phonemes)):
+                    if leading:
+                        audio = trim_leading_silence(audio, self.sample_rate)
+                        # All silence so far: drop it (all but the kept lead-in) and go on.
+                        leading = audio.size == 0 or not np.any(np.abs(audio) > _LEAD_THRESHOLD)
+                        if leading:
+                            continue
+                    peak = float(np.max(np.abs(audio), initial=0.0))
+                    self._peak = max(self._peak, peak)
+                    gain = self.volume / self._peak if self._peak > 1e-8 else 0.0
+                    audio = np.clip(audio * np.float32(gain), -1.0, 1.0)
+                    yield np.ascontiguousarray(audio, dtype=np.float32)
 
     def close(self) -> None:
         pass

@@ -34,6 +34,9 @@ def _piper(s: Settings) -> SpeechEngine:
         threads=s.threads,
         speaker=opts.get("speaker"),
         min_clause_words=int(opts.get("clause_words", 5)),
+        streaming=not opts.get("whole", False),
+        first_frames=int(opts.get("first_frames", 16)),
+        seed=opts.get("seed"),
     )
 
 
@@ -52,6 +55,30 @@ def _piper_args(g: argparse._ArgumentGroup) -> None:
         metavar="N",
         help="synthesize a sentence clause by clause (cut at , ; :) when each clause has at "
         "least N words, so long sentences start sooner; 0 turns it off (default: 5)",
+    )
+    g.add_argument(
+        "--piper-first-frames",
+        type=int,
+        dest="piper.first_frames",
+        metavar="N",
+        help="frames (11.6 ms each at 22 kHz) in the first window of a sentence; later windows "
+        "double up to 128. Fewer starts sooner, too few may gap on a slow machine (default: 16)",
+    )
+    g.add_argument(
+        "--piper-seed",
+        type=int,
+        dest="piper.seed",
+        metavar="N",
+        help="fix the random noise VITS draws, so the same input is spoken the same way "
+        "every run (default: fresh noise each time, as Piper does)",
+    )
+    g.add_argument(
+        "--piper-whole",
+        action="store_true",
+        default=None,
+        dest="piper.whole",
+        help="run the voice's graph whole per clause, as the Piper CLI does, instead of "
+        "streaming its decoder window by window",
     )
 
 
