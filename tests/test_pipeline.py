@@ -151,3 +151,59 @@ def test_interrupt_now_silences_at_once(engine: PiperEngine) -> None:
     assert sink.stats()["samples_played"] - after < engine.sample_rate * 0.01
     assert done.wait(20)
     os.close(r)
+
+
+def _deltas(message_id: str, parts: list[tuple[float, str]]) -> list[tuple[float, bytes]]:
+    """A message as --include-partial-messages streams it: (delay, text delta) pairs."""
+
+    def ev(e: dict[str, object]) -> bytes:
+        line = {"type": "stream_event", "event": e, "parent_tool_use_id": None}
+        return json.dumps(line).encode() + b"\n"
+
+    msg = {"id": message_id, "type": "message", "role": "assistant", "content": []}
+    out = [
+        (0.0, ev({"type": "message_start", "message": msg})),
+        (0.0, ev({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})),
+    ]
+    for delay, text in parts:
+        delta = {"type": "text_delta", "text": text}
+        out.append((delay, ev({"type": "content_block_delta", "index": 0, "delta": delta})))
+    out += [
+        (0.0, ev({"type": "content_block_stop", "index": 0})),
+        (0.0, ev({"type": "message_stop"})),
+    ]
+    return out
+
+
+def test_a_sentence_is_synthesized_from_its_guess(engine: PiperEngine) -> None:
+    # The period arrives, then (much later) the word that makes the end certain.
+    parts = [(0.0, "Here is the plan for the"), (0.05, " build."), (0.6, " Next"), (0.05, " up.")]
+    recs, sink, _ = _run(engine, Settings(), _deltas("msg_S", parts))
+    first, second = recs
+    assert first.text == "Here is the plan for the build." and second.text == "Next up."
+    assert first.speculated
+    # Its synthesis began on the guess, before the line that made it certain was read.
+    assert first.synth_start < first.read_at
+    assert first.first_chunk_at - first.read_at < 0.05  # its first chunk was waiting
+    played = sink.stats()["samples_played"]
+    assert abs(played / engine.sample_rate - sum(r.audio_s for r in recs)) < 0.1
+
+
+def test_a_wrong_guess_is_dropped(engine: PiperEngine) -> None:
+    # "e.g." looks like an end until the next word says otherwise. (No period at the end: the
+    # block's end says it, so no second guess races the sentence.)
+    parts = [(0.0, "Pick a fast flag, e.g."), (0.6, " the thin one"), (0.05, " here")]
+    recs, sink, _ = _run(engine, Settings(early_fragment=False), _deltas("msg_W", parts))
+    (rec,) = recs
+    assert rec.text == "Pick a fast flag, e.g. the thin one here"
+    assert not rec.speculated and rec.synth_start >= rec.read_at
+    assert rec.audio_s > 1.5  # the whole sentence, not the guessed half
+    played = sink.stats()["samples_played"]
+    assert abs(played / engine.sample_rate - rec.audio_s) < 0.1
+
+
+def test_speculation_can_be_turned_off(engine: PiperEngine) -> None:
+    parts = [(0.0, "Here is the plan."), (0.4, " Next"), (0.05, " up.")]
+    recs, _, _ = _run(engine, Settings(speculate=False), _deltas("msg_O", parts))
+    assert [r.text for r in recs] == ["Here is the plan.", "Next up."]
+    assert not any(r.speculated for r in recs)

@@ -121,12 +121,16 @@ class TextPipeline:
         min_fragment_words: int = 6,
         max_line_bytes: int = 16 * 1024 * 1024,
         max_depth: int = 128,
+        speculate: bool = False,
     ) -> TextPipeline: ...
     def feed(self, data: bytes | bytearray | memoryview) -> list[Sentence]: ...
     def finish(self) -> list[Sentence]: ...
     @property
     def counters(self) -> dict[str, int]: ...
     def take_warnings(self) -> list[str]: ...
+    def take_guess(self) -> tuple[str, str] | None:
+        """With `speculate`: `(message_id, text)` of the sentence whose terminator has arrived
+        but not yet the word that makes its end certain (once per guess), else None."""
 
 # ---------------------------------------------------------------------------------------
 # Audio output.  (rust/src/audio/)

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="a new message cuts off the one being spoken (default: it waits its turn)",
     )
+    inp.add_argument(
+        "--speculate",
+        action=argparse.BooleanOptionalAction,
+        help="start synthesizing a sentence when its final . ! or ? arrives, before the next "
+        "word makes its end certain; kept if the sentence comes out the same (default: on)",
+    )
 
     out = p.add_argument_group("output")
     out.add_argument(
@@ -321,7 +327,11 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
         con.error(str(e))
         return EXIT_USAGE
-    con.info(f"loaded {engine.name} ({engine.sample_rate} Hz) in {time.monotonic() - t0:.2f} s")
+    mode = getattr(engine, "mode", "")
+    con.info(
+        f"loaded {engine.name} ({engine.sample_rate} Hz{', ' + mode if mode else ''}) "
+        f"in {time.monotonic() - t0:.2f} s"
+    )
 
     sink: Any
     try:

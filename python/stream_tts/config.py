@@ -37,6 +37,7 @@ class Settings:
     early_fragment: bool = True
     min_fragment_words: int = 6
     interrupt: bool = False
+    speculate: bool = True
     buffer_ms: float = 10.0
     threads: int | None = None
     translate_to: str | None = None
@@ -81,6 +82,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "early_fragment": (bool,),
     "min_fragment_words": (int,),
     "interrupt": (bool,),
+    "speculate": (bool,),
     "buffer_ms": (int, float),
     "threads": (int,),
     "translate_to": (str,),

@@ -6,25 +6,30 @@
     stats thread:   asks the sink when each utterance reached the device (--stats)
     main thread:    waits, so Ctrl-C lands here at once; then drains the sink
 
-While sentence n plays from the sink's ring, the synth thread is already on sentence n+1. The
+While sentence n plays from the sink's ring, the synth thread is already on sentence n+1.
+With `speculate`, the reader also passes on the text stage's guess of a sentence whose final
+period has arrived but not the word after it that makes the end certain; an idle synth thread
+makes the guess's first chunk and keeps it if the sentence comes out the same (it usually
+does, one input line later), so that line finds its first audio ready or nearly. The
 ring is large (tens of seconds), so pushing never waits on playback and `flush()` drops
 everything queued: that is all `--interrupt` and Ctrl-C need.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 import numpy as np
 
 from stream_tts.config import Settings
-from stream_tts.engines.base import SpeechEngine, Translator
+from stream_tts.engines.base import AudioChunk, SpeechEngine, Translator
 from stream_tts.stats import SentenceRecord, Stats
 
 RING_MS = 30_000.0  # room for whole answers: synthesis runs ahead of playback
@@ -74,6 +79,32 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Guess:
+    text: str
+    message_id: str
+    generation: int
+
+
+@dataclass
+class _Held:
+    """A guess being spoken ahead: its synthesis and first chunk, not yet pushed."""
+
+    guess: _Guess
+    chunks: Iterator[AudioChunk]
+    first: AudioChunk | None
+    started: float
+
+    def matches(self, item: _Item) -> bool:
+        g = self.guess
+        return (g.text, g.message_id, g.generation) == (item.text, item.message_id, item.generation)
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
 _EOF = object()
 
 
@@ -98,7 +129,9 @@ class Pipeline:
         self.text_out = text_out
         self._make_tp = make_text_pipeline or self._default_text_pipeline
         self.translator = translator
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | _Guess | object] = queue.SimpleQueue()
+        # Guesses go straight to synthesis: only when nothing translates in between.
+        self._speculate = settings.speculate and translator is None and text_out is None
         # What the synth thread reads: translations, or the sentences themselves.
         self._speak_queue = queue.SimpleQueue() if translator is not None else self._queue
         self._generation = 0
@@ -118,6 +151,7 @@ class Pipeline:
             speak_subagents=s.speak_subagents,
             early_fragment=s.early_fragment,
             min_fragment_words=s.min_fragment_words,
+            speculate=self._speculate,
         )
 
     # -- reader ------------------------------------------------------------------------
@@ -133,6 +167,10 @@ class Pipeline:
                     self._sentences(tp.finish(), read_at)  # type: ignore[attr-defined]
                     break
                 self._sentences(feed(data), read_at)
+                if self._speculate:
+                    guess = tp.take_guess()  # type: ignore[attr-defined]
+                    if guess is not None:
+                        self._queue.put(_Guess(guess[1], guess[0], self._generation))
         except BaseException as e:
             self._fail(e)
         finally:
@@ -192,9 +230,26 @@ class Pipeline:
         engine, sink = self.engine, self.sink
         rate = engine.sample_rate
         slice_len = max(1, int(rate * _SLICE_S))
+        held: _Held | None = None
         try:
             while not self._stop.is_set():
                 item = self._speak_queue.get()
+                if isinstance(item, _Guess):
+                    if held is not None:
+                        held.close()
+                        held = None
+                    # Only when idle: queued sentences are real work (the guessed one among them).
+                    if item.generation == self._generation and self._speak_queue.empty():
+                        started = time.monotonic()
+                        ahead = iter(engine.synthesize(item.text))
+                        held = _Held(item, ahead, next(ahead, None), started)
+                    continue
+                spec = None
+                if held is not None and isinstance(item, _Item) and held.matches(item):
+                    spec = held
+                if held is not None and spec is None:
+                    held.close()
+                held = None
                 if item is _EOF:
                     return
                 assert isinstance(item, _Item)
@@ -209,9 +264,16 @@ class Pipeline:
                 if item.generation != self._generation:
                     rec.dropped = True
                     continue
-                rec.synth_start = time.monotonic()
+                if spec is not None:
+                    # Begun before the sentence was certain: its synthesis started earlier.
+                    rec.synth_start, rec.speculated = spec.started, True
+                    first = [] if spec.first is None else [spec.first]
+                    chunks: Iterator[AudioChunk] = itertools.chain(first, spec.chunks)
+                else:
+                    rec.synth_start = time.monotonic()
+                    chunks = iter(engine.synthesize(item.text))
                 samples = 0
-                for chunk in engine.synthesize(item.text):
+                for chunk in chunks:
                     for start in range(0, len(chunk), slice_len):
                         if item.generation != self._generation or self._stop.is_set():
                             break

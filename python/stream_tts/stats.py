@@ -28,6 +28,8 @@ class SentenceRecord:
     audio_s: float = 0.0
     started_at: float | None = None  # device took the first sample
     dropped: bool = False  # cut off by --interrupt or Ctrl-C
+    # Synthesis began on a guess, before the sentence was certain (then queue_ms < 0).
+    speculated: bool = False
     # Audio of earlier sentences still to play when this one was read: TTFA waits for it.
     behind: float = 0.0
     source: str | None = None  # the sentence before translation (--translate-to)
@@ -57,6 +59,7 @@ class SentenceRecord:
             "audio_s": round(self.audio_s, 3),
             "rtf": round(synth / self.audio_s, 4) if synth and self.audio_s > 0 else None,
             "dropped": self.dropped,
+            "speculated": self.speculated,
             **(
                 {"source": self.source, "translate_ms": round(self.translate_s * 1000, 2)}
                 if self.source is not None
@@ -126,6 +129,7 @@ class Stats:
             "sentences": len(self.records),
             "spoken": len(ttfa),
             "dropped": sum(r.dropped for r in self.records),
+            "speculated": sum(r.speculated for r in self.records),
             "audio_s": round(sum(r.audio_s for r in self.records), 3),
         }
         if ttfa:

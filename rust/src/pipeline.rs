@@ -37,8 +37,20 @@ pub struct Sentence {
     pub kind: SentenceKind,
 }
 
+/// The sentence a block is probably ending: its terminator has arrived, the word after it
+/// that makes the end certain has not. Speech may start on it early and keep what it made
+/// if the sentence comes out the same.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guess {
+    pub message_id: String,
+    pub text: String,
+}
+
 pub struct TextPipeline {
     parser: Parser,
+    speculate: bool,
+    guess: Option<Guess>,
+    probe: Vec<Piece>,
     shaper_opts: ShaperOptions,
     shapers: HashMap<(String, u32), Shaper>,
     events: Vec<Event>,
@@ -52,6 +64,9 @@ impl TextPipeline {
     pub fn new(parser: ParserOptions, shaper: ShaperOptions) -> Self {
         Self {
             parser: Parser::new(parser),
+            speculate: false,
+            guess: None,
+            probe: Vec::new(),
             shaper_opts: shaper,
             shapers: HashMap::new(),
             events: Vec::new(),
@@ -67,6 +82,17 @@ impl TextPipeline {
         self.parser.feed(data, &mut events);
         self.handle(&mut events, out);
         self.events = events;
+    }
+
+    /// Guess sentences (see [`Guess`]) as terminators arrive; off by default.
+    pub fn set_speculate(&mut self, on: bool) {
+        self.speculate = on;
+        self.guess = None;
+    }
+
+    /// The latest guess since the last call, if any.
+    pub fn take_guess(&mut self) -> Option<Guess> {
+        self.guess.take()
     }
 
     /// End of input: flush every open block.
@@ -115,6 +141,23 @@ impl TextPipeline {
                         .entry(key.clone())
                         .or_insert_with(|| Shaper::new(self.shaper_opts.clone()));
                     shaper.feed(&ev.text, &mut self.pieces);
+                    if self.speculate && ev.text.bytes().any(|b| matches!(b, b'.' | b'!' | b'?')) {
+                        // What the block would say if it ended here: its first unsaid
+                        // sentence is the one the terminator probably ends.
+                        shaper.clone().finish(&mut self.probe);
+                        let ends = |t: &str| {
+                            t.trim_end_matches(['"', '\'', ')', ']', '”', '’', '»'])
+                                .ends_with(['.', '!', '?', '…'])
+                        };
+                        if let Some(p) = self.probe.first().filter(|p| !p.fragment && ends(&p.text))
+                        {
+                            self.guess = Some(Guess {
+                                message_id: key.0.clone(),
+                                text: p.text.clone(),
+                            });
+                        }
+                        self.probe.clear();
+                    }
                     self.emit(&key.0, ev.line, out);
                 }
                 EventKind::BlockEnd => {

@@ -22,7 +22,7 @@ pub fn split_sentences(text: &str) -> Vec<String> {
 }
 
 /// What [`scan`] found in a (possibly partial) text.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Scan {
     /// Byte ranges of the sentences whose end is certain, trimmed, in order.
     pub spans: Vec<(usize, usize)>,

@@ -55,6 +55,7 @@ enum Cut {
 }
 
 /// Streaming Markdown-to-sentences for one content block.
+#[derive(Clone)]
 pub struct Shaper {
     opts: ShaperOptions,
     /// Markdown received: said chunks, the open chunk from `chunk`, then the line being

@@ -70,7 +70,7 @@ fn sentences<'py>(py: Python<'py>, out: &mut Vec<Sentence>) -> PyResult<Bound<'p
 #[pymethods]
 impl PyTextPipeline {
     #[new]
-    #[pyo3(signature = (input = "auto", *, speak_tools = false, speak_subagents = false, early_fragment = false, min_fragment_words = 6, max_line_bytes = 16777216, max_depth = 128))]
+    #[pyo3(signature = (input = "auto", *, speak_tools = false, speak_subagents = false, early_fragment = false, min_fragment_words = 6, max_line_bytes = 16777216, max_depth = 128, speculate = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         input: &str,
@@ -80,6 +80,7 @@ impl PyTextPipeline {
         min_fragment_words: usize,
         max_line_bytes: usize,
         max_depth: usize,
+        speculate: bool,
     ) -> PyResult<Self> {
         let parser = parser_options(
             input,
@@ -92,8 +93,10 @@ impl PyTextPipeline {
             early_fragment,
             min_fragment_words,
         };
+        let mut inner = TextPipeline::new(parser, shaper);
+        inner.set_speculate(speculate);
         Ok(Self {
-            inner: TextPipeline::new(parser, shaper),
+            inner,
             out: Vec::new(),
         })
     }
@@ -125,6 +128,11 @@ impl PyTextPipeline {
 
     fn take_warnings(&mut self) -> Vec<String> {
         self.inner.take_warnings()
+    }
+
+    /// `(message_id, text)` of the sentence the last feeds probably ended, once.
+    fn take_guess(&mut self) -> Option<(String, String)> {
+        self.inner.take_guess().map(|g| (g.message_id, g.text))
     }
 }
 
