@@ -14,6 +14,7 @@
 use crate::markdown;
 use crate::prefix;
 use crate::segment::{self, Scan};
+use crate::simple;
 
 /// Options of a [`Shaper`].
 #[derive(Clone, Debug)]
@@ -85,6 +86,8 @@ pub struct Shaper {
     last_popped: bool,
     last_space: bool,
     scratch: String,
+    /// The open chunk's rendering so far, when it is a plain block (`simple::Resume`).
+    resume: simple::Resume,
     scan: Scan,
     /// Where to look for the next line break in `buf` (bytes before it have none).
     nl_from: usize,
@@ -130,6 +133,7 @@ impl Shaper {
             last_popped: false,
             last_space: false,
             scratch: String::new(),
+            resume: simple::Resume::default(),
             scan: Scan::default(),
             nl_from: 0,
             lead: 0,
@@ -171,7 +175,9 @@ impl Shaper {
         std::mem::swap(&mut fresh.rendered, &mut self.rendered);
         std::mem::swap(&mut fresh.scratch, &mut self.scratch);
         std::mem::swap(&mut fresh.scan, &mut self.scan);
+        std::mem::swap(&mut fresh.resume, &mut self.resume);
         fresh.buf.clear();
+        fresh.resume.clear();
         *self = fresh;
     }
 
@@ -459,6 +465,7 @@ impl Shaper {
             self.scan = scan;
         }
         self.chunk = upto;
+        self.resume.clear();
         self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
@@ -542,11 +549,19 @@ impl Shaper {
             self.last_added
         } else {
             self.rendered.clear();
-            let added = markdown::render_with(
-                &self.buf[self.chunk..upto],
-                &mut self.rendered,
-                &mut self.scratch,
-            );
+            let md = &self.buf[self.chunk..upto];
+            // A provisional rendering will be followed by another: keep a checkpoint. The
+            // final one uses a checkpoint if there is one.
+            let added = if complete && !self.resume.is_set() {
+                markdown::render_with(md, &mut self.rendered, &mut self.scratch)
+            } else {
+                markdown::render_resuming(
+                    md,
+                    &mut self.rendered,
+                    &mut self.scratch,
+                    &mut self.resume,
+                )
+            };
             self.last_render = Some((self.chunk, upto));
             self.last_added = added;
             added

@@ -14,11 +14,16 @@
 
 use crate::scrub;
 
-/// Bytes that may start inline syntax we do not handle here (links, autolinks and HTML,
-/// entities, escapes and hard breaks, table cells), or that the parser rewrites (NUL, CR).
-static NEEDS_PARSER: [bool; 256] = {
+/// Bytes that make a block something else than plain text wherever they are: a table cell
+/// (a pipe splits cells even inside a code span), or a byte the parser rewrites (CR, NUL).
+const NEEDS_PARSER: [u8; 3] = [b'|', b'\r', 0];
+
+/// Bytes outside code spans that may start inline syntax we do not handle here: links,
+/// autolinks and HTML, entities, escapes and hard breaks. Inside a code span they are
+/// literal (a code span opened before them takes precedence).
+static NOT_PLAIN: [bool; 256] = {
     let mut t = [false; 256];
-    let special = b"\\[]<>&|\r\0";
+    let special = b"\\[]<&";
     let mut i = 0;
     while i < special.len() {
         t[special[i] as usize] = true;
@@ -27,18 +32,63 @@ static NEEDS_PARSER: [bool; 256] = {
     t
 };
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
     Paragraph,
     /// List items and headings end with a period when they have no end punctuation.
     Item,
 }
 
+/// What a streaming caller keeps between renders of one growing block, so that each render
+/// writes only the text after the last checkpoint again.
+///
+/// A checkpoint is an ASCII whitespace byte of the block's text outside code spans, with
+/// every backtick run before it paired into a code span before it. The writers decide
+/// nothing across such a byte (a URL, a `--` run or a word around `_` ends at whitespace,
+/// and their only other state is the end of the output), and code spans before it are
+/// paired however the text goes on; so the rendering of the text is the rendering of the
+/// part before the checkpoint followed, on the same output, by the rest.
+#[derive(Default)]
+pub(crate) struct Resume {
+    /// Where the text starts in the Markdown and whether it is a paragraph, item or heading:
+    /// the checkpoint holds only while these do.
+    key: Option<(usize, Kind, bool)>,
+    /// The checkpoint, in the block's text.
+    at: usize,
+    /// The rendering of the text before `at`, untrimmed, as if `out` were empty.
+    out: String,
+}
+
+impl Resume {
+    /// Whether there is a checkpoint to resume from.
+    pub(crate) fn is_set(&self) -> bool {
+        self.at > 0
+    }
+
+    /// Forget the block (the caller's Markdown starts somewhere else now).
+    pub(crate) fn clear(&mut self) {
+        self.key = None;
+        self.at = 0;
+        self.out.clear();
+    }
+}
+
 /// Renders `md` as `markdown::render_with` would (appending to `out`), or returns `None`
 /// (with `out` unchanged) when `md` is not one simple block.
 pub(crate) fn render(md: &str, out: &mut String) -> Option<bool> {
+    render_resuming(md, out, None)
+}
+
+/// [`render`], resuming from `resume` when `md` is a longer text of the block it has seen
+/// (each `md` given with one `resume` must start where the last one did, and agree with it
+/// as far as both go).
+pub(crate) fn render_resuming(
+    md: &str,
+    out: &mut String,
+    resume: Option<&mut Resume>,
+) -> Option<bool> {
     let b = md.as_bytes();
-    if b.iter().any(|&c| NEEDS_PARSER[c as usize]) {
+    if memchr::memchr3(NEEDS_PARSER[0], NEEDS_PARSER[1], NEEDS_PARSER[2], b).is_some() {
         return None;
     }
     // Leading blank lines.
@@ -104,7 +154,28 @@ pub(crate) fn render(md: &str, out: &mut String) -> Option<bool> {
         text = text.trim_end_matches([' ', '\t']);
     }
     let base = out.len();
-    if inline(text, out, base).is_none() {
+    let done = match resume {
+        None => inline(text, 0, text.len(), out, base),
+        Some(r) => {
+            let key = Some((content, kind, heading));
+            if r.key != key || r.at > text.len() {
+                r.clear();
+                r.key = key;
+            }
+            // Move the checkpoint as far as the text allows, then say the rest after it.
+            let to = checkpoint(text, r.at);
+            let done = inline(text, r.at, to, &mut r.out, 0);
+            if done.is_some() {
+                r.at = to;
+            } else {
+                r.out.clear();
+                r.at = 0;
+            }
+            out.push_str(&r.out);
+            done.and_then(|()| inline(text, r.at, text.len(), out, base))
+        }
+    };
+    if done.is_none() {
         out.truncate(base);
         return None;
     }
@@ -200,35 +271,62 @@ fn block_start(l: &[u8]) -> Start {
                 _ => Start::Text,
             }
         }
-        b'>' | b' ' | b'\t' | b'\n' => Start::Other,
+        // A quote, HTML block or link reference definition.
+        b'>' | b'<' | b'[' | b' ' | b'\t' | b'\n' => Start::Other,
         _ => Start::Text,
     }
 }
 
-/// The inline content: text and code spans. `None` for a code span across a line.
-fn inline(text: &str, out: &mut String, base: usize) -> Option<()> {
+/// The next backtick run in `b[from..]`: (start, length).
+fn run_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let p = from + memchr::memchr(b'`', &b[from..])?;
+    Some((p, b[p..].iter().take_while(|&&c| c == b'`').count()))
+}
+
+/// The closer of a code span opened by `n` backticks ending at `from`: the next run of
+/// exactly `n`.
+fn closer(b: &[u8], mut from: usize, n: usize) -> Option<usize> {
+    loop {
+        let (r, m) = run_at(b, from)?;
+        if m == n {
+            return Some(r);
+        }
+        from = r + m;
+    }
+}
+
+/// The last checkpoint (see [`Resume`]) in `text` at or after `from` (itself one, or 0).
+fn checkpoint(text: &str, from: usize) -> usize {
     let b = text.as_bytes();
-    let mut from = 0; // start of the text not yet written
-    let mut i = 0;
-    while let Some(p) = memchr::memchr(b'`', &b[i..]) {
-        let p = i + p;
-        let n = b[p..].iter().take_while(|&&c| c == b'`').count();
-        // The closer: the next run of exactly `n` backticks.
-        let mut q = p + n;
-        let close = loop {
-            match memchr::memchr(b'`', &b[q..]) {
-                None => break None,
-                Some(r) => {
-                    let r = q + r;
-                    let m = b[r..].iter().take_while(|&&c| c == b'`').count();
-                    if m == n {
-                        break Some(r);
-                    }
-                    q = r + m;
-                }
-            }
+    let mut best = from;
+    let mut seg = from; // start of the text segment being looked at
+    loop {
+        let (seg_end, next) = match run_at(b, seg) {
+            Some((p, n)) => match closer(b, p + n, n) {
+                Some(r) => (p, Some(r + n)),
+                // An unpaired run: a later one may still pair it, so nothing after it.
+                None => (p, None),
+            },
+            None => (b.len(), None),
         };
-        let Some(r) = close else {
+        if let Some(w) = memchr::memrchr3(b' ', b'\t', b'\n', &b[seg..seg_end]) {
+            best = seg + w;
+        }
+        match next {
+            Some(n) => seg = n,
+            None => return best,
+        }
+    }
+}
+
+/// The inline content of `text[from..to]` (`from` a checkpoint or 0, `to` a checkpoint or
+/// the end): text and code spans. `None` for a code span across a line or other syntax.
+fn inline(text: &str, from: usize, to: usize, out: &mut String, base: usize) -> Option<()> {
+    let b = &text.as_bytes()[..to];
+    let mut from = from; // start of the text not yet written
+    let mut i = from;
+    while let Some((p, n)) = run_at(b, i) {
+        let Some(r) = closer(b, p + n, n) else {
             // Literal backticks; a shorter run after them may still open a span.
             i = p + n;
             continue;
@@ -244,12 +342,20 @@ fn inline(text: &str, out: &mut String, base: usize) -> Option<()> {
         {
             code = &code[1..code.len() - 1];
         }
-        scrub::push_text(out, base, &text[from..p]);
+        push_plain_text(out, base, &text[from..p])?;
         scrub::push_code_words(out, base, code);
         from = r + n;
         i = r + n;
     }
-    scrub::push_text(out, base, &text[from..]);
+    push_plain_text(out, base, &text[from..to])
+}
+
+/// Text outside code spans, `None` if it has other inline syntax.
+fn push_plain_text(out: &mut String, base: usize, text: &str) -> Option<()> {
+    if text.bytes().any(|c| NOT_PLAIN[c as usize]) {
+        return None;
+    }
+    scrub::push_text(out, base, text);
     Some(())
 }
 
@@ -361,6 +467,21 @@ mod tests {
             "\u{200d}",
             "9",
             "0.",
+            "[",
+            "]",
+            "&amp;",
+            "&",
+            "\\",
+            "<b>",
+            "<",
+            ">",
+            "`[x]`",
+            "`a\\`",
+            "`&amp;`",
+            "`<b>`",
+            "`|`",
+            "[x]: /u\n",
+            "<https://a.b>",
         ];
         let mut rng = fastrand::Rng::with_seed(99);
         let mut taken = 0;
@@ -378,5 +499,82 @@ mod tests {
             }
         }
         assert!(taken > cases / 10, "only {taken} simple blocks");
+    }
+
+    /// Rendering the growing prefixes of a block with one `Resume` gives what rendering each
+    /// prefix afresh gives (and the parser), also when a prefix is shorter than the last.
+    #[test]
+    fn resuming_is_rendering_afresh() {
+        const PIECES: &[&str] = &[
+            "*",
+            "**",
+            "_",
+            "~~",
+            "`",
+            "``",
+            "```",
+            "\n",
+            "\n\n",
+            " ",
+            "  ",
+            "\t",
+            "- ",
+            "1. ",
+            "## ",
+            "a",
+            "Word",
+            "x_y",
+            "e.g.",
+            "3.14",
+            ".",
+            ",",
+            "!",
+            "(",
+            ")",
+            "\"",
+            "https://www.x.com/a_b?c=1",
+            "www.y.org",
+            "🚀",
+            "é",
+            "--",
+            "/",
+            "[",
+            "<b>",
+            "-",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let cases = if cfg!(debug_assertions) {
+            20_000
+        } else {
+            300_000
+        };
+        let mut resume = Resume::default();
+        for case in 0..cases {
+            let n = rng.usize(1..30);
+            let md: String = (0..n).map(|_| PIECES[rng.usize(..PIECES.len())]).collect();
+            resume.clear();
+            let mut cut = 0;
+            while cut < md.len() {
+                cut = if rng.u8(..8) == 0 {
+                    cut.saturating_sub(rng.usize(..8))
+                } else {
+                    cut + rng.usize(1..6)
+                }
+                .min(md.len());
+                while !md.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                let part = &md[..cut];
+                let mut got = String::new();
+                let r = render_resuming(part, &mut got, Some(&mut resume));
+                let mut afresh = String::new();
+                let fresh = render(part, &mut afresh).map(|a| (afresh, a));
+                assert_eq!(
+                    r.map(|a| (got, a)),
+                    fresh,
+                    "case {case}: {part:?} of {md:?}"
+                );
+            }
+        }
     }
 }
