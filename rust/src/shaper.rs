@@ -625,10 +625,11 @@ impl Shaper {
     }
 }
 
-/// A byte after which (and whitespace) a sentence end may become certain.
+/// A byte after which (and whitespace) a sentence end may become certain. A table's cell
+/// pipe becomes ", " when rendered, so it counts as a comma; a row ends at its line break.
 #[inline]
 fn is_term(b: u8, comma: bool) -> bool {
-    matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',')
+    matches!(b, b'.' | b'!' | b'?') || (comma && matches!(b, b',' | b'|'))
 }
 
 /// The first clause of `text` ending at a comma after at least `min_words` words, when more
