@@ -78,6 +78,9 @@ pub struct Shaper {
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
     said_all: bool,
     rendered: String,
+    /// The text the last scan of the open chunk saw, and where that scan can go on from.
+    scanned: String,
+    scan_from: Option<segment::Resume>,
     /// `rendered` holds the rendering of `buf[chunk..upto]` for this `(chunk, upto)`, with
     /// what `render` changed after it (period dropped, space added): a final rendering of
     /// the same text (`finish` after the provisional look at a whole feed) reuses it.
@@ -128,6 +131,8 @@ impl Shaper {
             done: 0,
             said_all: false,
             rendered: String::new(),
+            scanned: String::new(),
+            scan_from: None,
             last_render: None,
             last_added: false,
             last_popped: false,
@@ -173,6 +178,7 @@ impl Shaper {
         let mut fresh = Shaper::new(self.opts.clone());
         std::mem::swap(&mut fresh.buf, &mut self.buf);
         std::mem::swap(&mut fresh.rendered, &mut self.rendered);
+        std::mem::swap(&mut fresh.scanned, &mut self.scanned);
         std::mem::swap(&mut fresh.scratch, &mut self.scratch);
         std::mem::swap(&mut fresh.scan, &mut self.scan);
         std::mem::swap(&mut fresh.resume, &mut self.resume);
@@ -466,6 +472,7 @@ impl Shaper {
         }
         self.chunk = upto;
         self.resume.clear();
+        self.scan_from = None;
         self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
@@ -546,8 +553,12 @@ impl Shaper {
             if self.last_popped {
                 self.rendered.push('.');
             }
+            // The scan saw this text with the changes undone above: scan it afresh.
+            self.scan_from = None;
             self.last_added
         } else {
+            // Keep the text the last scan saw, to check the new one against it.
+            std::mem::swap(&mut self.rendered, &mut self.scanned);
             self.rendered.clear();
             let md = &self.buf[self.chunk..upto];
             // A provisional rendering will be followed by another: keep a checkpoint. The
@@ -586,7 +597,30 @@ impl Shaper {
             self.rendered.push(' ');
         }
         let mut scan = std::mem::take(&mut self.scan);
-        segment::scan_into(&self.rendered, complete, &mut scan);
+        // Where the last scan of this chunk stopped, if the text is the same up to there and
+        // through the word there (which decided the split before it): go on from there
+        // (`segment::scan_from`).
+        let from = self.scan_from.take().filter(|f| {
+            let (new, old) = (self.rendered.as_bytes(), self.scanned.as_bytes());
+            let Some(after) = old.get(f.start..) else {
+                return false;
+            };
+            let word = after.iter().position(|c| !c.is_ascii_whitespace());
+            let same = word
+                .and_then(|w| {
+                    after[w..]
+                        .iter()
+                        .position(u8::is_ascii_whitespace)
+                        .map(|e| w + e)
+                })
+                .map_or(old.len(), |e| f.start + e + 1);
+            same <= new.len() && new[..same] == old[..same]
+        });
+        match from {
+            Some(f) => segment::scan_from(&self.rendered, complete, &mut scan, f),
+            None => segment::scan_into(&self.rendered, complete, &mut scan),
+        }
+        self.scan_from = scan.resume;
         scan
     }
 
