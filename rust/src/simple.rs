@@ -88,9 +88,6 @@ pub(crate) fn render_resuming(
     resume: Option<&mut Resume>,
 ) -> Option<bool> {
     let b = md.as_bytes();
-    if memchr::memchr3(NEEDS_PARSER[0], NEEDS_PARSER[1], NEEDS_PARSER[2], b).is_some() {
-        return None;
-    }
     // Leading blank lines.
     let mut start = 0;
     loop {
@@ -104,6 +101,12 @@ pub(crate) fn render_resuming(
         start = end + 1;
     }
     let indent = b[start..].iter().take_while(|&&c| c == b' ').count();
+    if indent <= 3 && b[start + indent] == b'|' {
+        return table(&md[start..], out);
+    }
+    if memchr::memchr3(NEEDS_PARSER[0], NEEDS_PARSER[1], NEEDS_PARSER[2], b).is_some() {
+        return None;
+    }
     if indent > 3 || b[start + indent] == b'\t' {
         return None;
     }
@@ -193,6 +196,95 @@ pub(crate) fn render_resuming(
         return Some(true);
     }
     Some(false)
+}
+
+/// A GFM table whose lines all start with a pipe (so that none can start another block),
+/// a header row, a delimiter row with as many cells, body rows, then only blank lines; no
+/// backslash anywhere (an escaped pipe is no cell border, even in a code span). Each row is
+/// a line of its cells' text joined with ", ", ending with a period, as the renderer does.
+fn table(md: &str, out: &mut String) -> Option<bool> {
+    let b = md.as_bytes();
+    if memchr::memchr3(b'\\', b'\r', 0, b).is_some() {
+        return None;
+    }
+    let mut rows: Vec<&str> = Vec::new();
+    let mut blank_seen = false;
+    let mut lone_pipe = false;
+    for line in md.split('\n') {
+        let t = line.trim_matches([' ', '\t']);
+        if t.is_empty() {
+            blank_seen = true;
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        // A line of one pipe ends the table (what follows is a paragraph): only the last
+        // line may be one (it renders to nothing either way).
+        if blank_seen || lone_pipe || indent > 3 || !t.starts_with('|') {
+            return None;
+        }
+        lone_pipe = t == "|";
+        rows.push(t);
+    }
+    fn cells(row: &str) -> impl Iterator<Item = &str> {
+        let inner = &row[1..];
+        let inner = inner.strip_suffix('|').unwrap_or(inner);
+        inner.split('|').map(|c| c.trim_matches([' ', '\t']))
+    }
+    let delimiter = rows.get(1)?;
+    let columns = cells(delimiter).count();
+    let is_delimiter = cells(delimiter).all(|c| {
+        let c = c.strip_prefix(':').unwrap_or(c);
+        let c = c.strip_suffix(':').unwrap_or(c);
+        !c.is_empty() && c.bytes().all(|d| d == b'-')
+    });
+    // (A header row of pipes alone, or one that reads as a delimiter row, makes no table:
+    // ask for a word in it.)
+    let header_text = rows[0]
+        .bytes()
+        .any(|c| c.is_ascii_alphanumeric() || c >= 0x80);
+    if !is_delimiter || !header_text || cells(rows[0]).count() != columns {
+        return None;
+    }
+    let base = out.len();
+    let mut added = None;
+    for (k, row) in rows.iter().enumerate() {
+        if k == 1 {
+            continue;
+        }
+        let line_start = out.len();
+        let mut has_cell = false;
+        for cell in cells(row).take(columns) {
+            if has_cell && out.len() > line_start {
+                out.push_str(", ");
+            }
+            if inline(cell, 0, cell.len(), out, line_start).is_none() {
+                out.truncate(base);
+                return None;
+            }
+            while out.len() > line_start && out.ends_with([' ', ',']) {
+                out.pop();
+            }
+            has_cell = out.len() > line_start;
+        }
+        // The renderer's end of a row.
+        while out.len() > line_start && out.ends_with([' ', ',']) {
+            out.pop();
+        }
+        let line = &out[line_start..];
+        if !line.chars().any(char::is_alphanumeric) {
+            out.truncate(line_start);
+            continue;
+        }
+        if !crate::markdown::has_end_punct(line) {
+            added = Some(out.len());
+            out.push('.');
+        }
+        out.push('\n');
+    }
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    Some(added.is_some_and(|p| p + 1 == out.len()))
 }
 
 /// The parser's renderer drops a line break left at the end of `out`.
@@ -499,6 +591,78 @@ mod tests {
             }
         }
         assert!(taken > cases / 10, "only {taken} simple blocks");
+    }
+
+    /// Tables the fast path takes render exactly as the parser renders them.
+    #[test]
+    fn tables_same_as_parser() {
+        const CELLS: &[&str] = &[
+            "a",
+            "Word",
+            " x ",
+            "",
+            "`c|d`",
+            "`e`",
+            "**b**",
+            "1.",
+            "x. Y",
+            "é 🚀",
+            "-",
+            "--",
+            "---",
+            ":--",
+            "--:",
+            ":-:",
+            " : ",
+            "a, ",
+            "[l](u)",
+            "\\|",
+            "`",
+            "https://x.io/a",
+            "&amp;",
+            "<b>",
+            "_i_",
+            "3.14",
+            "?",
+        ];
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut taken = 0;
+        let cases = if cfg!(debug_assertions) {
+            50_000
+        } else {
+            500_000
+        };
+        for case in 0..cases {
+            let mut md = String::new();
+            let columns = rng.usize(1..4);
+            for line in 0..rng.usize(1..6) {
+                md.push_str(["", " ", "   ", "    "][rng.usize(..4).min(rng.usize(..4))]);
+                let n = if line < 2 && rng.u8(..8) != 0 {
+                    columns
+                } else {
+                    rng.usize(0..columns + 2)
+                };
+                for k in 0..n {
+                    if k > 0 || rng.u8(..8) != 0 {
+                        md.push('|');
+                    }
+                    if line == 1 && rng.u8(..8) != 0 {
+                        md.push_str([" --- ", "-", ":--:", "--:", " :- "][rng.usize(..5)]);
+                    } else {
+                        md.push_str(CELLS[rng.usize(..CELLS.len())]);
+                    }
+                }
+                if rng.bool() {
+                    md.push('|');
+                }
+                md.push_str(["\n", "\n", "\n", "\n\n", " \n", ""][rng.usize(..6)]);
+            }
+            if let Some(got) = simple(&md) {
+                taken += 1;
+                assert_eq!(got, parsed(&md), "case {case}: {md:?}");
+            }
+        }
+        assert!(taken > cases / 25, "only {taken} simple tables");
     }
 
     /// Rendering the growing prefixes of a block with one `Resume` gives what rendering each
