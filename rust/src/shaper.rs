@@ -196,10 +196,8 @@ impl Shaper {
         while i < bytes.len() && !self.trigger {
             if self.armed == 0 && self.lead == 2 && !self.need_more {
                 // Only a terminator or a line break changes anything now.
-                match bytes[i..]
-                    .iter()
-                    .position(|&b| is_term(b, comma) || b == b'\n')
-                {
+                let arms = &ARMS[usize::from(comma)];
+                match bytes[i..].iter().position(|&b| arms[usize::from(b)]) {
                     Some(p) => i += p,
                     None => {
                         i = bytes.len();
@@ -212,16 +210,19 @@ impl Shaper {
         }
         // Triggered: only the state at the end matters, and it depends on the tail alone.
         if i < bytes.len() {
+            let arms = &ARMS[usize::from(comma)];
             let tail = bytes[i..]
                 .iter()
-                .rposition(|&b| is_term(b, comma) || b == b'\n')
+                .rposition(|&b| arms[usize::from(b)])
                 .map_or(i, |p| i + p);
             if tail > i || is_term(bytes[i], comma) || bytes[i] == b'\n' {
                 self.armed = 0;
                 for &b in &bytes[tail..] {
                     self.step(b, comma);
                 }
-            } else {
+            } else if !(self.armed == 0 && self.lead == 2 && !self.need_more) {
+                // (In that state only a terminator or line break, of which there is none
+                // here, would change anything.)
                 for &b in &bytes[i..] {
                     self.step(b, comma);
                 }
@@ -659,10 +660,22 @@ impl Shaper {
     }
 }
 
+/// [`is_term`] or a line break, looked up (without, with commas): `watch` skips to these.
+static ARMS: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
+    let mut b = 0;
+    while b < 256 {
+        t[0][b] = is_term(b as u8, false) || b == b'\n' as usize;
+        t[1][b] = is_term(b as u8, true) || b == b'\n' as usize;
+        b += 1;
+    }
+    t
+};
+
 /// A byte after which (and whitespace) a sentence end may become certain. A table's cell
 /// pipe becomes ", " when rendered, so it counts as a comma; a row ends at its line break.
 #[inline]
-fn is_term(b: u8, comma: bool) -> bool {
+const fn is_term(b: u8, comma: bool) -> bool {
     matches!(b, b'.' | b'!' | b'?') || (comma && matches!(b, b',' | b'|'))
 }
 
