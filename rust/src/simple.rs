@@ -104,9 +104,6 @@ pub(crate) fn render_resuming(
     if indent <= 3 && b[start + indent] == b'|' {
         return table(&md[start..], out);
     }
-    if memchr::memchr3(NEEDS_PARSER[0], NEEDS_PARSER[1], NEEDS_PARSER[2], b).is_some() {
-        return None;
-    }
     if indent > 3 || b[start + indent] == b'\t' {
         return None;
     }
@@ -148,6 +145,11 @@ pub(crate) fn render_resuming(
             break;
         }
         line = line_end + 1;
+    }
+    // (After the lines: a text of several blocks, the speakable of a whole document, goes
+    // to the parser at its first blank line without being read to the end.)
+    if memchr::memchr3(NEEDS_PARSER[0], NEEDS_PARSER[1], NEEDS_PARSER[2], b).is_some() {
+        return None;
     }
     let mut text = &md[content..end];
     if heading {
