@@ -10,6 +10,11 @@
 //! the final rendering continues where the provisional one stopped. Inside an open code fence
 //! nothing is rendered. Where the cuts fall depends only on the text, never on how it was
 //! split into deltas, so streamed and whole input give the same sentences.
+//!
+//! Rendering again at every possible sentence end costs little: a plain chunk (paragraph,
+//! list item, heading, table) renders without a parser (`simple.rs`), a provisional render
+//! of one resumes from a checkpoint of the last (`simple::Resume`), and the segmenter goes
+//! on from the sentence its last scan left pending (`segment::scan_from`).
 
 use crate::markdown;
 use crate::prefix;
