@@ -14,6 +14,7 @@ mod prefix;
 mod scrub;
 pub mod segment;
 pub mod shaper;
+mod simple;
 
 // Audio side: numpy samples -> lock-free ring -> device callback.
 pub mod audio;

@@ -32,6 +32,30 @@ pub(crate) fn render_into(markdown: &str, out: &mut String) {
 /// Returns whether the rendering ends with a period we added (a streaming caller drops it:
 /// the block may go on).
 pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String) -> bool {
+    // One plain paragraph, item or heading: the same result without a parser.
+    if let Some(added) = crate::simple::render(markdown, out) {
+        return added;
+    }
+    render_with_parser(markdown, out, scratch)
+}
+
+/// [`render_with`] for a caller that renders a growing text again and again: `resume`
+/// keeps the rendering of a plain block's text up to a checkpoint (see `simple::Resume`).
+/// Each `markdown` given with one `resume` must extend the last (clear it otherwise).
+pub(crate) fn render_resuming(
+    markdown: &str,
+    out: &mut String,
+    scratch: &mut String,
+    resume: &mut crate::simple::Resume,
+) -> bool {
+    if let Some(added) = crate::simple::render_resuming(markdown, out, Some(resume)) {
+        return added;
+    }
+    render_with_parser(markdown, out, scratch)
+}
+
+/// [`render_with`] always through pulldown-cmark.
+pub(crate) fn render_with_parser(markdown: &str, out: &mut String, scratch: &mut String) -> bool {
     scratch.clear();
     let mut r = Renderer {
         out,
@@ -76,7 +100,7 @@ struct Renderer<'o> {
 }
 
 /// Text already ends a sentence or clause (before closing quotes and brackets).
-fn has_end_punct(line: &str) -> bool {
+pub(crate) fn has_end_punct(line: &str) -> bool {
     let trimmed = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '»']);
     trimmed.ends_with(['.', '!', '?', '…', ':', ';'])
 }

@@ -194,7 +194,8 @@ pub(crate) fn url_host(url: &str) -> &str {
     if let Some(colon) = auth.find(':') {
         auth = &auth[..colon];
     }
-    let lower_www = auth.len() >= 4 && auth[..4].eq_ignore_ascii_case("www.");
+    // Bytes, not `&auth[..4]`: a host may have a multi-byte character there.
+    let lower_www = auth.len() >= 4 && auth.as_bytes()[..4].eq_ignore_ascii_case(b"www.");
     if lower_www {
         &auth[4..]
     } else {
@@ -558,6 +559,7 @@ mod tests {
         );
         assert_eq!(text("www.example.org/path is it"), "example.org is it");
         assert_eq!(text("irc://foo.bar:2233/baz"), "foo.bar");
+        assert_eq!(text("x https://,✅y ok"), "x, y ok");
     }
 
     #[test]

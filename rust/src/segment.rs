@@ -31,6 +31,21 @@ pub(crate) struct Scan {
     /// Everything before this offset is decided: no further boundary can appear in
     /// `pending..decided`, whatever follows.
     pub decided: usize,
+    /// Where an open scan can go on from: the pending sentence's start and what the scan
+    /// knew there (see [`scan_from`]).
+    pub resume: Option<Resume>,
+}
+
+/// The state of a scan at the start of the pending sentence.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resume {
+    line_start: usize,
+    /// The pending sentence's start (`Scan::pending`).
+    pub start: usize,
+    /// The last list marker before `start`; `None` when `start` is the line's first
+    /// sentence (the scan goes on from the line start then).
+    marker: Option<Option<Marker>>,
+    spans: usize,
 }
 
 /// Segments `text`. With `complete`, the end of the text ends the last sentence; without,
@@ -44,21 +59,54 @@ pub(crate) fn scan(text: &str, complete: bool) -> Scan {
 /// [`scan`] into a reused result.
 pub(crate) fn scan_into(text: &str, complete: bool, out: &mut Scan) {
     out.spans.clear();
-    let mut line_start = 0;
+    scan_lines(text, complete, out, 0, None);
+}
+
+/// [`scan_into`] for a text whose bytes before `from.start` are those of the text an open
+/// scan left `from` in `out` for (its spans are kept, the scan goes on from there). A scan
+/// looks back from a position no further than the start of the sentence it is in, and the
+/// spans before that start were certain, so this is what scanning the text afresh gives.
+pub(crate) fn scan_from(text: &str, complete: bool, out: &mut Scan, from: Resume) {
+    out.spans.truncate(from.spans);
+    let state = from.marker.map(|m| (from.start - from.line_start, m));
+    scan_lines(text, complete, out, from.line_start, state);
+}
+
+fn scan_lines(
+    text: &str,
+    complete: bool,
+    out: &mut Scan,
+    mut line_start: usize,
+    mut state: Option<(usize, Option<Marker>)>,
+) {
     loop {
         let (line_end, has_nl) = match memchr_nl(&text.as_bytes()[line_start..]) {
             Some(p) => (line_start + p, true),
             None => (text.len(), false),
         };
         let open = !has_nl && !complete;
-        let (pending, decided) = scan_line(text, line_start, line_end, open, &mut out.spans);
+        let (pending, decided, marker) = scan_line(
+            text,
+            line_start,
+            line_end,
+            open,
+            &mut out.spans,
+            state.take(),
+        );
         if !has_nl {
             if open {
                 out.pending = pending;
                 out.decided = decided;
+                out.resume = Some(Resume {
+                    line_start,
+                    start: pending,
+                    marker,
+                    spans: out.spans.len(),
+                });
             } else {
                 out.pending = text.len();
                 out.decided = text.len();
+                out.resume = None;
             }
             return;
         }
@@ -126,7 +174,7 @@ fn push_span(spans: &mut Vec<(usize, usize)>, base: usize, line: &str, a: usize,
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Marker {
     Num(u32, u8),
     Alpha(u8, u8),
@@ -150,7 +198,9 @@ fn first_token(line: &str, mut i: usize) -> usize {
     i
 }
 
-/// Scans one line; returns (pending start, decided offset) as absolute offsets.
+/// Scans one line; returns (pending start, decided offset) as absolute offsets, and the
+/// last list marker seen before the pending start. `state`: go on from this sentence start
+/// (relative to the line) with this last marker.
 ///
 /// Only a few bytes can matter: terminators ('.', '!', '?'), ')' of list markers, and 0xE2,
 /// the lead byte of '…' and of the bullets. The scan jumps between them with memchr.
@@ -160,11 +210,16 @@ fn scan_line(
     end: usize,
     open: bool,
     spans: &mut Vec<(usize, usize)>,
-) -> (usize, usize) {
+    state: Option<(usize, Option<Marker>)>,
+) -> (usize, usize, Option<Option<Marker>>) {
     let line = &text[base..end];
     let b = line.as_bytes();
-    let mut start = skip_ws(line, 0);
-    let mut last_marker: Option<Marker> = None;
+    // Without a state: the line's first sentence, whose start depends on the whitespace
+    // that begins the line (which may still grow at the end of the text).
+    let (mut start, mut last_marker) = state.unwrap_or_else(|| (skip_ws(line, 0), None));
+    // The last marker as it was when `start` was set: scanning from `start` again sees the
+    // markers after it anew. `None` as a whole while `start` is the line's first.
+    let mut marker_at_start = state.map(|(_, m)| m);
     let mut i = start;
     let (mut next_term, mut next_paren, mut next_e2) = (0, 0, 0);
     loop {
@@ -186,13 +241,14 @@ fn scan_line(
             if at_token_start(line, p) && line[start..p].chars().any(char::is_alphanumeric) {
                 push_span(spans, base, line, start, p);
                 start = p;
+                marker_at_start = Some(last_marker);
             }
             i = p + c.len_utf8();
             continue;
         }
         if c == '.' || c == ')' {
             match marker_ending_at(line, p, open) {
-                MarkerAt::NeedMore => return (base + start, base + p),
+                MarkerAt::NeedMore => return (base + start, base + p, marker_at_start),
                 MarkerAt::Found((t, m)) => {
                     let continues = match (last_marker, m) {
                         (Some(Marker::Num(x, s)), Marker::Num(y, t)) => x + 1 == y && s == t,
@@ -203,6 +259,7 @@ fn scan_line(
                     {
                         push_span(spans, base, line, start, t);
                         start = t;
+                        marker_at_start = Some(last_marker);
                     }
                     last_marker = Some(m);
                 }
@@ -214,20 +271,21 @@ fn scan_line(
                 Decision::Split { end, next } => {
                     push_span(spans, base, line, start, end);
                     start = next;
+                    marker_at_start = Some(last_marker);
                     i = next;
                 }
                 Decision::No { to } => i = to.max(p + c.len_utf8()),
-                Decision::NeedMore => return (base + start, base + p),
+                Decision::NeedMore => return (base + start, base + p, marker_at_start),
             }
             continue;
         }
         i = p + c.len_utf8();
     }
     if open {
-        (base + start, base + b.len())
+        (base + start, base + b.len(), marker_at_start)
     } else {
         push_span(spans, base, line, start, b.len());
-        (base + b.len(), base + b.len())
+        (base + b.len(), base + b.len(), marker_at_start)
     }
 }
 
@@ -351,7 +409,10 @@ fn decide(line: &str, i: usize, start: usize, open: bool) -> Decision {
     match dots {
         3 => return no,
         d if d >= 4 => {
-            return match (starts, attached && spaced) {
+            // After "…" ("wait… . Then", "12.…") an offset of the split below would fall
+            // inside a character: there is no period of its own to split after there.
+            let own_period = line.is_char_boundary(i + 1) && line.is_char_boundary(i + 2);
+            return match (starts, attached && spaced && own_period) {
                 (false, _) => no,
                 // "compounds. . . . The": a period, then an ellipsis opening the next one.
                 (true, true) => Decision::Split {
@@ -428,6 +489,11 @@ mod tests {
 
     #[test]
     fn basic_and_lines() {
+        assert_eq!(split_sentences("Wait… . Then"), ["Wait… .", "Then"]);
+        assert_eq!(
+            split_sentences("A 12.…... ... Then"),
+            ["A 12.…... ...", "Then"]
+        );
         assert_eq!(
             split_sentences("Use v2.1.0 in main.rs. It works! Then e.g. this\nNext line"),
             [
@@ -466,6 +532,48 @@ mod tests {
                     part.spans
                 );
                 assert!(part.pending <= part.decided && part.decided <= cut);
+            }
+        }
+    }
+
+    /// Going on from where a scan of a prefix stopped gives what scanning afresh gives.
+    #[test]
+    fn scan_from_is_scan_afresh() {
+        const PIECES: &[&str] = &[
+            "One", " two", ". ", "! ", "? ", "\n", " ", "Dr. ", "e.g. ", "U.S. ", "3.14", "1. ",
+            "2. ", "3) ", "a. ", "b. ", "• ", "…", "... ", "\"", ")", "The", "it", "Etc. ", "x",
+            "v2.1.0 ", "main.rs", "12.", ".)", "(", "I", "A",
+        ];
+        let mut rng = fastrand::Rng::with_seed(3);
+        let cases = if cfg!(debug_assertions) {
+            20_000
+        } else {
+            200_000
+        };
+        let mut a = Scan::default();
+        let mut b = Scan::default();
+        for case in 0..cases {
+            let n = rng.usize(1..30);
+            let text: String = (0..n).map(|_| PIECES[rng.usize(..PIECES.len())]).collect();
+            let mut cut = 0;
+            scan_into("", false, &mut a);
+            while cut < text.len() {
+                let mut next = (cut + rng.usize(1..8)).min(text.len());
+                while !text.is_char_boundary(next) {
+                    next += 1;
+                }
+                let complete = next == text.len() && rng.bool();
+                let Some(from) = a.resume else { break };
+                scan_from(&text[..next], complete, &mut a, from);
+                scan_into(&text[..next], complete, &mut b);
+                assert_eq!(
+                    (&a.spans, a.pending, a.decided),
+                    (&b.spans, b.pending, b.decided),
+                    "case {case}: {:?} after {:?}",
+                    &text[..next],
+                    &text[..cut]
+                );
+                cut = next;
             }
         }
     }

@@ -10,10 +10,16 @@
 //! the final rendering continues where the provisional one stopped. Inside an open code fence
 //! nothing is rendered. Where the cuts fall depends only on the text, never on how it was
 //! split into deltas, so streamed and whole input give the same sentences.
+//!
+//! Rendering again at every possible sentence end costs little: a plain chunk (paragraph,
+//! list item, heading, table) renders without a parser (`simple.rs`), a provisional render
+//! of one resumes from a checkpoint of the last (`simple::Resume`), and the segmenter goes
+//! on from the sentence its last scan left pending (`segment::scan_from`).
 
 use crate::markdown;
 use crate::prefix;
 use crate::segment::{self, Scan};
+use crate::simple;
 
 /// Options of a [`Shaper`].
 #[derive(Clone, Debug)]
@@ -78,6 +84,9 @@ pub struct Shaper {
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
     said_all: bool,
     rendered: String,
+    /// The text the last scan of the open chunk saw, and where that scan can go on from.
+    scanned: String,
+    scan_from: Option<segment::Resume>,
     /// `rendered` holds the rendering of `buf[chunk..upto]` for this `(chunk, upto)`, with
     /// what `render` changed after it (period dropped, space added): a final rendering of
     /// the same text (`finish` after the provisional look at a whole feed) reuses it.
@@ -86,6 +95,8 @@ pub struct Shaper {
     last_popped: bool,
     last_space: bool,
     scratch: String,
+    /// The open chunk's rendering so far, when it is a plain block (`simple::Resume`).
+    resume: simple::Resume,
     scan: Scan,
     /// Where to look for the next line break in `buf` (bytes before it have none).
     nl_from: usize,
@@ -126,11 +137,14 @@ impl Shaper {
             done: 0,
             said_all: false,
             rendered: String::new(),
+            scanned: String::new(),
+            scan_from: None,
             last_render: None,
             last_added: false,
             last_popped: false,
             last_space: false,
             scratch: String::new(),
+            resume: simple::Resume::default(),
             scan: Scan::default(),
             nl_from: 0,
             lead: 0,
@@ -170,9 +184,12 @@ impl Shaper {
         let mut fresh = Shaper::new(self.opts.clone());
         std::mem::swap(&mut fresh.buf, &mut self.buf);
         std::mem::swap(&mut fresh.rendered, &mut self.rendered);
+        std::mem::swap(&mut fresh.scanned, &mut self.scanned);
         std::mem::swap(&mut fresh.scratch, &mut self.scratch);
         std::mem::swap(&mut fresh.scan, &mut self.scan);
+        std::mem::swap(&mut fresh.resume, &mut self.resume);
         fresh.buf.clear();
+        fresh.resume.clear();
         *self = fresh;
     }
 
@@ -185,10 +202,8 @@ impl Shaper {
         while i < bytes.len() && !self.trigger {
             if self.armed == 0 && self.lead == 2 && !self.need_more {
                 // Only a terminator or a line break changes anything now.
-                match bytes[i..]
-                    .iter()
-                    .position(|&b| is_term(b, comma) || b == b'\n')
-                {
+                let arms = &ARMS[usize::from(comma)];
+                match bytes[i..].iter().position(|&b| arms[usize::from(b)]) {
                     Some(p) => i += p,
                     None => {
                         i = bytes.len();
@@ -201,16 +216,19 @@ impl Shaper {
         }
         // Triggered: only the state at the end matters, and it depends on the tail alone.
         if i < bytes.len() {
+            let arms = &ARMS[usize::from(comma)];
             let tail = bytes[i..]
                 .iter()
-                .rposition(|&b| is_term(b, comma) || b == b'\n')
+                .rposition(|&b| arms[usize::from(b)])
                 .map_or(i, |p| i + p);
             if tail > i || is_term(bytes[i], comma) || bytes[i] == b'\n' {
                 self.armed = 0;
                 for &b in &bytes[tail..] {
                     self.step(b, comma);
                 }
-            } else {
+            } else if !(self.armed == 0 && self.lead == 2 && !self.need_more) {
+                // (In that state only a terminator or line break, of which there is none
+                // here, would change anything.)
                 for &b in &bytes[i..] {
                     self.step(b, comma);
                 }
@@ -460,6 +478,8 @@ impl Shaper {
             self.scan = scan;
         }
         self.chunk = upto;
+        self.resume.clear();
+        self.scan_from = None;
         self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
@@ -540,14 +560,26 @@ impl Shaper {
             if self.last_popped {
                 self.rendered.push('.');
             }
+            // The scan saw this text with the changes undone above: scan it afresh.
+            self.scan_from = None;
             self.last_added
         } else {
+            // Keep the text the last scan saw, to check the new one against it.
+            std::mem::swap(&mut self.rendered, &mut self.scanned);
             self.rendered.clear();
-            let added = markdown::render_with(
-                &self.buf[self.chunk..upto],
-                &mut self.rendered,
-                &mut self.scratch,
-            );
+            let md = &self.buf[self.chunk..upto];
+            // A provisional rendering will be followed by another: keep a checkpoint. The
+            // final one uses a checkpoint if there is one.
+            let added = if complete && !self.resume.is_set() {
+                markdown::render_with(md, &mut self.rendered, &mut self.scratch)
+            } else {
+                markdown::render_resuming(
+                    md,
+                    &mut self.rendered,
+                    &mut self.scratch,
+                    &mut self.resume,
+                )
+            };
             self.last_render = Some((self.chunk, upto));
             self.last_added = added;
             added
@@ -572,7 +604,30 @@ impl Shaper {
             self.rendered.push(' ');
         }
         let mut scan = std::mem::take(&mut self.scan);
-        segment::scan_into(&self.rendered, complete, &mut scan);
+        // Where the last scan of this chunk stopped, if the text is the same up to there and
+        // through the word there (which decided the split before it): go on from there
+        // (`segment::scan_from`).
+        let from = self.scan_from.take().filter(|f| {
+            let (new, old) = (self.rendered.as_bytes(), self.scanned.as_bytes());
+            let Some(after) = old.get(f.start..) else {
+                return false;
+            };
+            let word = after.iter().position(|c| !c.is_ascii_whitespace());
+            let same = word
+                .and_then(|w| {
+                    after[w..]
+                        .iter()
+                        .position(u8::is_ascii_whitespace)
+                        .map(|e| w + e)
+                })
+                .map_or(old.len(), |e| f.start + e + 1);
+            same <= new.len() && new[..same] == old[..same]
+        });
+        match from {
+            Some(f) => segment::scan_from(&self.rendered, complete, &mut scan, f),
+            None => segment::scan_into(&self.rendered, complete, &mut scan),
+        }
+        self.scan_from = scan.resume;
         scan
     }
 
@@ -611,10 +666,23 @@ impl Shaper {
     }
 }
 
-/// A byte after which (and whitespace) a sentence end may become certain.
+/// [`is_term`] or a line break, looked up (without, with commas): `watch` skips to these.
+static ARMS: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
+    let mut b = 0;
+    while b < 256 {
+        t[0][b] = is_term(b as u8, false) || b == b'\n' as usize;
+        t[1][b] = is_term(b as u8, true) || b == b'\n' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// A byte after which (and whitespace) a sentence end may become certain. A table's cell
+/// pipe becomes ", " when rendered, so it counts as a comma; a row ends at its line break.
 #[inline]
-fn is_term(b: u8, comma: bool) -> bool {
-    matches!(b, b'.' | b'!' | b'?' | b'|') || (comma && b == b',')
+const fn is_term(b: u8, comma: bool) -> bool {
+    matches!(b, b'.' | b'!' | b'?') || (comma && matches!(b, b',' | b'|'))
 }
 
 /// The first clause of `text` ending at a comma after at least `min_words` words, when more
