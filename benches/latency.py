@@ -163,7 +163,7 @@ class Trial:
 
 
 def run_stream_tts(
-    mon: Monitor, trials: int, pace: float, extra: list[str], early: bool
+    mon: Monitor, trials: int, pace: float, extra: list[str], early: bool, tool: str = "stream-tts"
 ) -> list[Trial]:
     stats = Path(tempfile.mkstemp(suffix=".jsonl")[1])
     cmd = [sys.executable, "-m", "stream_tts.cli", "-v", "--stats", str(stats), *extra]
@@ -199,7 +199,7 @@ def run_stream_tts(
             writes.append(t_write)
             out.append(
                 Trial(
-                    "stream-tts",
+                    tool,
                     sentence,
                     first,
                     None if onset is None else (onset - t_write) * 1000,
@@ -229,6 +229,7 @@ def run_stream_tts(
             push_to_device_ms=(rec["ttfa_ms"] or 0) - rec["queue_ms"] - rec["first_chunk_ms"],
             device_to_monitor_ms=None if t.ttfa_ms is None else t.ttfa_ms - sink_start_ms,
             internal_ttfa_ms=rec["ttfa_ms"],
+            speculated=rec.get("speculated", False),
         )
     stats.unlink()
     out[0].detail["stats_summary"] = summary
@@ -352,6 +353,8 @@ def summarize(trials: list[Trial]) -> dict[str, Any]:
             parts[k] = round(statistics.median(vals), 1)
     if parts:
         out["breakdown_median_ms"] = parts
+    if any("speculated" in t.detail for t in trials):
+        out["speculated"] = sum(bool(t.detail.get("speculated")) for t in trials)
     return out
 
 
@@ -362,6 +365,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="directory for the result JSON")
     ap.add_argument("--source", help="monitor to record (default: <default sink>.monitor)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold piper runs")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="ARGS",
+        help="another stream-tts configuration (quoted options) measured in the same run; "
+        "rounds alternate between configurations so load drift hits all alike",
+    )
     ap.add_argument("args", nargs="*", help="extra stream-tts options (after --)")
     a = ap.parse_args()
 
@@ -374,16 +385,24 @@ def main() -> None:
             ["pactl", "get-default-sink"], capture_output=True, text=True, check=True
         ).stdout.strip()
         source = f"{sink}.monitor"
-    early = "--no-early-fragment" not in a.args
+    configs = [("stream-tts", a.args)] + [(f"stream-tts {x}", shlex.split(x)) for x in a.also]
     mon = Monitor(source)
     time.sleep(0.5)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runs: dict[str, list[Trial]] = {name: [] for name, _ in configs}
+    warm: list[Trial] = []
+    cold: list[Trial] = []
     try:
-        ours = run_stream_tts(mon, a.trials, a.pace_ms / 1000, a.args, early)
-        warm = run_piper_warm(mon, a.trials, model)
-        cold = [] if a.no_cold else run_piper_cold(mon, a.trials, model)
+        for _ in range(a.trials):
+            for name, args in configs:
+                early = "--no-early-fragment" not in args
+                runs[name] += run_stream_tts(mon, 1, a.pace_ms / 1000, args, early, name)
+            warm += run_piper_warm(mon, 1, model)
+            if not a.no_cold:
+                cold += run_piper_cold(mon, 1, model)
     finally:
         mon.close()
+    ours = runs["stream-tts"]
     threads = None
     if "--threads" in a.args:
         threads = int(a.args[a.args.index("--threads") + 1])
@@ -399,10 +418,11 @@ def main() -> None:
         "pace_ms": a.pace_ms,
         "stream_tts_args": a.args,
         "stream-tts": summarize(ours),
+        **{name: summarize(t) for name, t in runs.items() if name != "stream-tts"},
         "piper|aplay warm": summarize(warm),
         "piper|aplay cold": summarize(cold) if cold else None,
         "engine_in_process": engine_breakdown(SENTENCES, threads),
-        "trials": [t.__dict__ for t in ours + warm + cold],
+        "trials": [t.__dict__ for t in [*(x for t in runs.values() for x in t), *warm, *cold]],
     }
     s, w = result["stream-tts"], result["piper|aplay warm"]
     if "median_ms" in s and "median_ms" in w:

@@ -48,7 +48,7 @@ enum Kind {
 /// and their only other state is the end of the output), and code spans before it are
 /// paired however the text goes on; so the rendering of the text is the rendering of the
 /// part before the checkpoint followed, on the same output, by the rest.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Resume {
     /// Where the text starts in the Markdown and whether it is a paragraph, item or heading:
     /// the checkpoint holds only while these do.
