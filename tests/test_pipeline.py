@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from stream_tts._core import NullSink
@@ -207,3 +208,33 @@ def test_speculation_can_be_turned_off(engine: PiperEngine) -> None:
     recs, _, _ = _run(engine, Settings(speculate=False), _deltas("msg_O", parts))
     assert [r.text for r in recs] == ["Here is the plan.", "Next up."]
     assert not any(r.speculated for r in recs)
+
+
+class _Recording:
+    """The real engine, noting what it was asked to say (to see the pipeline's warm-up)."""
+
+    def __init__(self, engine: PiperEngine) -> None:
+        self.engine, self.name, self.sample_rate = engine, engine.name, engine.sample_rate
+        self.asked: list[str] = []
+
+    def warmup(self) -> None:
+        self.engine.warmup()
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.asked.append(text)
+        return self.engine.synthesize(text)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def test_input_after_idle_warms_the_engine_first(engine: PiperEngine) -> None:
+    rec = _Recording(engine)
+    # A message starts after a second of quiet; its first sentence follows 0.3 s later.
+    chunks = _deltas("msg_I", [(0.3, "Back after a pause.")])
+    chunks[0] = (1.0, chunks[0][1])
+    recs, _, _ = _run(rec, Settings(), chunks)  # type: ignore[arg-type]
+    assert [r.text for r in recs] == ["Back after a pause."]
+    # A throwaway first chunk ran before the sentence; it was not played.
+    assert rec.asked[0] == "Ready." and rec.asked[-1] == "Back after a pause."
+    assert recs[0].audio_s < 2.5

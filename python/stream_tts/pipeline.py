@@ -106,6 +106,9 @@ class _Held:
 
 
 _EOF = object()
+# Input after the synth thread sat idle this long: warm the engine before the sentence comes.
+REWARM_AFTER_S = 0.5
+_WARM = object()
 
 
 class Pipeline:
@@ -132,6 +135,12 @@ class Pipeline:
         self._queue: queue.SimpleQueue[_Item | _Guess | object] = queue.SimpleQueue()
         # Guesses go straight to synthesis: only when nothing translates in between.
         self._speculate = settings.speculate and translator is None and text_out is None
+        # On this 2-core VM the first inference after a few idle seconds takes twice as long
+        # (41-62 ms back to back, 90-128 ms after 3 s: cold caches and clocks); one throwaway
+        # first chunk when input resumes brings it back before the first sentence arrives.
+        self._rewarm = translator is None and text_out is None
+        self._idle_at: float | None = None  # when the synth thread last ran out of work
+        self._warm_posted = False
         # What the synth thread reads: translations, or the sentences themselves.
         self._speak_queue = queue.SimpleQueue() if translator is not None else self._queue
         self._generation = 0
@@ -163,6 +172,15 @@ class Pipeline:
             while not self._stop.is_set():
                 data = os.read(fd, _READ_SIZE)
                 read_at = time.monotonic()
+                idle_at = self._idle_at
+                if (
+                    self._rewarm
+                    and idle_at is not None
+                    and read_at - idle_at > REWARM_AFTER_S
+                    and not self._warm_posted
+                ):
+                    self._warm_posted = True
+                    self._queue.put(_WARM)
                 if not data:
                     self._sentences(tp.finish(), read_at)  # type: ignore[attr-defined]
                     break
@@ -233,7 +251,19 @@ class Pipeline:
         held: _Held | None = None
         try:
             while not self._stop.is_set():
+                if self._speak_queue.empty():
+                    self._idle_at = time.monotonic()
                 item = self._speak_queue.get()
+                self._idle_at = None
+                if item is _WARM:
+                    if self._speak_queue.empty():
+                        warm = iter(engine.synthesize("Ready."))
+                        next(warm, None)
+                        close = getattr(warm, "close", None)
+                        if close is not None:
+                            close()
+                    self._warm_posted = False
+                    continue
                 if isinstance(item, _Guess):
                     if held is not None:
                         held.close()
