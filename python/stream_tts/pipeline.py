@@ -10,7 +10,9 @@ While sentence n plays from the sink's ring, the synth thread is already on sent
 With `speculate`, the reader also passes on the text stage's guess of a sentence whose final
 period has arrived but not the word after it that makes the end certain; an idle synth thread
 makes the guess's first chunk and keeps it if the sentence comes out the same (it usually
-does, one input line later), so that line finds its first audio ready or nearly. The
+does, one input line later), so that line finds its first audio ready or nearly. Input that
+arrives after the synth thread sat idle for a while first gets a throwaway first chunk, so
+the engine runs warm when the sentence comes. The
 ring is large (tens of seconds), so pushing never waits on playback and `flush()` drops
 everything queued: that is all `--interrupt` and Ctrl-C need.
 """
@@ -100,9 +102,14 @@ class _Held:
         return (g.text, g.message_id, g.generation) == (item.text, item.message_id, item.generation)
 
     def close(self) -> None:
-        close = getattr(self.chunks, "close", None)
-        if close is not None:
-            close()
+        _close(self.chunks)
+
+
+def _close(chunks: Iterator[AudioChunk]) -> None:
+    """Stop an engine's synthesis part way (a generator frees what it holds)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 _EOF = object()
@@ -259,9 +266,7 @@ class Pipeline:
                     if self._speak_queue.empty():
                         warm = iter(engine.synthesize("Ready."))
                         next(warm, None)
-                        close = getattr(warm, "close", None)
-                        if close is not None:
-                            close()
+                        _close(warm)
                     self._warm_posted = False
                     continue
                 if isinstance(item, _Guess):
