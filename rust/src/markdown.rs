@@ -101,7 +101,7 @@ struct Renderer<'o> {
 
 /// Text already ends a sentence or clause (before closing quotes and brackets).
 pub(crate) fn has_end_punct(line: &str) -> bool {
-    let trimmed = line.trim_end_matches(['"', '\'', ')', ']', '”', '’', '»']);
+    let trimmed = line.trim_end_matches(crate::segment::is_closer);
     trimmed.ends_with(['.', '!', '?', '…', ':', ';'])
 }
 

@@ -146,7 +146,7 @@ impl TextPipeline {
                         // sentence is the one the terminator probably ends.
                         shaper.clone().finish(&mut self.probe);
                         let ends = |t: &str| {
-                            t.trim_end_matches(['"', '\'', ')', ']', '”', '’', '»'])
+                            t.trim_end_matches(crate::segment::is_closer)
                                 .ends_with(['.', '!', '?', '…'])
                         };
                         if let Some(p) = self.probe.first().filter(|p| !p.fragment && ends(&p.text))

@@ -143,8 +143,9 @@ fn is_bullet(c: char) -> bool {
     matches!(c, '•' | '⁃' | '◦' | '‣' | '▪' | '∙')
 }
 
+/// A closing quote or bracket, which may stand after a sentence's final punctuation.
 #[inline]
-fn is_closer(c: char) -> bool {
+pub(crate) fn is_closer(c: char) -> bool {
     matches!(c, '"' | '\'' | ')' | ']' | '”' | '’' | '»')
 }
 

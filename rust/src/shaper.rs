@@ -526,7 +526,7 @@ impl Shaper {
         // bare terminator at the end waits for a next sentence, which `watch` sees coming.
         let tail = &self.rendered[scan.decided..];
         self.need_more = !tail
-            .trim_start_matches(['.', '!', '?', '…', '"', '\'', ')', ']', '”', '’', '»'])
+            .trim_start_matches(|c| matches!(c, '.' | '!' | '?' | '…') || segment::is_closer(c))
             .trim()
             .is_empty();
         if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
