@@ -158,7 +158,14 @@ class VitsStream:
 
     def stream(self, feeds: dict[str, npt.NDArray[Any]]) -> Iterator[npt.NDArray[np.float32]]:
         """Audio of one utterance (same feeds as the whole graph), window by window."""
-        values = dict(zip(self._prior_outputs, self.prior.run(None, feeds), strict=True))
+        return self.windows(self.prior_values(feeds))
+
+    def prior_values(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+        """The per-phoneme part, run once: what the flow and decoder windows read."""
+        return dict(zip(self._prior_outputs, self.prior.run(None, feeds), strict=True))
+
+    def windows(self, values: dict[str, npt.NDArray[Any]]) -> Iterator[npt.NDArray[np.float32]]:
+        """Flow and decoder over the frames of `prior_values`, window by window."""
         frames = values[self.cut.flow_inputs[0]].shape[-1]
         # Per-frame tensors are sliced to each window; the rest (a speaker embedding) is not.
         timed = {
