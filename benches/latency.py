@@ -163,7 +163,7 @@ class Trial:
 
 
 def run_stream_tts(
-    mon: Monitor, trials: int, pace: float, extra: list[str], early: bool, tool: str = "stream-tts"
+    mon: Monitor, pace: float, extra: list[str], early: bool, tool: str = "stream-tts"
 ) -> list[Trial]:
     stats = Path(tempfile.mkstemp(suffix=".jsonl")[1])
     cmd = [sys.executable, "-m", "stream_tts.cli", "-v", "--stats", str(stats), *extra]
@@ -180,34 +180,31 @@ def run_stream_tts(
         raise SystemExit(f"stream-tts failed: {''.join(log)}")
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     out: list[Trial] = []
-    writes: list[float] = []
     n = 0
-    for _ in range(trials):
-        for sentence in SENTENCES:
-            lines = stream_lines(f"msg_bench_{n}", sentence)
-            idx, first = completing_line(lines, early)
-            mon.wait_silence()
-            mon.arm()
-            t_write = 0.0
-            for i, line in enumerate(lines):
-                if i == idx:
-                    t_write = time.monotonic()  # just before the line leaves for the pipe
-                proc.stdin.write(line)
-                proc.stdin.flush()
-                time.sleep(pace)
-            onset = mon.wait_onset(10)
-            writes.append(t_write)
-            out.append(
-                Trial(
-                    tool,
-                    sentence,
-                    first,
-                    None if onset is None else (onset - t_write) * 1000,
-                    {"t_write": t_write, "onset": onset},
-                )
+    for sentence in SENTENCES:
+        lines = stream_lines(f"msg_bench_{n}", sentence)
+        idx, first = completing_line(lines, early)
+        mon.wait_silence()
+        mon.arm()
+        t_write = 0.0
+        for i, line in enumerate(lines):
+            if i == idx:
+                t_write = time.monotonic()  # just before the line leaves for the pipe
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            time.sleep(pace)
+        onset = mon.wait_onset(10)
+        out.append(
+            Trial(
+                tool,
+                sentence,
+                first,
+                None if onset is None else (onset - t_write) * 1000,
+                {"t_write": t_write, "onset": onset},
             )
-            n += 1
-            mon.wait_silence()
+        )
+        n += 1
+        mon.wait_silence()
     proc.stdin.close()
     proc.wait(60)
     # Join the per-sentence --stats records to the trials: the first sentence of each message.
@@ -243,7 +240,7 @@ def piper_cmd(model: str) -> str:
     )
 
 
-def run_piper_warm(mon: Monitor, trials: int, model: str) -> list[Trial]:
+def run_piper_warm(mon: Monitor, model: str) -> list[Trial]:
     proc = subprocess.Popen(
         piper_cmd(model), shell=True, stdin=subprocess.PIPE, start_new_session=True
     )
@@ -254,34 +251,32 @@ def run_piper_warm(mon: Monitor, trials: int, model: str) -> list[Trial]:
     if mon.wait_onset(60) is None:
         raise SystemExit("bare piper | aplay made no sound")
     out = []
-    for _ in range(trials):
-        for sentence in SENTENCES:
-            mon.wait_silence()
-            mon.arm()
-            t_write = time.monotonic()
-            proc.stdin.write(sentence.encode() + b"\n")
-            proc.stdin.flush()
-            onset = mon.wait_onset(10)
-            ttfa = None if onset is None else (onset - t_write) * 1000
-            out.append(Trial("piper|aplay warm", sentence, sentence, ttfa, {}))
-            mon.wait_silence()
+    for sentence in SENTENCES:
+        mon.wait_silence()
+        mon.arm()
+        t_write = time.monotonic()
+        proc.stdin.write(sentence.encode() + b"\n")
+        proc.stdin.flush()
+        onset = mon.wait_onset(10)
+        ttfa = None if onset is None else (onset - t_write) * 1000
+        out.append(Trial("piper|aplay warm", sentence, sentence, ttfa, {}))
+        mon.wait_silence()
     proc.stdin.close()
     proc.wait(30)
     return out
 
 
-def run_piper_cold(mon: Monitor, trials: int, model: str) -> list[Trial]:
+def run_piper_cold(mon: Monitor, model: str) -> list[Trial]:
     out = []
-    for _ in range(trials):
-        for sentence in SENTENCES:
-            mon.wait_silence()
-            mon.arm()
-            t0 = time.monotonic()
-            p = subprocess.Popen(piper_cmd(model), shell=True, stdin=subprocess.PIPE)
-            p.communicate(sentence.encode() + b"\n")
-            onset = mon.wait_onset(10)
-            ttfa = None if onset is None else (onset - t0) * 1000
-            out.append(Trial("piper|aplay cold", sentence, sentence, ttfa, {}))
+    for sentence in SENTENCES:
+        mon.wait_silence()
+        mon.arm()
+        t0 = time.monotonic()
+        p = subprocess.Popen(piper_cmd(model), shell=True, stdin=subprocess.PIPE)
+        p.communicate(sentence.encode() + b"\n")
+        onset = mon.wait_onset(10)
+        ttfa = None if onset is None else (onset - t0) * 1000
+        out.append(Trial("piper|aplay cold", sentence, sentence, ttfa, {}))
     return out
 
 
@@ -396,10 +391,10 @@ def main() -> None:
         for _ in range(a.trials):
             for name, args in configs:
                 early = "--no-early-fragment" not in args
-                runs[name] += run_stream_tts(mon, 1, a.pace_ms / 1000, args, early, name)
-            warm += run_piper_warm(mon, 1, model)
+                runs[name] += run_stream_tts(mon, a.pace_ms / 1000, args, early, name)
+            warm += run_piper_warm(mon, model)
             if not a.no_cold:
-                cold += run_piper_cold(mon, 1, model)
+                cold += run_piper_cold(mon, model)
     finally:
         mon.close()
     ours = runs["stream-tts"]
