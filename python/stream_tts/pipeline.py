@@ -142,9 +142,9 @@ class Pipeline:
         self._queue: queue.SimpleQueue[_Item | _Guess | object] = queue.SimpleQueue()
         # Guesses go straight to synthesis: only when nothing translates in between.
         self._speculate = settings.speculate and translator is None and text_out is None
-        # On this 2-core VM the first inference after a few idle seconds takes twice as long
-        # (41-62 ms back to back, 90-128 ms after 3 s: cold caches and clocks); one throwaway
-        # first chunk when input resumes brings it back before the first sentence arrives.
+        # On this 2-core VM the first inference after a few idle seconds takes 2-3x as long
+        # (benches/idle_warm.py: first chunk 52 ms back to back, 153 ms after 3 s); one
+        # throwaway first chunk when input resumes brings it back (55 ms) before the sentence.
         self._rewarm = translator is None and text_out is None
         self._idle_at: float | None = None  # when the synth thread last ran out of work
         self._warm_posted = False
