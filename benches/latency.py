@@ -99,7 +99,9 @@ class Monitor:
             time.sleep(0.001)
         return None
 
-    def wait_silence(self, quiet: float = 0.4, timeout: float = 30) -> None:
+    def wait_silence(self, quiet: float = 1.0, timeout: float = 30) -> None:
+        # Pauses inside speech reach 0.4 s (a comma after "Good question"): a shorter quiet
+        # once let a trial start while the last message still had 5 s to play.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and time.monotonic() - self.last_sound < quiet:
             time.sleep(0.02)
@@ -153,6 +155,16 @@ def completing_line(lines: list[bytes], early_fragment: bool) -> tuple[int, str]
     raise AssertionError("no sentence completed")
 
 
+def measured(onset: float | None, t_write: float) -> tuple[float | None, dict[str, Any]]:
+    """TTFA in ms, or None with the reason: no sound, or sound that began before the line was
+    written (audio left over from earlier, e.g. after the sound server stalled)."""
+    if onset is None:
+        return None, {"invalid": "no sound within 10 s"}
+    if onset < t_write - 0.005:
+        return None, {"invalid": f"sound began {(t_write - onset) * 1000:.0f} ms before the line"}
+    return (onset - t_write) * 1000, {}
+
+
 @dataclass
 class Trial:
     tool: str
@@ -194,15 +206,8 @@ def run_stream_tts(
             proc.stdin.flush()
             time.sleep(pace)
         onset = mon.wait_onset(10)
-        out.append(
-            Trial(
-                tool,
-                sentence,
-                first,
-                None if onset is None else (onset - t_write) * 1000,
-                {"t_write": t_write, "onset": onset},
-            )
-        )
+        out.append(Trial(tool, sentence, first, *measured(onset, t_write)))
+        out[-1].detail.update(t_write=t_write, onset=onset)
         n += 1
         mon.wait_silence()
     proc.stdin.close()
@@ -223,6 +228,7 @@ def run_stream_tts(
             write_to_read_ms=read_ms,
             queue_ms=rec["queue_ms"],
             synth_first_chunk_ms=rec["first_chunk_ms"],
+            synth_first_ready_ms=rec.get("first_ready_ms"),
             push_to_device_ms=(rec["ttfa_ms"] or 0) - rec["queue_ms"] - rec["first_chunk_ms"],
             device_to_monitor_ms=None if t.ttfa_ms is None else t.ttfa_ms - sink_start_ms,
             internal_ttfa_ms=rec["ttfa_ms"],
@@ -258,8 +264,7 @@ def run_piper_warm(mon: Monitor, model: str) -> list[Trial]:
         proc.stdin.write(sentence.encode() + b"\n")
         proc.stdin.flush()
         onset = mon.wait_onset(10)
-        ttfa = None if onset is None else (onset - t_write) * 1000
-        out.append(Trial("piper|aplay warm", sentence, sentence, ttfa, {}))
+        out.append(Trial("piper|aplay warm", sentence, sentence, *measured(onset, t_write)))
         mon.wait_silence()
     proc.stdin.close()
     proc.wait(30)
@@ -275,8 +280,7 @@ def run_piper_cold(mon: Monitor, model: str) -> list[Trial]:
         p = subprocess.Popen(piper_cmd(model), shell=True, stdin=subprocess.PIPE)
         p.communicate(sentence.encode() + b"\n")
         onset = mon.wait_onset(10)
-        ttfa = None if onset is None else (onset - t0) * 1000
-        out.append(Trial("piper|aplay cold", sentence, sentence, ttfa, {}))
+        out.append(Trial("piper|aplay cold", sentence, sentence, *measured(onset, t0)))
     return out
 
 
@@ -331,12 +335,13 @@ def pct(values: list[float], q: float) -> float:
 
 def summarize(trials: list[Trial]) -> dict[str, Any]:
     ok = [t.ttfa_ms for t in trials if t.ttfa_ms is not None]
-    out: dict[str, Any] = {"n": len(trials), "missed": len(trials) - len(ok)}
+    out: dict[str, Any] = {"n": len(trials), "invalid": len(trials) - len(ok)}
     if ok:
         out.update(median_ms=round(statistics.median(ok), 1), p95_ms=round(pct(ok, 95), 1))
     keys = [
         "write_to_read_ms",
         "queue_ms",
+        "synth_first_ready_ms",
         "synth_first_chunk_ms",
         "push_to_device_ms",
         "device_to_monitor_ms",
@@ -350,6 +355,14 @@ def summarize(trials: list[Trial]) -> dict[str, Any]:
         out["breakdown_median_ms"] = parts
     if any("speculated" in t.detail for t in trials):
         out["speculated"] = sum(bool(t.detail.get("speculated")) for t in trials)
+        for flag, key in ((True, "median_ms_speculated"), (False, "median_ms_not_speculated")):
+            v = [
+                t.ttfa_ms
+                for t in trials
+                if t.ttfa_ms is not None and t.detail.get("speculated") is flag
+            ]
+            if v:
+                out[key] = round(statistics.median(v), 1)
     return out
 
 

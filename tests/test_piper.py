@@ -190,10 +190,13 @@ def test_long_sentence_starts_sooner_and_says_the_same(engine: PiperEngine) -> N
 
 def test_leading_silence_is_trimmed(engine: PiperEngine) -> None:
     a = np.concatenate(list(engine.synthesize("Here is what I found in the logs.")))
-    # Speech (above 1% of full scale) starts within the 10 ms kept; VITS alone leaves 30-75 ms.
+    # Speech (above 1% of full scale) starts within the 2 ms kept; VITS alone leaves 30-75 ms.
     loud = np.flatnonzero(np.abs(a) > 0.01)
-    assert loud[0] <= int(0.01 * engine.sample_rate)
-    quiet = np.zeros(2205, dtype=np.float32)
+    assert loud[0] <= int(0.002 * engine.sample_rate)
+    assert abs(a[0]) < 1e-3  # faded in from zero: no click at the cut
+    quiet = np.full(2205, 0.005, dtype=np.float32)
     speech = np.full(100, 0.5, dtype=np.float32)
     trimmed = trim_leading_silence(np.concatenate([quiet, speech]), 22050)
-    assert len(trimmed) == 100 + 220
+    assert len(trimmed) == 100 + 44
+    assert trimmed[0] == 0.0 and np.all(np.diff(trimmed[:44]) > 0)
+    assert np.array_equal(trimmed[44:], speech)

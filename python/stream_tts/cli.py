@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--buffer-ms",
         type=float,
         metavar="MS",
-        help="device buffer to ask for; smaller starts sooner, larger is safer (default: 10)",
+        help="device buffer to ask for; smaller starts sooner, larger is safer (default: 7)",
     )
     out.add_argument(
         "--text-only",
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         metavar="N",
-        help="CPU threads for synthesis (default: half the cores, at most 4)",
+        help="CPU threads for synthesis (default: the cores, at most 4)",
     )
     for spec in SPEECH_ENGINES.values():
         if spec.add_arguments is not None:

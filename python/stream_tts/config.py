@@ -38,7 +38,10 @@ class Settings:
     min_fragment_words: int = 6
     interrupt: bool = False
     speculate: bool = True
-    buffer_ms: float = 10.0
+    # 7 ms asked gives PulseAudio's ALSA plugin a 4.6 ms period (9.3 ms queued), ~7 ms sooner
+    # at the monitor than 10 ms (benches/latency.py); 1 xrun in a 10 min benches/soak.py run.
+    # 5 ms saved 2 ms more but had 2 xruns in 2 minutes of speech.
+    buffer_ms: float = 7.0
     threads: int | None = None
     translate_to: str | None = None
     translate_from: str = "en"

@@ -96,6 +96,7 @@ class _Held:
     chunks: Iterator[AudioChunk]
     first: AudioChunk | None
     started: float
+    ready: float  # when `first` came out
 
     def matches(self, item: _Item) -> bool:
         g = self.guess
@@ -277,7 +278,8 @@ class Pipeline:
                     if item.generation == self._generation and self._speak_queue.empty():
                         started = time.monotonic()
                         ahead = iter(engine.synthesize(item.text))
-                        held = _Held(item, ahead, next(ahead, None), started)
+                        first = next(ahead, None)
+                        held = _Held(item, ahead, first, started, time.monotonic())
                     continue
                 spec = None
                 if held is not None and isinstance(item, _Item) and held.matches(item):
@@ -302,6 +304,7 @@ class Pipeline:
                 if spec is not None:
                     # Begun before the sentence was certain: its synthesis started earlier.
                     rec.synth_start, rec.speculated = spec.started, True
+                    rec.first_ready_at = spec.ready
                     first = [] if spec.first is None else [spec.first]
                     chunks: Iterator[AudioChunk] = itertools.chain(first, spec.chunks)
                 else:
@@ -309,6 +312,8 @@ class Pipeline:
                     chunks = iter(engine.synthesize(item.text))
                 samples = 0
                 for chunk in chunks:
+                    if not rec.first_ready_at:
+                        rec.first_ready_at = time.monotonic()
                     for start in range(0, len(chunk), slice_len):
                         if item.generation != self._generation or self._stop.is_set():
                             break

@@ -23,6 +23,7 @@ class SentenceRecord:
     fragment: bool
     read_at: float
     synth_start: float = 0.0
+    first_ready_at: float = 0.0  # the engine made the first chunk (before it, if speculated)
     first_chunk_at: float = 0.0  # first audio of this sentence handed to the sink
     synth_end: float = 0.0
     audio_s: float = 0.0
@@ -55,6 +56,9 @@ class SentenceRecord:
             "behind_ms": round(self.behind * 1000, 2),
             "queue_ms": ms(self.read_at, self.synth_start),
             "first_chunk_ms": ms(self.synth_start, self.first_chunk_at),
+            # Synthesis of the first chunk alone (first_chunk_ms adds any wait for the line
+            # that confirms a speculated sentence).
+            "first_ready_ms": ms(self.synth_start, self.first_ready_at),
             "synth_ms": ms(self.synth_start, self.synth_end),
             "audio_s": round(self.audio_s, 3),
             "rtf": round(synth / self.audio_s, 4) if synth and self.audio_s > 0 else None,
@@ -146,6 +150,8 @@ class Stats:
         if sink_stats:
             out["underruns"] = int(sink_stats.get("underruns", 0))
             out["device_errors"] = int(sink_stats.get("device_errors", 0))
+            # The device ran dry because the audio callback came late (not our ring's fault).
+            out["xruns"] = int(sink_stats.get("xruns", 0))
         return out
 
     def write_summary(self, sink_stats: dict[str, float] | None = None) -> None:
