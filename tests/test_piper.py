@@ -200,3 +200,20 @@ def test_leading_silence_is_trimmed(engine: PiperEngine) -> None:
     assert len(trimmed) == 100 + 44
     assert trimmed[0] == 0.0 and np.all(np.diff(trimmed[:44]) > 0)
     assert np.array_equal(trimmed[44:], speech)
+
+
+def test_lead_in_fades_across_a_silent_first_window(engine: PiperEngine) -> None:
+    # A first window of silence, then one whose first sample is already loud: the kept
+    # lead-in comes from the end of the silent window and ramps up from zero.
+    rate = engine.sample_rate
+    windows = [np.full(rate // 10, 0.004, dtype=np.float32), np.full(500, 0.5, dtype=np.float32)]
+    real, peak = engine._raw, engine._peak
+    engine._raw = lambda ids: iter(windows)  # type: ignore[method-assign]
+    try:
+        out = np.concatenate(list(engine.synthesize("Hi.")))
+    finally:
+        engine._raw, engine._peak = real, peak  # type: ignore[method-assign]
+    keep = int(0.002 * rate)
+    assert len(out) == 500 + keep
+    assert out[0] == 0.0 and np.all(np.diff(out[:keep]) >= 0)
+    assert np.all(out[keep:] == out[keep])

@@ -297,16 +297,22 @@ class PiperEngine:
 
     def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
         leading = True
+        keep = int(_LEAD_KEEP_S * self.sample_rate)
+        tail = np.zeros(0, dtype=np.float32)  # the end of the silence dropped so far
         for clause in split_clauses(text, self.min_clause_words):
             for phonemes in self._voice.phonemize(clause):
                 if not phonemes:
                     continue
                 for audio in self._raw(self._voice.phonemes_to_ids(phonemes)):
                     if leading:
-                        audio = trim_leading_silence(audio, self.sample_rate)
-                        # All silence so far: drop it (all but the kept lead-in) and go on.
+                        # A window may start right at the first loud sample: the lead-in to
+                        # fade comes from the silent window before it.
+                        audio = trim_leading_silence(
+                            np.concatenate([tail, audio]), self.sample_rate
+                        )
                         leading = audio.size == 0 or not np.any(np.abs(audio) > _LEAD_THRESHOLD)
-                        if leading:
+                        if leading:  # all silence so far: drop it and go on
+                            tail = audio[-keep:] if keep else tail
                             continue
                     peak = float(np.max(np.abs(audio), initial=0.0))
                     self._peak = max(self._peak, peak)
