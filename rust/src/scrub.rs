@@ -76,9 +76,35 @@ pub(crate) fn push_text(out: &mut String, line_start: usize, text: &str) {
 
 /// ASCII that is copied as is: no markup, no whitespace, nothing that attaches left.
 #[inline]
-fn is_plain_byte(b: u8) -> bool {
+const fn is_plain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'"' | b'(' | b'$' | b'%' | b'&' | b'+' | b'@')
 }
+
+/// Classes of `RUN`.
+const PLAIN: u8 = 1;
+const AFTER_WORD: u8 = 2;
+
+/// The bytes `push_plain` copies as is: `PLAIN` anywhere ([`is_plain_byte`]), `AFTER_WORD`
+/// right after a byte it copied that is not a space, so that `out` ends with that byte:
+/// a single space (`push_char` adds one then) and punctuation that attaches left (it only
+/// moves left over a space). A word and its punctuation and space go in with one copy.
+static RUN: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_plain_byte(b as u8) {
+            t[b] = PLAIN;
+        }
+        b += 1;
+    }
+    let after = b" .,!?;:";
+    let mut k = 0;
+    while k < after.len() {
+        t[after[k] as usize] = AFTER_WORD;
+        k += 1;
+    }
+    t
+};
 
 /// `prev`/`next`: the bytes around `text` in the text it was cut from (a URL cut off),
 /// so that "_" reads the same whether or not a URL has formed next to it yet.
@@ -87,54 +113,80 @@ fn push_plain(out: &mut String, line_start: usize, text: &str, prev: Option<u8>,
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        // Fast path: a run of letters, digits and harmless punctuation goes in as is.
+        // Fast path: a run of letters, digits and harmless punctuation goes in as is, and
+        // with it what `push_char` would copy as is after such a byte (see `RUN`).
         if is_plain_byte(b) {
-            let run = bytes[i..]
-                .iter()
-                .position(|&c| !is_plain_byte(c))
-                .unwrap_or(bytes.len() - i);
-            out.push_str(&text[i..i + run]);
-            i += run;
+            // (`out` below `line_start` never happens; then only plain bytes, to be safe.)
+            let after_word = if out.len() >= line_start {
+                AFTER_WORD
+            } else {
+                PLAIN
+            };
+            let mut j = i + 1;
+            while j < bytes.len() {
+                let class = RUN[usize::from(bytes[j])];
+                if !(class == PLAIN || (class == after_word && bytes[j - 1] != b' ')) {
+                    break;
+                }
+                j += 1;
+            }
+            out.push_str(&text[i..j]);
+            i = j;
             continue;
         }
-        if b < 0x80 {
-            let c = b as char;
-            // Runs like "--", "==", "//" are rules and comment markers, never words.
-            if matches!(c, '-' | '=' | '/') && bytes.get(i + 1) == Some(&b) {
-                let mut j = i;
-                while j < bytes.len() && bytes[j] == b {
-                    j += 1;
-                }
-                push_char(out, line_start, ' ');
-                i = j;
-                continue;
+        i = push_special(out, line_start, text, i, prev, next);
+    }
+}
+
+/// Writes what starts at `text[i]`, a byte that is not [`is_plain_byte`]; returns where the
+/// next thing starts.
+#[inline]
+fn push_special(
+    out: &mut String,
+    line_start: usize,
+    text: &str,
+    i: usize,
+    prev: Option<u8>,
+    next: Option<u8>,
+) -> usize {
+    let bytes = text.as_bytes();
+    let b = bytes[i];
+    if b < 0x80 {
+        let c = b as char;
+        // Runs like "--", "==", "//" are rules and comment markers, never words.
+        if matches!(c, '-' | '=' | '/') && bytes.get(i + 1) == Some(&b) {
+            let mut j = i;
+            while j < bytes.len() && bytes[j] == b {
+                j += 1;
             }
-            if matches!(c, '*' | '~' | '_') {
-                // Emphasis delimiters vanish without a trace once matched, so a literal one
-                // must too, or a streamed prefix (still unmatched) would differ from the
-                // whole. Only "_" inside a word, which can never be emphasis, splits it
-                // ("max_tokens" reads "max tokens").
-                let word = |k: Option<u8>| k.is_some_and(|k| k.is_ascii_alphanumeric());
-                let before = if i > 0 { Some(bytes[i - 1]) } else { prev };
-                let after = bytes.get(i + 1).copied().or(next);
-                if c == '_' && word(before) && word(after) {
-                    push_char(out, line_start, ' ');
-                }
-            } else if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
-                push_char(out, line_start, ' ');
-            } else {
-                push_char(out, line_start, c);
-            }
-            i += 1;
-        } else {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            if is_decorative(c) {
-                push_char(out, line_start, ' ');
-            } else {
-                push_char(out, line_start, c);
-            }
-            i += c.len_utf8();
+            push_char(out, line_start, ' ');
+            return j;
         }
+        if matches!(c, '*' | '~' | '_') {
+            // Emphasis delimiters vanish without a trace once matched, so a literal one
+            // must too, or a streamed prefix (still unmatched) would differ from the
+            // whole. Only "_" inside a word, which can never be emphasis, splits it
+            // ("max_tokens" reads "max tokens").
+            let word = |k: Option<u8>| k.is_some_and(|k| k.is_ascii_alphanumeric());
+            let before = if i > 0 { Some(bytes[i - 1]) } else { prev };
+            let after = bytes.get(i + 1).copied().or(next);
+            if c == '_' && word(before) && word(after) {
+                push_char(out, line_start, ' ');
+            }
+        } else if is_markup_char(c) || (c.is_ascii_control() && c != '\n' && c != '\t') {
+            push_char(out, line_start, ' ');
+        } else {
+            push_char(out, line_start, c);
+        }
+        i + 1
+    } else {
+        let c = text[i..].chars().next().unwrap_or(' ');
+        if is_decorative(c) {
+            push_char(out, line_start, ' ');
+        } else {
+            push_char(out, line_start, c);
+        }
+        i + c.len_utf8()
     }
 }
 
@@ -548,6 +600,41 @@ mod tests {
         let mut out = String::new();
         push_text(&mut out, 0, s);
         out.trim_end().to_owned()
+    }
+
+    /// `push_plain` without its runs: each byte written on its own.
+    fn push_plain_bytewise(out: &mut String, line_start: usize, text: &str) {
+        let mut i = 0;
+        while i < text.len() {
+            let b = text.as_bytes()[i];
+            if is_plain_byte(b) {
+                out.push(char::from(b));
+                i += 1;
+            } else {
+                i = push_special(out, line_start, text, i, None, None);
+            }
+        }
+    }
+
+    #[test]
+    fn runs_same_as_bytewise() {
+        // Words, spaces, punctuation that attaches left, markup, emoji, "()", "--", "_".
+        const PIECES: &[&str] = &[
+            "a", "Zq", "42", " ", "  ", "\t", "\n", ".", ",", "!", "?", ";", ":", ")", "(", "-",
+            "--", "_", "*", "~", "`", "#", "'", "\"", "é", "✅", " .", "x.", "\r",
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..20_000 {
+            let n = rng.usize(0..16);
+            let text: String = (0..n).map(|_| PIECES[rng.usize(..PIECES.len())]).collect();
+            // What is in `out` before matters: a space or a word at its end, or nothing.
+            let before = ["", "x", "x ", "x\n", "ab."][rng.usize(..5)];
+            let line_start = rng.usize(0..=before.len());
+            let (mut a, mut b) = (before.to_owned(), before.to_owned());
+            push_plain(&mut a, line_start, &text, None, None);
+            push_plain_bytewise(&mut b, line_start, &text);
+            assert_eq!(a, b, "{text:?} after {before:?}, line start {line_start}");
+        }
     }
 
     #[test]
