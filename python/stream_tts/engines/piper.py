@@ -221,7 +221,8 @@ class PiperEngine:
         # 2-core VM took 1.8x as long as 1). Without spinning, 2 threads make the first
         # window 19 -> 14 ms and lose nothing with both cores busy (measured by hand).
         opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
+        threads_used = threads or max(1, min(4, os.cpu_count() or 1))
+        opts.intra_op_num_threads = threads_used
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -255,7 +256,7 @@ class PiperEngine:
             f"streaming, first window {self.streaming.first_frames} frames"
             if self.streaming is not None
             else f"whole graph per clause ({self.not_streaming_because})"
-        )
+        ) + (", 1 thread" if threads_used == 1 else f", {threads_used} threads")
         # Phonemes and ids come from Piper itself; its session runs only when not streaming.
         self._voice = PiperVoice(session=whole, config=config)  # type: ignore[arg-type]
         self.sample_rate: int = config.sample_rate
