@@ -651,6 +651,43 @@ mod tests {
         assert!(taken > cases / 10, "only {taken} simple blocks");
     }
 
+    /// A random table-like block: 1 to `max_lines - 1` lines of pipe-separated `cells`, each
+    /// line indented by one of `indents` (short ones likelier), the second line mostly a
+    /// delimiter row from `delimiters`; rows sometimes short, long, or missing a pipe.
+    fn random_table(
+        rng: &mut fastrand::Rng,
+        cells: &[&str],
+        max_lines: usize,
+        indents: &[&str],
+        delimiters: &[&str],
+    ) -> String {
+        let mut md = String::new();
+        let columns = rng.usize(1..4);
+        for line in 0..rng.usize(1..max_lines) {
+            md.push_str(indents[rng.usize(..indents.len()).min(rng.usize(..indents.len()))]);
+            let n = if line < 2 && rng.u8(..8) != 0 {
+                columns
+            } else {
+                rng.usize(0..columns + 2)
+            };
+            for k in 0..n {
+                if k > 0 || rng.u8(..8) != 0 {
+                    md.push('|');
+                }
+                if line == 1 && rng.u8(..8) != 0 {
+                    md.push_str(delimiters[rng.usize(..delimiters.len())]);
+                } else {
+                    md.push_str(cells[rng.usize(..cells.len())]);
+                }
+            }
+            if rng.bool() {
+                md.push('|');
+            }
+            md.push_str(["\n", "\n", "\n", "\n\n", " \n", ""][rng.usize(..6)]);
+        }
+        md
+    }
+
     /// Tables the fast path takes render exactly as the parser renders them.
     #[test]
     fn tables_same_as_parser() {
@@ -691,30 +728,13 @@ mod tests {
             500_000
         };
         for case in 0..cases {
-            let mut md = String::new();
-            let columns = rng.usize(1..4);
-            for line in 0..rng.usize(1..6) {
-                md.push_str(["", " ", "   ", "    "][rng.usize(..4).min(rng.usize(..4))]);
-                let n = if line < 2 && rng.u8(..8) != 0 {
-                    columns
-                } else {
-                    rng.usize(0..columns + 2)
-                };
-                for k in 0..n {
-                    if k > 0 || rng.u8(..8) != 0 {
-                        md.push('|');
-                    }
-                    if line == 1 && rng.u8(..8) != 0 {
-                        md.push_str([" --- ", "-", ":--:", "--:", " :- "][rng.usize(..5)]);
-                    } else {
-                        md.push_str(CELLS[rng.usize(..CELLS.len())]);
-                    }
-                }
-                if rng.bool() {
-                    md.push('|');
-                }
-                md.push_str(["\n", "\n", "\n", "\n\n", " \n", ""][rng.usize(..6)]);
-            }
+            let md = random_table(
+                &mut rng,
+                CELLS,
+                6,
+                &["", " ", "   ", "    "],
+                &[" --- ", "-", ":--:", "--:", " :- "],
+            );
             if let Some(got) = simple(&md) {
                 taken += 1;
                 assert_eq!(got, parsed(&md), "case {case}: {md:?}");
@@ -755,30 +775,13 @@ mod tests {
         let mut resume = Resume::default();
         let mut resumed = 0;
         for case in 0..cases {
-            let mut md = String::new();
-            let columns = rng.usize(1..4);
-            for line in 0..rng.usize(1..7) {
-                md.push_str(["", " ", "    "][rng.usize(..3).min(rng.usize(..3))]);
-                let n = if line < 2 && rng.u8(..8) != 0 {
-                    columns
-                } else {
-                    rng.usize(0..columns + 2)
-                };
-                for k in 0..n {
-                    if k > 0 || rng.u8(..8) != 0 {
-                        md.push('|');
-                    }
-                    if line == 1 && rng.u8(..8) != 0 {
-                        md.push_str([" --- ", "-", ":--:", "--:"][rng.usize(..4)]);
-                    } else {
-                        md.push_str(CELLS[rng.usize(..CELLS.len())]);
-                    }
-                }
-                if rng.bool() {
-                    md.push('|');
-                }
-                md.push_str(["\n", "\n", "\n", "\n\n", " \n", ""][rng.usize(..6)]);
-            }
+            let md = random_table(
+                &mut rng,
+                CELLS,
+                7,
+                &["", " ", "    "],
+                &[" --- ", "-", ":--:", "--:"],
+            );
             resume.clear();
             let mut cut = 0;
             while cut < md.len() {
