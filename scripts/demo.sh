@@ -12,15 +12,20 @@ EXTRAS="${EXTRAS-}" SYNC_ARGS=--inexact bash scripts/setup.sh  # the speech need
 SAMPLE="$(python -c 'from stream_tts.samples import session_path; print(session_path())')"
 replay() {
   # One line every 15 ms, like --include-partial-messages deltas arriving.
+  # A reader that leaves early (an error) ends the replay quietly.
   python -c '
-import sys, time
-for line in open(sys.argv[1], "rb"):
-    sys.stdout.buffer.write(line); sys.stdout.buffer.flush(); time.sleep(0.015)
+import os, sys, time
+try:
+    for line in open(sys.argv[1], "rb"):
+        sys.stdout.buffer.write(line); sys.stdout.buffer.flush(); time.sleep(0.015)
+except BrokenPipeError:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 ' "$SAMPLE"
 }
 
 echo "==> the sentences stream-tts will speak (stream-tts --text-only):"
 stream-tts --text-only < "$SAMPLE" | sed 's/^/    /'
+# --list-devices fails when no device would play (no card, no sound server, ALSA's null only).
 if stream-tts --list-devices > /dev/null 2>&1; then
   echo "==> speaking $SAMPLE"
   replay | stream-tts --stats

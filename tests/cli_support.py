@@ -13,15 +13,6 @@ from typing import Any
 from audio_rig import Rig, parec_command, start_rig
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
-SAMPLES = SHARED / "claude_code_samples"
-
-
-def shared_file(name: str) -> Path:
-    """A file of ../shared/data; missing data is a failure with a clear message, not a skip."""
-    path = SHARED / name
-    assert path.is_file(), f"test data missing: {path} (see ../shared/data/README.md)"
-    return path
 
 
 def stream_tts(

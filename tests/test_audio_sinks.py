@@ -211,3 +211,34 @@ def test_wav_sink_left_open_is_completed_at_exit(tmp_path: Path) -> None:
     _, _, data = read_wav(path)
     assert len(data) == 48000
     assert np.all(data == 8192)
+
+
+def test_wav_sink_is_a_valid_file_while_open_and_after_a_kill(tmp_path: Path) -> None:
+    # The header follows every block written, so even SIGKILL (no atexit, no close) leaves a
+    # WAV of everything written so far.
+    path = tmp_path / "killed.wav"
+    code = (
+        "import os, signal, numpy as np\n"
+        "from stream_tts._core import WavSink\n"
+        f"sink = WavSink({str(path)!r}, 16000)\n"
+        "sink.push(np.full(40000, 0.25, np.float32))\n"
+        "assert sink.drain(timeout=10)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    rate, _, data = read_wav(path)
+    assert (rate, len(data)) == (16000, 40000)
+    assert np.all(data == 8192)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_wav_sink_write_failure_stops_the_next_push() -> None:
+    # /dev/full fails every write with ENOSPC, as a full disk does.
+    sink = WavSink("/dev/full", 16000)
+    with pytest.raises(OSError, match="No space left"):
+        for _ in range(200):  # the writer thread fails on its first block; a push then says so
+            sink.push(np.full(1600, 0.1, np.float32))
+            time.sleep(0.01)
+    with pytest.raises(OSError, match="No space left"):
+        sink.close()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from audio_rig import stop_rig
-from cli_support import SAMPLES, Recorder, pulse_rig, shared_file, stream_tts
+from cli_support import Recorder, pulse_rig, stream_tts
+from shared_data import data_file as shared_file
 
 from stream_tts.cli import _cli_values, build_parser
 from stream_tts.config import ConfigError, Settings, load_file, merge
@@ -135,7 +136,9 @@ def test_text_only_speaks_the_shared_session_in_order() -> None:
 
 
 def test_text_only_full_and_partial_sessions_agree() -> None:
-    partial = stream_tts("--text-only", stdin=(SAMPLES / "session.partial.jsonl").read_bytes())
+    partial = stream_tts(
+        "--text-only", stdin=shared_file("claude_code_samples/session.partial.jsonl").read_bytes()
+    )
     full = stream_tts(
         "--text-only", stdin=shared_file("claude_code_samples/session.full.jsonl").read_bytes()
     )

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import shared_file, stream_tts, words
+from cli_support import stream_tts, words
+from shared_data import data_file as shared_file
 
 from stream_tts.samples import session_path
 

@@ -10,20 +10,15 @@ from __future__ import annotations
 import array
 import json
 import threading
-from pathlib import Path
 
 import pytest
+from shared_data import data_file
 
 from stream_tts._core import Event, StreamParser
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "claude_code_samples"
-
 
 def sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.fail(f"test data {path} is missing; it lives in <repo>/../shared/data (see README)")
-    return path.read_bytes()
+    return data_file(f"claude_code_samples/{name}").read_bytes()
 
 
 def answer() -> str:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
+from shared_data import data_file
 
 from stream_tts._core import Shaper, speakable, split_sentences
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 ANSWER = (
     "## Why the build is slow\n\nThe release profile uses **fat LTO** with `codegen-units = 1`, "
@@ -21,10 +19,7 @@ ANSWER = (
 
 
 def read_data(name: str) -> str:
-    path = DATA / name
-    if not path.exists():
-        pytest.fail(f"test data {path} is missing; it must be in ../shared/data")
-    return path.read_text(encoding="utf-8")
+    return data_file(name).read_text(encoding="utf-8")
 
 
 def test_speakable_drops_markup_and_code() -> None:

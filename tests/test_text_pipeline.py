@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
+from shared_data import data_file
 
 from stream_tts._core import Sentence, TextPipeline
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "claude_code_samples"
-
 
 def _read(name: str) -> bytes:
-    path = DATA / name
-    if not path.exists():
-        pytest.fail(f"test data {path} is missing: it must be in ../shared/data beside the repo")
-    return path.read_bytes()
+    return data_file(f"claude_code_samples/{name}").read_bytes()
 
 
 def _speak(data: bytes, chunk: int, **kw: object) -> list[Sentence]:

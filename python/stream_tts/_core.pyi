@@ -139,7 +139,8 @@ def monotonic() -> float:
     """The clock used for every audio timestamp: seconds, same clock as time.monotonic()."""
 
 def list_devices() -> list[dict[str, object]]:
-    """Output devices: name, default (bool), sample_rates, channels, formats."""
+    """Output devices: name, description, default (bool), sample_rates, channels, formats, usable
+    (bool: a stream opens on it and it is not ALSA's discarding `null`)."""
 
 _Samples = npt.NDArray[np.float32] | npt.NDArray[np.int16]
 

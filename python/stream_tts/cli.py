@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from stream_tts.config import (
     INPUT_FORMATS,
+    STATS_TABLE,
     ConfigError,
     Settings,
+    check_engine_tables,
     default_config_path,
     load_file,
     merge,
@@ -28,7 +34,31 @@ from stream_tts.engines.registry import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad option or config, no audio device, unknown voice
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM and SIGHUP give 143 and 129
+
+# The signal that stopped the run, if one did (see _stop_on_signals).
+_signalled: int | None = None
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    global _signalled
+    _signalled = signum
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop a run the way Ctrl-C does: output finalised, exit 128 + signal.
+
+    An ignored SIGINT or SIGHUP (inherited from `nohup` or a shell's `&`) stays ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN:
+            continue
+        signal.signal(sig, _on_signal)
+
+
+def _interrupted_status() -> int:
+    return 128 + _signalled if _signalled is not None else EXIT_INTERRUPTED
+
 
 _DESCRIPTION = """\
 Speak what a coding agent writes, as it writes it.
@@ -47,8 +77,10 @@ and runs offline.
 _EPILOG = """\
 Settings can also live in ~/.config/stream-tts/config.toml (or $STREAM_TTS_CONFIG), with the
 long option names spelled with underscores, e.g.  voice = "en_US-lessac-medium"  or
-interrupt = true; the command line wins. Exit status: 0 done, 1 failed, 2 bad usage or no
-audio device, 130 interrupted by Ctrl-C.
+interrupt = true; an engine's own options go in its table, e.g. [piper] seed = 1. The command
+line wins. Exit status: 0 done, 1 failed (a write error, an engine error), 2 bad usage or no
+audio device, 130 interrupted by Ctrl-C (143 SIGTERM, 129 SIGHUP); a WAV written with --output
+is valid however the run ends.
 """
 
 
@@ -142,10 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--stats",
         nargs="?",
-        const="-",
+        const=STATS_TABLE,
         metavar="FILE",
-        help="one JSON line per spoken sentence (time to first audio, synthesis time, real-time "
-        "factor) and a summary at exit, on stderr or to FILE",
+        help="timings of each spoken sentence (time to first audio, synthesis, real-time "
+        "factor): a table on stderr at exit; with FILE (or - for stderr) one JSON line per "
+        "sentence as it plays and a summary line at exit, for tools",
     )
     info.add_argument(
         "--hook",
@@ -210,14 +243,17 @@ def _list_voices() -> int:
 def _list_devices(con: _Console) -> int:
     from stream_tts._core import list_devices
 
-    devices = list_devices()
-    if not devices:
-        con.error("no audio output devices found (use --output FILE.wav to write a file)")
-        return EXIT_USAGE
+    with _native_output(con):
+        devices = list_devices()
+    usable = [d for d in devices if d.get("usable")]
     for d in devices:
+        if not d.get("usable"):
+            con.info(f"not usable: {d.get('name')} (discards audio, or no stream opens on it)")
+    if not usable:
+        con.error("no usable audio output device (use --output FILE.wav to write a file)")
+        return EXIT_USAGE
+    for d in usable:
         channels = d.get("channels") or []
-        if not channels:
-            continue  # an ALSA plugin that cannot play anything as it stands
         mark = "*" if d.get("default") else " "
         ch = f"{min(channels)}-{max(channels)}" if isinstance(channels, list) else channels
         rates = d.get("sample_rates") or []
@@ -240,6 +276,28 @@ def _with_hint(message: str, option: str, verb: str) -> str:
     return message if option in message else f"{message}; {verb} {option}"
 
 
+@contextlib.contextmanager
+def _native_output(con: _Console) -> Iterator[None]:
+    """Hold what native libraries print on stderr while a device is probed or opened.
+
+    With no card or sound server, libasound and the JACK client print a dozen lines of their
+    own; what matters reaches the user as our one-line error. `-v -v` shows them."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if con.verbosity >= 2:
+                held.seek(0)
+                text = held.read().decode(errors="replace").strip()
+                if text:
+                    con.info(f"the audio libraries said:\n{text}")
+
+
 def _silence_stdout() -> None:
     # The reader of stdout left: point fd 1 at /dev/null so the exit flush cannot fail again.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -247,13 +305,48 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _engine_option_types(parser: argparse.ArgumentParser) -> dict[str, dict[str, type]]:
+    """The keys each [<engine>] config table may hold, from the engines' own flags."""
+    out: dict[str, dict[str, type]] = {}
+    for action in parser._actions:
+        if "." not in action.dest:
+            continue
+        engine, key = action.dest.split(".", 1)
+        if isinstance(action, argparse._StoreTrueAction | argparse.BooleanOptionalAction):
+            kind: type = bool
+        else:
+            kind = action.type if isinstance(action.type, type) else str
+        out.setdefault(engine, {})[key] = kind
+    for engine, keys in _CONFIG_ONLY_KEYS.items():
+        out.setdefault(engine, {}).update(keys)
+    return out
+
+
+# Engine settings with no flag of their own (engines/registry.py reads them).
+_CONFIG_ONLY_KEYS: dict[str, dict[str, type]] = {
+    "xtts": {"device": str},
+    "translate": {"device": str},
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _stop_on_signals()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # anywhere outside the run's own handling (imports, parsing)
+        return _interrupted_status()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        path = default_config_path() if ns.config is None else os.path.expanduser(ns.config)
-        file_values = load_file(Path(path), required=ns.config is not None)
-        settings = merge(file_values, _cli_values(ns))
+        path = Path(default_config_path() if ns.config is None else os.path.expanduser(ns.config))
+        file_values = load_file(path, required=ns.config is not None)
+        check_engine_tables(
+            file_values.get("engine_options", {}), _engine_option_types(parser), path
+        )
+        settings = merge(file_values, _cli_values(ns), source=path)
     except ConfigError as e:
         parser.exit(EXIT_USAGE, f"stream-tts: error: {e}\n")
     con = _Console(settings.verbosity)
@@ -279,22 +372,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not hook.detach():
                 return EXIT_OK  # the parent: Claude Code goes on while the child speaks
         fd = hook.feed_fd(answer)
-    try:
-        if settings.text_only:
-            return _run_text_only(settings, con, fd)
-        return _run_speech(settings, con, fd)
-    except KeyboardInterrupt:  # while loading the model or opening the device
-        return EXIT_INTERRUPTED
+    if settings.text_only:
+        return _run_text_only(settings, con, fd)
+    return _run_speech(settings, con, fd)
 
 
 def _run_text_only(settings: Settings, con: _Console, fd: int) -> int:
     from stream_tts.pipeline import OutputClosed, Pipeline
 
+    if sys.stdout is None:  # started with fd 1 closed (`>&-`)
+        con.error("stdout is closed: --text-only has nowhere to print")
+        return EXIT_FAILED
     pipeline = Pipeline(settings, text_out=sys.stdout)
     try:
         outcome = pipeline.run(fd)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return _interrupted_status()
     except OutputClosed:
         _silence_stdout()
         con.warn("stdout was closed; stopped reading")
@@ -303,29 +396,72 @@ def _run_text_only(settings: Settings, con: _Console, fd: int) -> int:
     return EXIT_OK
 
 
-def _open_stats(settings: Settings) -> tuple[Any, IO[str] | None]:
+def _open_stats(settings: Settings, stack: contextlib.ExitStack) -> Any:
     from stream_tts.stats import Stats
 
     if settings.stats is None:
-        return None, None
+        return None
+    if settings.stats == STATS_TABLE:
+        return Stats(sys.stderr, table=True)
     if settings.stats == "-":
-        return Stats(sys.stderr), None
-    f = open(settings.stats, "w", encoding="utf-8")
-    return Stats(f), f
+        return Stats(sys.stderr)
+    return Stats(stack.enter_context(open(settings.stats, "w", encoding="utf-8")))
+
+
+def _load_error(e: BaseException, settings: Settings, stage: str) -> str:
+    """The engine's message, plus the option that takes a local folder when a model is missing."""
+    from stream_tts.engines.hub import ModelNotFoundError
+
+    msg = str(e)
+    if isinstance(e, ModelNotFoundError) and "hub" in msg:
+        option = "--translator" if stage == "translator" else _MODEL_OPTIONS.get(settings.tts)
+        if option is not None:
+            msg += (
+                "; download it where there is network (`hf download NAME --local-dir DIR`) "
+                f"and pass the folder with {option} DIR"
+            )
+    return msg
+
+
+# The flag that takes a local model folder, per speech engine that loads one from the hub.
+_MODEL_OPTIONS = {"xtts": "--xtts-model"}
+
+
+def _close_quietly(close: Any) -> None:
+    # On the way out after an error already reported: a second report would only repeat it.
+    with contextlib.suppress(Exception):
+        close()
 
 
 def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
+    # Every resource opened below is closed on every way out (ExitStack): the WAV's header,
+    # the engines' threads and GPU memory, the stats file.
+    with contextlib.ExitStack() as stack:
+        return _speak(settings, con, fd, stack)
+
+
+def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitStack) -> int:
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
     from stream_tts.pipeline import RING_MS, DeviceStalled, Pipeline
 
+    load_errors = (VoiceError, ValueError, ImportError, OSError, RuntimeError)
     t0 = time.monotonic()
+    stage = "translator"
     try:
         translator = create_translator(settings)
+        if translator is not None:
+            stack.callback(_close_quietly, translator.close)
+        stage = "engine"
         engine = create_speech_engine(settings)
-    except (VoiceError, ValueError, ImportError, OSError, RuntimeError) as e:
+        stack.callback(_close_quietly, engine.close)
+    except KeyboardInterrupt:
+        return _interrupted_status()
+    except load_errors as e:
+        if _signalled is not None:  # a signal broke the load part way: not the user's error
+            return _interrupted_status()
         # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
-        con.error(str(e))
+        con.error(_load_error(e, settings, stage))
         return EXIT_USAGE
     mode = getattr(engine, "mode", "")
     con.info(
@@ -338,16 +474,19 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         if settings.output:
             sink = _core.WavSink(settings.output, engine.sample_rate)
         else:
-            sink = _core.AudioSink(
-                engine.sample_rate,
-                device=settings.device,
-                buffer_ms=settings.buffer_ms,
-                ring_ms=RING_MS,
-            )
+            with _native_output(con):
+                sink = _core.AudioSink(
+                    engine.sample_rate,
+                    device=settings.device,
+                    buffer_ms=settings.buffer_ms,
+                    ring_ms=RING_MS,
+                )
             con.info(
                 f"playing on {sink.device_name} at {sink.device_rate} Hz, "
                 f"device buffer {sink.buffer_frames} frames"
             )
+    except KeyboardInterrupt:
+        return _interrupted_status()
     except _core.NoAudioDeviceError as e:
         con.error(_with_hint(str(e), "--output FILE.wav", "write the speech to a file with"))
         return EXIT_USAGE
@@ -357,15 +496,21 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     except (_core.AudioError, OSError, ValueError) as e:
         con.error(f"cannot open audio output: {e}")
         return EXIT_FAILED
+    # Closed first on the way out (callbacks run last-in first-out): the WAV is complete
+    # before the engines take their time to shut down.
+    stack.callback(_close_quietly, sink.close)
 
     t1 = time.monotonic()
-    if translator is not None:
-        translator.warmup()
-    engine.warmup()
+    try:
+        if translator is not None:
+            translator.warmup()
+        engine.warmup()
+    except KeyboardInterrupt:
+        return _interrupted_status()
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
 
     try:
-        stats, stats_file = _open_stats(settings)
+        stats = _open_stats(settings, stack)
     except OSError as e:
         con.error(f"cannot write --stats file: {e}")
         return EXIT_USAGE
@@ -373,13 +518,19 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
     try:
         outcome = pipeline.run(fd)
     except KeyboardInterrupt:
-        pipeline.interrupt_now()
+        if settings.output:
+            # A file keeps everything synthesised so far: stop, let the writer finish.
+            pipeline.stop()
+            with contextlib.suppress(Exception):
+                sink.close()
+        else:
+            pipeline.interrupt_now()
         if stats is not None:
             stats.poll(sink.utterance_started, final=True)
             stats.write_summary(sink.stats())
         sys.stderr.flush()
         # Worker threads may sit in onnxruntime or os.read: leave without waiting for them.
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(_interrupted_status())
     except (_core.AudioError, DeviceStalled) as e:
         errors = int(sink.stats().get("device_errors", 0))
         con.error(
@@ -387,15 +538,22 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
             "use --output FILE.wav to write a file instead"
         )
         return EXIT_FAILED
+    except OSError as e:  # the WAV could not be written (disk full, permissions)
+        con.error(f"writing the speech failed: {e}")
+        return EXIT_FAILED
+    except Exception as e:  # an engine failed mid-run: say what, keep the output so far
+        con.error(f"stopped: {type(e).__name__}: {e}")
+        if con.verbosity >= 1:
+            traceback.print_exc()
+        return EXIT_FAILED
     sink_stats = sink.stats()
-    sink.close()
-    engine.close()
-    if translator is not None:
-        translator.close()
+    try:
+        sink.close()
+    except OSError as e:
+        con.error(f"writing the speech failed: {e}")
+        return EXIT_FAILED
     if stats is not None:
         stats.write_summary(sink_stats)
-        if stats_file is not None:
-            stats_file.close()
     _report_input_problems(outcome, con)
     if sink_stats.get("device_errors", 0) > 0:
         # Played to the end regardless: xruns and the like, worth a note, not a failure.

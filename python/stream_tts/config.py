@@ -20,8 +20,16 @@ InputFormat = Literal["auto", "stream-json", "text"]
 INPUT_FORMATS: tuple[InputFormat, ...] = ("auto", "stream-json", "text")
 
 
+# `--stats` with no FILE: a table on stderr at exit (a FILE, or "-", gets JSON lines).
+STATS_TABLE = ""
+
+
 class ConfigError(Exception):
     """The config file or an option is wrong; the message names the key and the file."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key  # the setting at fault, when one is
 
 
 @dataclass
@@ -47,7 +55,7 @@ class Settings:
     translate_from: str = "en"
     compute_device: str | None = None  # torch device for GPU engines
     output: str | None = None
-    stats: str | None = None  # "-" is stderr
+    stats: str | None = None  # a file for JSON lines, "-" JSON on stderr, STATS_TABLE a table
     text_only: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
     # Options of one engine, from a [<engine>] table or its own flags (e.g. [xtts] language;
@@ -55,20 +63,21 @@ class Settings:
     engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def check(self) -> None:
+        def bad(key: str, rule: str) -> ConfigError:
+            return ConfigError(f"{key} must be {rule}, got {getattr(self, key)!r}", key)
+
         if self.speed <= 0 or self.speed > 5:
-            raise ConfigError(f"speed must be in (0, 5], got {self.speed}")
+            raise bad("speed", "in (0, 5]")
         if self.volume < 0 or self.volume > 4:
-            raise ConfigError(f"volume must be in [0, 4], got {self.volume}")
+            raise bad("volume", "in [0, 4]")
         if self.buffer_ms <= 0 or self.buffer_ms > 1000:
-            raise ConfigError(f"buffer_ms must be in (0, 1000], got {self.buffer_ms}")
+            raise bad("buffer_ms", "in (0, 1000]")
         if self.input not in INPUT_FORMATS:
-            raise ConfigError(
-                f"input must be one of {', '.join(INPUT_FORMATS)}, got {self.input!r}"
-            )
+            raise bad("input", f"one of {', '.join(INPUT_FORMATS)}")
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+            raise bad("threads", "at least 1")
         if self.min_fragment_words < 1:
-            raise ConfigError("min_fragment_words must be at least 1")
+            raise bad("min_fragment_words", "at least 1")
 
 
 # Keys a config file may not set: they name one run's input/output, not a preference.
@@ -138,10 +147,40 @@ def load_file(path: Path, *, required: bool = False) -> dict[str, Any]:
     return out
 
 
-def merge(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Settings:
+def check_engine_tables(
+    tables: dict[str, dict[str, Any]], allowed: dict[str, dict[str, type]], path: Path
+) -> None:
+    """Each [<engine>] table of the config file names an engine and only keys it knows, with
+    values of the type its flag takes (`allowed`: engine -> key -> type, from the flags)."""
+    for engine, table in tables.items():
+        keys = allowed.get(engine)
+        if keys is None:
+            known = ", ".join(f"[{e}]" for e in sorted(allowed))
+            raise ConfigError(f"{path}: unknown table [{engine}] (known: {known})")
+        for key, value in table.items():
+            name = key.replace("-", "_")
+            if name not in keys:
+                known = ", ".join(sorted(keys))
+                raise ConfigError(f"{path}: [{engine}] unknown setting {key!r} (known: {known})")
+            want = keys[name]
+            ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise ConfigError(
+                    f"{path}: [{engine}] {key} must be {want.__name__}, got {value!r}"
+                )
+        if any("-" in k for k in table):
+            tables[engine] = {k.replace("-", "_"): v for k, v in table.items()}
+
+
+def merge(
+    file_values: dict[str, Any], cli_values: dict[str, Any], *, source: Path | None = None
+) -> Settings:
     """Defaults, overridden by the file, overridden by what was given on the command line.
 
-    `cli_values` holds only options the user actually gave (argparse defaults of None).
+    `cli_values` holds only options the user actually gave (argparse defaults of None). A bad
+    value's message names where it came from: the option, or the file `source`.
     """
     known = {f.name for f in fields(Settings)}
     s = replace(Settings(), **{k: v for k, v in file_values.items() if k in known})
@@ -157,5 +196,12 @@ def merge(file_values: dict[str, Any], cli_values: dict[str, Any]) -> Settings:
             raise ConfigError(f"unknown setting {k!r}")
         setattr(s, k, v)
     s.engine_options = engine_opts
-    s.check()
+    try:
+        s.check()
+    except ConfigError as e:
+        if e.key is not None and e.key in cli_values:
+            raise ConfigError(f"--{e.key.replace('_', '-')}: {e}", e.key) from None
+        if e.key is not None and source is not None:
+            raise ConfigError(f"{source}: {e}", e.key) from None
+        raise
     return s

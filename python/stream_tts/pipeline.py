@@ -346,9 +346,13 @@ class Pipeline:
             self._error = e
         self._stop.set()
 
+    def stop(self) -> None:
+        """Stop reading and synthesising; what is queued in the sink stays (a file keeps it)."""
+        self._stop.set()
+
     def interrupt_now(self) -> None:
         """Ctrl-C: silence at once (the sink drops its ring within one device period)."""
-        self._stop.set()
+        self.stop()
         if self.sink is not None:
             self.sink.flush()
 

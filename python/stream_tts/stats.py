@@ -80,10 +80,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 class Stats:
-    """Collects records; writes one JSON line per sentence once its first sample played."""
+    """Collects records; writes one JSON line per sentence once its first sample played, or
+    (`table`) a table for people at exit."""
 
-    def __init__(self, out: IO[str] | None) -> None:
+    def __init__(self, out: IO[str] | None, *, table: bool = False) -> None:
         self._out = out
+        self._table = table
         self._lock = threading.Lock()
         self.records: list[SentenceRecord] = []
         self._pending: list[SentenceRecord] = []
@@ -113,7 +115,7 @@ class Stats:
                 self._emit(rec)
 
     def _emit(self, rec: SentenceRecord) -> None:
-        if self._out is None:
+        if self._out is None or self._table:
             return
         self._out.write(json.dumps(rec.as_json(), ensure_ascii=False) + "\n")
         self._out.flush()
@@ -157,5 +159,66 @@ class Stats:
     def write_summary(self, sink_stats: dict[str, float] | None = None) -> None:
         if self._out is None:
             return
-        self._out.write(json.dumps(self.summary(sink_stats)) + "\n")
+        summary = self.summary(sink_stats)
+        if self._table:
+            self._out.write(format_table(self.records, summary))
+        else:
+            self._out.write(json.dumps(summary) + "\n")
         self._out.flush()
+
+
+_TEXT_WIDTH = 44
+
+
+def format_table(records: list[SentenceRecord], summary: dict[str, Any]) -> str:
+    """What `--stats` prints at exit: one row per sentence, then the medians, in words."""
+
+    def ms(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+    rows = [("#", "first audio", "waited", "synthesis", "audio", "sentence")]
+    for i, r in enumerate(records, 1):
+        synth = r.synth_end - r.synth_start if r.synth_end else None
+        text = r.text if len(r.text) <= _TEXT_WIDTH else r.text[: _TEXT_WIDTH - 1] + "…"
+        mark = " (cut off)" if r.dropped else " (guessed early)" if r.speculated else ""
+        rows.append(
+            (
+                str(i),
+                ms(r.ttfa),
+                ms(r.behind) if r.behind else "",
+                ms(synth),
+                f"{r.audio_s:.1f} s",
+                text + mark,
+            )
+        )
+    widths = [max(len(row[c]) for row in rows) for c in range(5)]
+    lines = ["  ".join(row[c].rjust(widths[c]) for c in range(5)) + "  " + row[5] for row in rows]
+    s = summary
+    lines.append(
+        f"{s['spoken']} of {s['sentences']} sentences spoken ({s['audio_s']:.1f} s of audio)"
+        + (f", {s['dropped']} cut off" if s["dropped"] else "")
+    )
+    if "ttfa_ms_median" in s:
+        lines.append(
+            f"first audio: median {s['ttfa_ms_median']:.0f} ms, p95 {s['ttfa_ms_p95']:.0f} ms, "
+            f"first sentence {s['ttfa_ms_first']:.0f} ms"
+            + (
+                f"; when nothing was playing: median {s['ttfa_idle_ms_median']:.0f} ms"
+                if "ttfa_idle_ms_median" in s
+                else ""
+            )
+        )
+    if "rtf_median" in s:
+        lines.append(
+            f"synthesis: median {s['synth_ms_median']:.0f} ms per sentence, "
+            f"{s['rtf_median']:.3f} s per second of audio"
+        )
+    if "underruns" in s:
+        lines.append(
+            f"device: {s['underruns']} underruns, {s['xruns']} xruns, {s['device_errors']} errors"
+        )
+    lines.append(
+        "first audio: from the input that completed a sentence to its first sample at the "
+        "device; waited: audio of earlier sentences still playing then"
+    )
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,9 @@ use stream_tts_core::split_sentences;
 
 #[test]
 fn golden_rules_en() {
+    if !common::have_data() {
+        return;
+    }
     let data = common::read_json("golden_rules_en.json");
     let cases = data["cases"]
         .as_array()

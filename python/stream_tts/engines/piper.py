@@ -69,6 +69,8 @@ def _from_file(path: Path) -> VoiceFiles:
 def _from_hub(name: str, *, offline: bool) -> VoiceFiles:
     from huggingface_hub import hf_hub_download
 
+    from stream_tts.engines.hub import offline_reason
+
     files: list[Path] = []
     for suffix in (".onnx.json", ".onnx"):
         filename = _hub_filename(name, suffix)
@@ -83,6 +85,12 @@ def _from_hub(name: str, *, offline: bool) -> VoiceFiles:
                     f"pass a local voice with --voice /path/to/{name}.onnx "
                     f"(with {name}.onnx.json beside it)"
                 ) from None
+        if (why := offline_reason()) is not None:  # fail now, not after the hub's retries
+            raise VoiceError(
+                f"Piper voice {name!r} is not cached and cannot be downloaded: {why}; "
+                f"pass a local voice with --voice /path/to/{name}.onnx "
+                f"(with {name}.onnx.json beside it)"
+            )
         try:
             # hf_hub_download draws its own tqdm progress bar on stderr.
             files.append(Path(hf_hub_download(VOICES_REPO, filename)))

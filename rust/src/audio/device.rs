@@ -60,6 +60,28 @@ pub struct DeviceInfo {
     pub sample_rates: Vec<u32>,
     pub channels: Vec<u16>,
     pub formats: Vec<String>,
+    /// A stream opens on it and it plays somewhere: not ALSA's discarding `null` PCM, not
+    /// the `default` of a machine without a card or sound server.
+    pub usable: bool,
+}
+
+/// ALSA's `null` PCM accepts any stream and discards the audio.
+const DISCARDS: &[&str] = &["null"];
+
+/// Whether a stream with the device's default configuration can be built (the step that fails
+/// for a device with no card or server behind it); the stream is dropped unplayed.
+fn opens(d: &cpal::Device) -> bool {
+    let Ok(cfg) = d.default_output_config() else {
+        return false;
+    };
+    d.build_output_stream_raw(
+        cfg.config(),
+        cfg.sample_format(),
+        |_: &mut cpal::Data, _: &cpal::OutputCallbackInfo| {},
+        |_| {},
+        None,
+    )
+    .is_ok()
 }
 
 /// The configuration a stream was opened with.
@@ -346,7 +368,8 @@ where
     )
 }
 
-/// Every output device with what it supports; devices that fail to open are listed empty.
+/// Every output device with what it supports, and whether a stream opens on it; devices that
+/// fail to report their configurations are listed empty.
 pub fn list() -> Result<Vec<DeviceInfo>> {
     let host = cpal::default_host();
     let default = host.default_output_device().map(|d| device_name(&d));
@@ -383,7 +406,9 @@ pub fn list() -> Result<Vec<DeviceInfo>> {
             .collect();
         formats.sort();
         formats.dedup();
+        let usable = !ranges.is_empty() && !DISCARDS.contains(&name.as_str()) && opens(&d);
         out.push(DeviceInfo {
+            usable,
             default: default.as_deref() == Some(name.as_str()),
             name,
             description,

@@ -13,7 +13,7 @@
 //! read by its caller, so it is unit-tested here without a device.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cpal::{FromSample, Sample};
 
@@ -65,9 +65,19 @@ pub struct Shared {
     /// The device kept failing without a pause (its server went away): the stream was
     /// stopped, and pushes fail instead of waiting for a callback that will not come.
     pub device_lost: AtomicBool,
+    /// The first failed write of a file sink (disk full, ...): pushes fail with it from then
+    /// on, instead of synthesising into a file that no longer grows (writer thread).
+    pub write_error: OnceLock<(std::io::ErrorKind, String)>,
 }
 
 impl Shared {
+    /// The writer's failure as an error for the producer, if it failed.
+    pub fn write_failed(&self) -> Option<std::io::Error> {
+        self.write_error
+            .get()
+            .map(|(kind, msg)| std::io::Error::new(*kind, msg.clone()))
+    }
+
     pub fn queued(&self) -> u64 {
         self.written
             .load(Ordering::Acquire)

@@ -169,6 +169,9 @@ impl Sink {
         if self.closed() {
             return Err(closed().into());
         }
+        if let Some(e) = self.shared.write_failed() {
+            return Err(Error::Io(e).into());
+        }
         // Keep the return ring from filling when nobody asks for start times.
         if let Ok(mut starts) = self.starts.try_lock() {
             starts.collect();
@@ -394,6 +397,9 @@ impl<'a, E: From<Error>> Waiter<'a, E> {
         }
         if sink.shared.device_lost.load(Ordering::Acquire) {
             return Err(lost().into());
+        }
+        if let Some(e) = sink.shared.write_failed() {
+            return Err(Error::Io(e).into());
         }
         self.wait_open()
     }

@@ -32,8 +32,10 @@ impl Driver for WavDriver {
 
 type Writer = hound::WavWriter<BufWriter<File>>;
 
-/// Create `path` now (so a bad path fails here); samples are written as they are pushed and
-/// the header is completed on close.
+/// Create `path` now (so a bad path fails here). Samples are written as they are pushed, and
+/// the header is brought up to date after every block, so the file is a valid WAV of what was
+/// written so far however the process ends (Ctrl-C, a kill, an engine error). The first failed
+/// write (disk full, ...) is kept in the ring's shared state: pushes fail with it from then on.
 pub fn open(path: &str, sample_rate: u32) -> Result<Sink> {
     check_rate(sample_rate)?;
     let spec = hound::WavSpec {
@@ -46,9 +48,13 @@ pub fn open(path: &str, sample_rate: u32) -> Result<Sink> {
     // Shared between the write and finish steps of the thread; never contended.
     let writer: Arc<Mutex<Option<Writer>>> = Arc::new(Mutex::new(Some(writer)));
     let (feeder, player, starts) = ring::channel(sample_rate as usize * 2);
+    let shared = player.shared().clone();
     let (w1, w2) = (writer.clone(), writer);
     let (p1, p2) = (path.to_string(), path.to_string());
     let write = move |block: &[i16]| -> Result<()> {
+        if shared.write_error.get().is_some() {
+            return Ok(()); // reported once; the rest is dropped while the producer stops
+        }
         let mut g = w1
             .lock()
             .map_err(|_| Error::Audio("WAV writer poisoned".into()))?;
@@ -59,7 +65,16 @@ pub fn open(path: &str, sample_rate: u32) -> Result<Sink> {
         for s in block {
             ints.write_sample(*s);
         }
-        ints.flush().map_err(|e| wav_error(&p1, e))
+        let written = ints.flush().and_then(|()| w.flush());
+        written.map_err(|e| {
+            let e = wav_error(&p1, e);
+            let kind = match &e {
+                Error::Io(io) => io.kind(),
+                _ => std::io::ErrorKind::Other,
+            };
+            let _ = shared.write_error.set((kind, e.to_string()));
+            e
+        })
     };
     let finish = move || -> Result<()> {
         let w = w2.lock().ok().and_then(|mut g| g.take());

@@ -36,6 +36,7 @@ fn list_devices(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         item.set_item("sample_rates", d.sample_rates)?;
         item.set_item("channels", d.channels)?;
         item.set_item("formats", d.formats)?;
+        item.set_item("usable", d.usable)?;
         out.append(item)?;
     }
     Ok(out)

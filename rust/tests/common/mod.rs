@@ -1,23 +1,26 @@
-//! Shared helpers for the data-driven tests: the test data lives in `../shared/data` next to
-//! the repository root and is never copied into the repository.
+//! Shared helpers for the integration tests; `data` says where the conformance data lives.
 #![allow(dead_code)]
 
+mod data;
+
 use std::path::PathBuf;
+
+#[allow(unused_imports)] // not every test file uses both
+pub use data::{data_dir, have_data};
 
 use stream_tts_core::{Piece, Shaper, ShaperOptions};
 
 pub fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel)
+    data_dir().join(rel)
 }
 
-/// Reads a test data file; a missing file fails the test with a clear message.
+/// Reads a test data file; a missing file fails the test with a clear message (tests check
+/// `have_data()` first, so this fails only when the folder is there without the file).
 pub fn read_data(rel: &str) -> String {
     let path = data_path(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "test data {} is missing ({e}); it must be in ../shared/data next to the repository root",
+            "test data {} is missing ({e}); the data folder is incomplete",
             path.display()
         )
     })
