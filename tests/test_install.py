@@ -105,3 +105,19 @@ def test_missing_data_is_a_skip_with_a_reason_and_a_failure_when_required(
     r = _pytest_on_data_test({"STREAM_TTS_DATA": missing, "STREAM_TTS_REQUIRE_DATA": "1"})
     assert r.returncode == 1, r.stdout
     assert "STREAM_TTS_REQUIRE_DATA is set" in r.stdout
+
+
+def test_an_installed_library_that_fails_to_load_is_named_with_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream_tts.engines.extras import BrokenExtraError, require
+
+    # As torchaudio 2.11.1 did beside torch 2.11.0: installed, but its library will not load.
+    (tmp_path / "stream_tts_broken_lib.py").write_text(
+        "raise OSError('Could not load this library: libtorchaudio.so: undefined symbol')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(BrokenExtraError) as e:
+        require("stream_tts_broken_lib", "xtts")
+    msg = str(e.value)
+    assert "fails to load" in msg and "undefined symbol" in msg and "uv.lock" in msg, msg
