@@ -163,3 +163,16 @@ def test_stats_without_a_file_is_a_table_for_people(tmp_path: Path) -> None:
     assert "{" not in err, err  # no JSON for people
     assert "2 of 2 sentences spoken" in err and "first audio: median" in err, err
     assert "This is the second sentence." in err, err
+
+
+def test_a_model_not_downloadable_names_the_option_for_a_folder(tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="the nllb extra is not installed")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    r = stream_tts(
+        "--translate-to", "de", "--translator", "test-org/not-cached", "-o",
+        str(tmp_path / "o.wav"), env=env,
+    )  # fmt: skip
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert "test-org/not-cached" in err and "--translator DIR" in err, err
+    assert "Traceback" not in err, err
