@@ -21,13 +21,13 @@ def stream_tts(
     env: dict[str, str] | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the installed CLI (`python -m stream_tts.cli`, same code as the console script)."""
+    """Run the installed CLI (`python -m stream_tts`, as the console script does)."""
     full_env = dict(os.environ)
     full_env["STREAM_TTS_CONFIG"] = os.devnull  # the user's config must not leak in
     if env:
         full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "stream_tts.cli", *args],
+        [sys.executable, "-m", "stream_tts", *args],
         input=stdin,
         capture_output=True,
         env=full_env,

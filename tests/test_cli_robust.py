@@ -35,7 +35,7 @@ def _frames(path: Path) -> int:
 def test_a_signal_mid_run_leaves_a_valid_wav(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "cut.wav"
     p = subprocess.Popen(
-        [sys.executable, "-m", "stream_tts.cli", "--input", "text", "-o", str(out)],
+        [sys.executable, "-m", "stream_tts", "--input", "text", "-o", str(out)],
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "STREAM_TTS_CONFIG": os.devnull},
@@ -75,7 +75,7 @@ def test_a_full_disk_stops_the_run_with_one_line() -> None:
 
 def test_text_only_with_stdout_closed_is_one_line() -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "stream_tts.cli", "--text-only"],
+        [sys.executable, "-m", "stream_tts", "--text-only"],
         input=b"Hello there.\n",
         capture_output=False,
         stderr=subprocess.PIPE,
@@ -91,7 +91,7 @@ def test_text_only_with_stdout_closed_is_one_line() -> None:
 def test_no_sound_device_is_one_line_without_library_noise() -> None:
     env = _no_sound_env()
     r = subprocess.run(
-        [sys.executable, "-m", "stream_tts.cli", "--list-devices"],
+        [sys.executable, "-m", "stream_tts", "--list-devices"],
         capture_output=True,
         env=env,
         timeout=120,
@@ -176,3 +176,25 @@ def test_a_model_not_downloadable_names_the_option_for_a_folder(tmp_path: Path) 
     assert r.returncode == 2, err
     assert "test-org/not-cached" in err and "--translator DIR" in err, err
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.0, 2.0, 4.0])
+def test_ctrl_c_at_any_moment_of_start_up_is_exit_130_without_traceback(
+    tmp_path: Path, delay: float
+) -> None:
+    # Whatever it lands in (imports, loading the voice, warm-up, reading): 130, one clean exit.
+    # (Not sooner than half a second: inside the interpreter's own start-up, before any of
+    # our code runs, CPython itself reports the KeyboardInterrupt.)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "stream_tts", "--input", "text", "-o", str(tmp_path / "o.wav")],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "STREAM_TTS_CONFIG": os.devnull},
+    )
+    assert p.stderr is not None
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    code = p.wait(60)
+    err = p.stderr.read().decode()
+    assert code == 130, err
+    assert "Traceback" not in err and "failed" not in err, err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -14,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from stream_tts import signals
 from stream_tts.config import (
     INPUT_FORMATS,
     STATS_TABLE,
@@ -34,31 +34,6 @@ from stream_tts.engines.registry import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad option or config, no audio device, unknown voice
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM and SIGHUP give 143 and 129
-
-# The signal that stopped the run, if one did (see _stop_on_signals).
-_signalled: int | None = None
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    global _signalled
-    _signalled = signum
-    raise KeyboardInterrupt
-
-
-def _stop_on_signals() -> None:
-    """SIGTERM and SIGHUP stop a run the way Ctrl-C does: output finalised, exit 128 + signal.
-
-    An ignored SIGINT or SIGHUP (inherited from `nohup` or a shell's `&`) stays ignored."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        if sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN:
-            continue
-        signal.signal(sig, _on_signal)
-
-
-def _interrupted_status() -> int:
-    return 128 + _signalled if _signalled is not None else EXIT_INTERRUPTED
-
 
 _DESCRIPTION = """\
 Speak what a coding agent writes, as it writes it.
@@ -330,11 +305,11 @@ _CONFIG_ONLY_KEYS: dict[str, dict[str, type]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _stop_on_signals()
+    signals.install()
     try:
         return _main(argv)
     except KeyboardInterrupt:  # anywhere outside the run's own handling (imports, parsing)
-        return _interrupted_status()
+        return signals.exit_status()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -387,7 +362,7 @@ def _run_text_only(settings: Settings, con: _Console, fd: int) -> int:
     try:
         outcome = pipeline.run(fd)
     except KeyboardInterrupt:
-        return _interrupted_status()
+        return signals.exit_status()
     except OutputClosed:
         _silence_stdout()
         con.warn("stdout was closed; stopped reading")
@@ -456,10 +431,10 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
         engine = create_speech_engine(settings)
         stack.callback(_close_quietly, engine.close)
     except KeyboardInterrupt:
-        return _interrupted_status()
+        return signals.exit_status()
     except load_errors as e:
-        if _signalled is not None:  # a signal broke the load part way: not the user's error
-            return _interrupted_status()
+        if signals.received is not None:  # a signal broke the load part way: not the user's error
+            return signals.exit_status()
         # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
         con.error(_load_error(e, settings, stage))
         return EXIT_USAGE
@@ -486,7 +461,7 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
                 f"device buffer {sink.buffer_frames} frames"
             )
     except KeyboardInterrupt:
-        return _interrupted_status()
+        return signals.exit_status()
     except _core.NoAudioDeviceError as e:
         con.error(_with_hint(str(e), "--output FILE.wav", "write the speech to a file with"))
         return EXIT_USAGE
@@ -506,7 +481,7 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
             translator.warmup()
         engine.warmup()
     except KeyboardInterrupt:
-        return _interrupted_status()
+        return signals.exit_status()
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
 
     try:
@@ -530,7 +505,7 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
             stats.write_summary(sink.stats())
         sys.stderr.flush()
         # Worker threads may sit in onnxruntime or os.read: leave without waiting for them.
-        os._exit(_interrupted_status())
+        os._exit(signals.exit_status())
     except (_core.AudioError, DeviceStalled) as e:
         errors = int(sink.stats().get("device_errors", 0))
         con.error(

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stream_tts.config import Settings
-from stream_tts.engines.base import SpeechEngine, Translator
+
+if TYPE_CHECKING:  # base imports numpy: kept out of the CLI's start-up until an engine loads
+    from stream_tts.engines.base import SpeechEngine, Translator
 
 
 @dataclass(frozen=True)
