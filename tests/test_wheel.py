@@ -72,7 +72,8 @@ def wheel() -> Path:
         )
         assert run.returncode == 0, f"build-wheel.sh failed:\n{run.stdout[-4000:]}{run.stderr}"
         found = _fresh_wheel()
-        assert found is not None, f"build-wheel.sh left no fresh wheel in {DIST}"
+        # Also when a source file changed while it built: the wheel would not hold it.
+        assert found is not None, f"no wheel in {DIST} newer than every source file"
     return found
 
 
