@@ -138,7 +138,7 @@ def _xtts_args(g: argparse._ArgumentGroup) -> None:
 
 SPEECH_ENGINES: dict[str, EngineSpec] = {
     "piper": EngineSpec("piper", "Piper (CPU, offline; default)", _piper, _piper_args),
-    "xtts": EngineSpec("xtts", "XTTS-v2 (GPU; pip install 'stream-tts[xtts]')", _xtts, _xtts_args),
+    "xtts": EngineSpec("xtts", "XTTS-v2 (GPU; needs the xtts extra)", _xtts, _xtts_args),
 }
 
 
@@ -147,7 +147,7 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
         "--translate-to",
         metavar="LANG",
         help="translate each sentence before speaking it (ISO 639-1 such as de, or "
-        "FLORES-200 such as deu_Latn); NLLB-200, pip install 'stream-tts[nllb]'",
+        "FLORES-200 such as deu_Latn) with NLLB-200 (needs the nllb extra)",
     )
     g.add_argument("--translate-from", metavar="LANG", help="source language (default: en)")
     g.add_argument(
