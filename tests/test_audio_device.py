@@ -97,7 +97,9 @@ def test_pushed_audio_comes_back_from_the_monitor(audio_rig: Rig, tmp_path: Path
         strict(s1 is not None and s2 is not None, "start times")
         assert s1 is not None and s2 is not None
         # Utterance 2 was picked up one utterance-length after utterance 1 (a few periods).
-        strict(abs((s2 - s1) - len(a) / rate) < 0.1, f"{s2 - s1} vs {len(a) / rate}")
+        # Retried, not strict: the stamps come from the device's callbacks, which a loaded
+        # machine delays (seen once: 1.32 s for 1.2 with no underrun, at load 6).
+        assert abs((s2 - s1) - len(a) / rate) < 0.1, f"{s2 - s1} vs {len(a) / rate}"
         sent = np.concatenate([a, b])
         left, right = recorded[:, 0], recorded[:, 1]
         assert np.array_equal(left, right), "mono is spread to both channels"
