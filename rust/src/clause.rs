@@ -11,10 +11,11 @@
 /// Words before a natural break for the clause to be cut there (text stage and Piper).
 pub const MIN_WORDS: usize = 6;
 
-/// The longest piece any engine is given, in bytes of UTF-8. Piper on a 2-core machine:
-/// +32 MB and 0.7 s to first audio at 300 bytes of prose, +380 MB and 8 s at 1.2 kB
-/// (benches/results/ clause-length runs); 300 bytes is ~60 words, ~15 s of speech.
-pub const MAX_BYTES: usize = 300;
+/// The longest piece any engine is given, in bytes of UTF-8. Piper on a 2-core machine,
+/// prose without punctuation: +32 MB and ~0.9 s to the first chunk at 300 bytes, +380 MB and
+/// ~8 s at 1.2 kB (benches/clause_length.py). 250 bytes is ~50 words, ~13 s of speech, and
+/// within XTTS's own limits (250 characters of English, 82 of Chinese).
+pub const MAX_BYTES: usize = 250;
 
 /// Words that start a new clause when a long tail follows: cut before them only when a
 /// piece must be shortened, never to speed up a sentence of ordinary length.
