@@ -90,12 +90,12 @@ def split_sentences(text: str) -> list[str]:
 CLAUSE_MIN_WORDS: Final[int]
 CLAUSE_MAX_BYTES: Final[int]
 
-def split_clauses(text: str, *, min_words: int = 6, max_bytes: int = 250) -> list[str]:
+def split_clauses(text: str, *, min_words: int = ..., max_bytes: int = ...) -> list[str]:
     """Cut a sentence into clauses: at `, ; :`, dashes and brackets where both sides have
     `min_words` words (0: no such cuts), and wherever a piece would be longer than
     `max_bytes` bytes of UTF-8 (at the latest natural break that fits, else the last space,
     else between characters). Pieces are trimmed and never empty; joined with spaces they
-    hold every word of `text` in order."""
+    hold every word of `text` in order. Defaults: CLAUSE_MIN_WORDS, CLAUSE_MAX_BYTES."""
 
 # ---------------------------------------------------------------------------------------
 # The joined text stage: bytes in, sentences out, one FFI crossing per chunk.

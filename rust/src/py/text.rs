@@ -31,13 +31,11 @@ fn split_sentences(py: Python<'_>, text: &str) -> Vec<String> {
     }
 }
 
-fn count(name: &str, value: i64, least: i64) -> PyResult<usize> {
-    usize::try_from(value)
-        .ok()
-        .filter(|&v| v as i64 >= least)
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!("{name} must be >= {least}, got {value}")).into()
-        })
+fn at_least(name: &str, value: i64, least: i64) -> PyResult<usize> {
+    match usize::try_from(value) {
+        Ok(v) if value >= least => Ok(v),
+        _ => Err(Error::InvalidArgument(format!("{name} must be >= {least}, got {value}")).into()),
+    }
 }
 
 #[pyfunction]
@@ -48,8 +46,8 @@ fn split_clauses(
     min_words: i64,
     max_bytes: i64,
 ) -> PyResult<Vec<String>> {
-    let min_words = count("min_words", min_words, 0)?;
-    let max_bytes = count("max_bytes", max_bytes, 1)?;
+    let min_words = at_least("min_words", min_words, 0)?;
+    let max_bytes = at_least("max_bytes", max_bytes, 1)?;
     let cut = || {
         clause::clauses(text, min_words, max_bytes)
             .into_iter()
