@@ -4,17 +4,18 @@
 //! while the rest is made, so the text stage's early fragment and Piper's clause-by-clause
 //! synthesis cut at the pauses a speaker makes anyway (`, ; :`, dashes, brackets), never
 //! before `min_words` words. Safety: a voice's text encoder attends over its whole input, so
-//! its memory and time grow with the square of the input's length (Piper: 1.2 kB of run-on
-//! prose took 380 MB more, 20 kB took the machine); no piece is longer than `max_bytes`,
-//! however the text is written (no punctuation, no spaces at all).
+//! its memory and time grow with the square of the input's length (Piper: 2 kB of run-on
+//! prose took 1.5 GB, 20 kB took the machine); no piece is longer than `max_bytes`, however
+//! the text is written (no punctuation, no spaces at all).
 
 /// Words before a natural break for the clause to be cut there (text stage and Piper).
 pub const MIN_WORDS: usize = 6;
 
-/// The longest piece any engine is given, in bytes of UTF-8. Piper on a 2-core machine,
-/// prose without punctuation: +32 MB and ~0.9 s to the first chunk at 300 bytes, +380 MB and
-/// ~8 s at 1.2 kB (benches/clause_length.py). 250 bytes is ~50 words, ~13 s of speech, and
-/// within XTTS's own limits (250 characters of English, 82 of Chinese).
+/// The longest piece any engine is given, in bytes of UTF-8. Piper on prose without
+/// punctuation, the whole CLI on a busy 2-core machine (benches/results/clause-length-*):
+/// peak RSS 339 MB and first audio 0.6-0.8 s at 300 bytes, 620 MB and 3 s at 1 kB, 1.5 GB
+/// and 16 s at 2 kB. 250 bytes is ~50 words, ~13 s of speech, and within XTTS's own limits
+/// (250 characters of English, 82 of Chinese).
 pub const MAX_BYTES: usize = 250;
 
 /// Words that start a new clause when a long tail follows: cut before them only when a
