@@ -114,7 +114,7 @@ class Sentence:
         """First sentence of its message (a new message starts here)."""
     @property
     def fragment(self) -> bool:
-        """An early first clause of a long first sentence, cut at a comma."""
+        """An early first clause of a long first sentence, cut at `, ; :` (the clause rule)."""
     @property
     def kind(self) -> Literal["text", "tool"]: ...
 
