@@ -26,14 +26,12 @@ const CONJUNCTIONS: &[&str] = &[
 
 /// A natural break: the clause before it is `text[..end]` (its punctuation kept), the next
 /// one starts at `next`. `strong` breaks are marks (punctuation, dashes, brackets), weak ones
-/// a conjunction; `stable` ones (`, ; :`) cannot turn into Markdown syntax as text streams
-/// in (a bracket may still become a link, a dash a list item).
+/// a conjunction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Break {
     end: usize,
     next: usize,
     strong: bool,
-    stable: bool,
 }
 
 /// Full-width punctuation that marks a pause with no space after it (Chinese, Japanese).
@@ -41,8 +39,8 @@ fn is_wide_pause(c: char) -> bool {
     matches!(c, '，' | '、' | '；' | '：' | '）')
 }
 
-/// Every natural break in `text`, in order.
-fn breaks(text: &str) -> impl Iterator<Item = Break> + '_ {
+/// Every natural break in `text`, in order; conjunctions only with `weak`.
+fn breaks(text: &str, weak: bool) -> impl Iterator<Item = Break> + '_ {
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
     std::iter::from_fn(move || {
@@ -61,7 +59,7 @@ fn breaks(text: &str) -> impl Iterator<Item = Break> + '_ {
                 '—' if next_c.is_some_and(char::is_alphanumeric) => Some((after_i, true)),
                 '(' | '[' if space_before => Some((i, true)),
                 c if is_wide_pause(c) && next_c.is_some() => Some((after_i, true)),
-                c if c.is_whitespace() && !space_before && before.is_some() => {
+                c if weak && c.is_whitespace() && !space_before && before.is_some() => {
                     let rest = text[after_i..].trim_start();
                     let word = rest.split(char::is_whitespace).next().unwrap_or("");
                     let tail = &rest[word.len()..];
@@ -74,13 +72,7 @@ fn breaks(text: &str) -> impl Iterator<Item = Break> + '_ {
                 let next = text.len() - text[end..].trim_start().len();
                 let end = text[..end].trim_end().len();
                 if end > 0 && next < text.len() {
-                    let stable = matches!(c, ',' | ';' | ':') || is_wide_pause(c);
-                    return Some(Break {
-                        end,
-                        next,
-                        strong,
-                        stable,
-                    });
+                    return Some(Break { end, next, strong });
                 }
             }
         }
@@ -95,14 +87,25 @@ fn words(s: &str) -> usize {
         .count()
 }
 
-/// End (exclusive) of the first clause of `text` that ends at `, ; :` after at least
-/// `min_words` words with more text after it: the text stage's early fragment, cut from
-/// Markdown still arriving, so only at marks that cannot become Markdown syntax.
+/// End (exclusive) of the first clause of `text` that ends at `, ; :` (and a space) after
+/// at least `min_words` words with more text after it: the text stage's early fragment. It
+/// is cut from Markdown still arriving, so only at marks that cannot turn into Markdown
+/// syntax (a bracket may still become a link, a dash a list item); called on every scan of
+/// a pending first sentence, so it looks only at those bytes.
 pub fn first_break(text: &str, min_words: usize) -> Option<usize> {
-    breaks(text)
-        .filter(|b| b.stable)
-        .find(|b| words(&text[..b.end]) >= min_words)
-        .map(|b| b.end)
+    let (mut counted, mut from) = (0, 0);
+    for i in memchr::memchr3_iter(b',', b';', b':', text.as_bytes()) {
+        let (end, rest) = (i + 1, &text[i + 1..]);
+        if !rest.starts_with(char::is_whitespace) {
+            continue;
+        }
+        counted += words(&text[from..end]);
+        from = end;
+        if counted >= min_words && !rest.trim_start().is_empty() {
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// `text` cut into clauses: at strong natural breaks where both sides have at least
@@ -130,7 +133,7 @@ fn natural(text: &str, min_words: usize) -> Vec<&str> {
     }
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
-    for b in breaks(text).filter(|b| b.strong) {
+    for b in breaks(text, false) {
         if b.end > start && words(&text[start..b.end]) >= min_words {
             spans.push((start, b.end));
             start = b.next;
@@ -164,7 +167,10 @@ fn cut_point(text: &str, max_bytes: usize) -> (usize, usize) {
     let fits = |b: &Break| b.end >= least && b.end <= max_bytes;
     let mut strong = None;
     let mut weak = None;
-    for b in breaks(text).take_while(|b| b.end <= max_bytes).filter(fits) {
+    for b in breaks(text, true)
+        .take_while(|b| b.end <= max_bytes)
+        .filter(fits)
+    {
         if b.strong {
             strong = Some(b);
         } else {
