@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stream_tts._core import CLAUSE_MAX_BYTES, split_clauses
 from stream_tts.engines.base import SpeechEngine
 from stream_tts.engines.piper import (
     BUNDLED_VOICE,
+    MAX_IDS,
     PiperEngine,
     VoiceError,
+    bounded_ids,
     bundled_voice,
     resolve_voice,
-    split_clauses,
     trim_leading_silence,
 )
 
@@ -160,15 +162,37 @@ def test_list_voices_shows_bundled_and_cached(tmp_path: Path) -> None:
 
 
 def test_clauses_are_cut_only_where_long_enough() -> None:
+    # Piper cuts by the shared rule (rust/src/clause.rs; its own tests cover the details).
     s = "The release profile uses fat LTO with codegen units, so the linker optimizes it all."
-    assert split_clauses(s, 5) == [
+    assert split_clauses(s, min_words=5) == [
         "The release profile uses fat LTO with codegen units,",
         "so the linker optimizes it all.",
     ]
-    assert split_clauses(s, 0) == [s]
-    assert split_clauses("Yes, it works.", 5) == ["Yes, it works."]
+    assert split_clauses(s, min_words=0) == [s]
+    assert split_clauses("Yes, it works.", min_words=5) == ["Yes, it works."]
     short_tail = "One two three four five six, and done."
-    assert split_clauses(short_tail, 5) == [short_tail]
+    assert split_clauses(short_tail, min_words=5) == [short_tail]
+    run_on = "the cache keeps every old result around " * 40
+    pieces = split_clauses(run_on)
+    assert all(len(p.encode()) <= CLAUSE_MAX_BYTES for p in pieces)
+    assert " ".join(pieces).split() == run_on.split()
+    with pytest.raises(ValueError, match="max_bytes must be >= 1, got 0"):
+        split_clauses(s, max_bytes=0)
+
+
+def test_model_input_is_capped_between_words(engine: PiperEngine) -> None:
+    # A long number spelled out: many phonemes from few bytes.
+    text = " ".join(["123456789012"] * 20)
+    (phonemes,) = engine._voice.phonemize(text)
+    to_ids = engine._voice.phonemes_to_ids
+    assert len(to_ids(phonemes)) > MAX_IDS
+    runs = list(bounded_ids(phonemes, to_ids))
+    assert len(runs) > 1 and all(len(r) <= MAX_IDS for r in runs)
+    pieces = list(bounded_ids(phonemes, lambda ph: list(map(ord, ph)), max_ids=50))
+    rejoined = " ".join("".join(map(chr, p)) for p in pieces)
+    assert rejoined.split() == "".join(phonemes).split()  # cut only between words
+    assert all(0 < len(p) <= 50 for p in pieces)
+    assert list(bounded_ids([], to_ids)) == [to_ids([])]
 
 
 def test_long_sentence_starts_sooner_and_says_the_same(engine: PiperEngine) -> None:

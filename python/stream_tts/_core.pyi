@@ -86,6 +86,17 @@ class Shaper:
 def split_sentences(text: str) -> list[str]:
     """Whole-text sentence segmentation of plain (already speakable) text."""
 
+# The clause rule (rust/src/clause.rs), shared by the text stage, the pipeline and Piper.
+CLAUSE_MIN_WORDS: Final[int]
+CLAUSE_MAX_BYTES: Final[int]
+
+def split_clauses(text: str, *, min_words: int = ..., max_bytes: int = ...) -> list[str]:
+    """Cut a sentence into clauses: at `, ; :`, dashes and brackets where both sides have
+    `min_words` words (0: no such cuts), and wherever a piece would be longer than
+    `max_bytes` bytes of UTF-8 (at the latest natural break that fits, else the last space,
+    else between characters). Pieces are trimmed and never empty; joined with spaces they
+    hold every word of `text` in order. Defaults: CLAUSE_MIN_WORDS, CLAUSE_MAX_BYTES."""
+
 # ---------------------------------------------------------------------------------------
 # The joined text stage: bytes in, sentences out, one FFI crossing per chunk.
 
@@ -103,7 +114,7 @@ class Sentence:
         """First sentence of its message (a new message starts here)."""
     @property
     def fragment(self) -> bool:
-        """An early first clause of a long first sentence, cut at a comma."""
+        """An early first clause of a long first sentence, cut at `, ; :` (the clause rule)."""
     @property
     def kind(self) -> Literal["text", "tool"]: ...
 

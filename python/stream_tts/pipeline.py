@@ -30,6 +30,7 @@ from typing import IO, Protocol
 
 import numpy as np
 
+from stream_tts._core import split_clauses
 from stream_tts.config import Settings
 from stream_tts.engines.base import AudioChunk, SpeechEngine, Translator
 from stream_tts.stats import SentenceRecord, Stats
@@ -111,6 +112,13 @@ def _close(chunks: Iterator[AudioChunk]) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
+
+
+def _spoken(engine: SpeechEngine, text: str) -> Iterator[AudioChunk]:
+    """The engine's audio for `text`, given to it in pieces no longer than the clause rule's
+    limit (an engine's memory and time grow with the square of its input's length)."""
+    for piece in split_clauses(text, min_words=0):
+        yield from engine.synthesize(piece)
 
 
 _EOF = object()
@@ -240,7 +248,13 @@ class Pipeline:
                     if item.generation == self._generation and not self._stop.is_set():
                         t0 = time.monotonic()
                         item.source = item.text
-                        item.text = self.translator.translate(item.text)
+                        # Cut as for speech; the rest of a cut-off message is not translated.
+                        pieces = split_clauses(item.text, min_words=0)
+                        item.text = " ".join(
+                            self.translator.translate(p)
+                            for p in pieces
+                            if item.generation == self._generation
+                        )
                         item.translate_s = time.monotonic() - t0
                 self._speak_queue.put(item)
                 if item is _EOF:
@@ -277,7 +291,7 @@ class Pipeline:
                     # Only when idle: queued sentences are real work (the guessed one among them).
                     if item.generation == self._generation and self._speak_queue.empty():
                         started = time.monotonic()
-                        ahead = iter(engine.synthesize(item.text))
+                        ahead = _spoken(engine, item.text)
                         first = next(ahead, None)
                         held = _Held(item, ahead, first, started, time.monotonic())
                     continue
@@ -309,7 +323,7 @@ class Pipeline:
                     chunks: Iterator[AudioChunk] = itertools.chain(first, spec.chunks)
                 else:
                     rec.synth_start = time.monotonic()
-                    chunks = iter(engine.synthesize(item.text))
+                    chunks = _spoken(engine, item.text)
                 samples = 0
                 for chunk in chunks:
                     if not rec.first_ready_at:

@@ -3,6 +3,7 @@
 //! The crate is plain Rust; the PyO3 bindings live in [`py`] behind the `python` feature so
 //! `cargo test` and `cargo bench` need no Python interpreter.
 
+pub mod clause;
 pub mod error;
 
 // Text side: stdin bytes -> typed events -> speakable sentences.

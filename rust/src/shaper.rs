@@ -16,6 +16,7 @@
 //! of one resumes from a checkpoint of the last (`simple::Resume`), and the segmenter goes
 //! on from the sentence its last scan left pending (`segment::scan_from`).
 
+use crate::clause;
 use crate::markdown;
 use crate::prefix;
 use crate::segment::{self, Scan};
@@ -685,33 +686,13 @@ const fn is_term(b: u8, comma: bool) -> bool {
     matches!(b, b'.' | b'!' | b'?') || (comma && matches!(b, b',' | b'|'))
 }
 
-/// The first clause of `text` ending at a comma after at least `min_words` words, when more
-/// text certainly follows the comma (`complete`: `text` is a whole sentence).
+/// The first clause of `text` by the clause rule ([`clause::first_break`]), when more text
+/// certainly follows it (`complete`: `text` is a whole sentence).
 fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
-    let b = text.as_bytes();
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_whitespace() {
-            in_word = false;
-            continue;
-        }
-        if !in_word {
-            in_word = true;
-            words += 1;
-        }
-        if c == b',' && words >= min_words {
-            // More text certainly follows: a whole word after the comma (a first character
-            // alone may still change as the text grows).
-            let after = &text[i + 1..];
-            let rest = after.trim_start();
-            let word_done = rest.find(char::is_whitespace).is_some() || complete;
-            if rest.len() < after.len() && !rest.is_empty() && word_done {
-                return Some(&text[..=i]);
-            }
-        }
-    }
-    None
+    let end = clause::first_break(text, min_words)?;
+    // A whole word after the break (a first character alone may still change as it grows).
+    let word_done = complete || text[end..].trim_start().contains(char::is_whitespace);
+    word_done.then(|| &text[..end])
 }
 
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is

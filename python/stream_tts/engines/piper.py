@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from stream_tts._core import CLAUSE_MIN_WORDS, split_clauses
 
 VOICES_REPO = "rhasspy/piper-voices"
 BUNDLED_VOICE = "en_US-joe-medium"
@@ -144,32 +146,33 @@ def installed_voices() -> list[VoiceFiles]:
     return voices
 
 
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+# The last guard on the model's input, above what a clause of the rule's length makes
+# (~250 bytes of English: ~580 ids): a number spelled out can make many more phonemes.
+MAX_IDS = 1000
 _LEAD_THRESHOLD = 0.01  # of full scale; Piper normalizes each sentence to a peak of 1.0
 # Kept before the first loud sample, faded in: enough for no click, short because everything
 # before audible speech is heard as latency (10 ms here cost 10 ms of measured TTFA).
 _LEAD_KEEP_S = 0.002
 
 
-def split_clauses(text: str, min_words: int) -> list[str]:
-    """Cut a sentence after , ; or : into pieces of at least `min_words` words.
-
-    VITS takes time in proportion to the audio it makes, so the first clause of a long
-    sentence is ready to play in a fraction of the sentence's time; the cut falls where a
-    speaker pauses anyway.
-    """
-    if min_words <= 0:
-        return [text]
-    pieces: list[str] = []
-    for part in _CLAUSE_END.split(text):
-        if pieces and len(pieces[-1].split()) < min_words:
-            pieces[-1] = f"{pieces[-1]} {part}"
-        else:
-            pieces.append(part)
-    if len(pieces) > 1 and len(pieces[-1].split()) < min_words:
-        tail = pieces.pop()
-        pieces[-1] = f"{pieces[-1]} {tail}"
-    return pieces
+def bounded_ids(
+    phonemes: list[str], to_ids: Callable[[list[str]], list[int]], max_ids: int = MAX_IDS
+) -> Iterator[list[int]]:
+    """The ids of `phonemes` in runs of at most `max_ids`, cut between words where there is a
+    word gap (a phoneme " "): the model's memory and time grow with the square of its input."""
+    todo = [phonemes]
+    while todo:
+        ph = todo.pop()
+        ids = to_ids(ph)
+        if len(ids) <= max_ids or len(ph) < 2:
+            yield ids
+            continue
+        limit = max(1, min(len(ph) - 1, len(ph) * max_ids // len(ids)))
+        gap = max((i for i in range(1, limit) if ph[i] == " "), default=limit)
+        rest = ph[gap:]
+        while rest and rest[0] == " ":
+            rest = rest[1:]
+        todo.extend(p for p in (rest, ph[:gap]) if p)
 
 
 def trim_leading_silence(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
@@ -203,7 +206,7 @@ class PiperEngine:
         volume: float = 1.0,
         threads: int | None = None,
         speaker: int | None = None,
-        min_clause_words: int = 5,
+        min_clause_words: int = CLAUSE_MIN_WORDS,
         streaming: bool = True,
         first_frames: int = 16,
         seed: int | None = None,
@@ -217,7 +220,9 @@ class PiperEngine:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.voice = voice
-        # Clauses of at least this many words are synthesized one by one (0: whole sentences).
+        # VITS takes time in proportion to the audio it makes, so the first clause of a long
+        # sentence is ready in a fraction of the sentence's time. Clauses of at least this
+        # many words are synthesized one by one (0: whole sentences, cut only when too long).
         self.min_clause_words = min_clause_words
         with voice.config.open(encoding="utf-8") as f:
             import json
@@ -308,26 +313,28 @@ class PiperEngine:
         leading = True
         keep = int(_LEAD_KEEP_S * self.sample_rate)
         tail = np.zeros(0, dtype=np.float32)  # the end of the silence dropped so far
-        for clause in split_clauses(text, self.min_clause_words):
-            for phonemes in self._voice.phonemize(clause):
-                if not phonemes:
+        for audio in self._clauses_raw(text):
+            if leading:
+                # A window may start right at the first loud sample: the lead-in to
+                # fade comes from the silent window before it.
+                audio = trim_leading_silence(np.concatenate([tail, audio]), self.sample_rate)
+                leading = audio.size == 0 or not np.any(np.abs(audio) > _LEAD_THRESHOLD)
+                if leading:  # all silence so far: drop it and go on
+                    tail = audio[-keep:] if keep else tail
                     continue
-                for audio in self._raw(self._voice.phonemes_to_ids(phonemes)):
-                    if leading:
-                        # A window may start right at the first loud sample: the lead-in to
-                        # fade comes from the silent window before it.
-                        audio = trim_leading_silence(
-                            np.concatenate([tail, audio]), self.sample_rate
-                        )
-                        leading = audio.size == 0 or not np.any(np.abs(audio) > _LEAD_THRESHOLD)
-                        if leading:  # all silence so far: drop it and go on
-                            tail = audio[-keep:] if keep else tail
-                            continue
-                    peak = float(np.max(np.abs(audio), initial=0.0))
-                    self._peak = max(self._peak, peak)
-                    gain = self.volume / self._peak if self._peak > 1e-8 else 0.0
-                    audio = np.clip(audio * np.float32(gain), -1.0, 1.0)
-                    yield np.ascontiguousarray(audio, dtype=np.float32)
+            peak = float(np.max(np.abs(audio), initial=0.0))
+            self._peak = max(self._peak, peak)
+            gain = self.volume / self._peak if self._peak > 1e-8 else 0.0
+            audio = np.clip(audio * np.float32(gain), -1.0, 1.0)
+            yield np.ascontiguousarray(audio, dtype=np.float32)
+
+    def _clauses_raw(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
+        """The model's audio for `text`, clause by clause, no input over MAX_IDS ids."""
+        for clause in split_clauses(text, min_words=self.min_clause_words):
+            for phonemes in self._voice.phonemize(clause):
+                if phonemes:
+                    for ids in bounded_ids(phonemes, self._voice.phonemes_to_ids):
+                        yield from self._raw(ids)
 
     def close(self) -> None:
         pass

@@ -1,8 +1,10 @@
-//! Bindings of the text stage: `speakable`, `split_sentences` and the streaming `Shaper`.
+//! Bindings of the text stage: `speakable`, `split_sentences`, `split_clauses` and the
+//! streaming `Shaper`.
 //! One FFI crossing per call; long inputs are processed with the GIL released.
 
 use pyo3::prelude::*;
 
+use crate::clause;
 use crate::error::Error;
 use crate::markdown;
 use crate::segment;
@@ -27,6 +29,36 @@ fn split_sentences(py: Python<'_>, text: &str) -> Vec<String> {
     } else {
         segment::split_sentences(text)
     }
+}
+
+fn at_least(name: &str, value: i64, least: i64) -> PyResult<usize> {
+    match usize::try_from(value) {
+        Ok(v) if value >= least => Ok(v),
+        _ => Err(Error::InvalidArgument(format!("{name} must be >= {least}, got {value}")).into()),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (text, *, min_words = clause::MIN_WORDS as i64, max_bytes = clause::MAX_BYTES as i64))]
+fn split_clauses(
+    py: Python<'_>,
+    text: &str,
+    min_words: i64,
+    max_bytes: i64,
+) -> PyResult<Vec<String>> {
+    let min_words = at_least("min_words", min_words, 0)?;
+    let max_bytes = at_least("max_bytes", max_bytes, 1)?;
+    let cut = || {
+        clause::clauses(text, min_words, max_bytes)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(if text.len() >= DETACH_BYTES {
+        py.detach(cut)
+    } else {
+        cut()
+    })
 }
 
 /// Streaming Markdown-to-sentences for one content block.
@@ -92,6 +124,9 @@ impl PyShaper {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(speakable, m)?)?;
     m.add_function(wrap_pyfunction!(split_sentences, m)?)?;
+    m.add_function(wrap_pyfunction!(split_clauses, m)?)?;
+    m.add("CLAUSE_MIN_WORDS", clause::MIN_WORDS)?;
+    m.add("CLAUSE_MAX_BYTES", clause::MAX_BYTES)?;
     m.add_class::<PyShaper>()?;
     Ok(())
 }
