@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument(
         "--early-fragment",
         action=argparse.BooleanOptionalAction,
-        help="start speaking a long first sentence at its first comma (default: on)",
+        help="start speaking a long first sentence at its first , ; or : after six words "
+        "(default: on)",
     )
     inp.add_argument(
         "--interrupt",

@@ -36,7 +36,8 @@ def _piper(s: Settings) -> SpeechEngine:
         volume=s.volume,
         threads=s.threads,
         speaker=opts.get("speaker"),
-        min_clause_words=int(opts.get("clause_words", 5)),
+        # The engine's default is the clause rule's (rust/src/clause.rs), not a number of ours.
+        **({"min_clause_words": int(opts["clause_words"])} if "clause_words" in opts else {}),
         streaming=not opts.get("whole", False),
         first_frames=int(opts.get("first_frames", 16)),
         seed=opts.get("seed"),
@@ -57,7 +58,7 @@ def _piper_args(g: argparse._ArgumentGroup) -> None:
         dest="piper.clause_words",
         metavar="N",
         help="synthesize a sentence clause by clause (cut at , ; :) when each clause has at "
-        "least N words, so long sentences start sooner; 0 turns it off (default: 5)",
+        "least N words, so long sentences start sooner; 0 turns it off (default: 6)",
     )
     g.add_argument(
         "--piper-first-frames",
