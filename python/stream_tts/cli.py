@@ -248,8 +248,8 @@ def _report_input_problems(outcome: Any, con: _Console) -> None:
 
 
 def _with_hint(message: str, option: str, verb: str) -> str:
-    """The core's message, plus what to do unless it already says so."""
-    return message if option in message else f"{message}; {verb} {option}"
+    """The core's message (facts), and what to do about it."""
+    return f"{message}; {verb} {option}"
 
 
 @contextlib.contextmanager

@@ -371,8 +371,8 @@ fn closed() -> Error {
 
 fn lost() -> Error {
     Error::Audio(
-        "the audio device stopped working (it kept failing for 2 s; was the sound server \
-         restarted?); try again, pick another with --device, or write to --output FILE.wav"
+        "the audio device stopped working (it kept failing for 2 s: the sound server may have \
+         been restarted)"
             .into(),
     )
 }

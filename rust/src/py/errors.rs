@@ -22,7 +22,7 @@ create_exception!(
     _core,
     NoAudioDeviceError,
     AudioError,
-    "There is no audio output device; use --output FILE.wav."
+    "No audio output device exists (no sound card, no sound server)."
 );
 create_exception!(
     _core,
