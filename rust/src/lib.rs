@@ -6,15 +6,9 @@
 pub mod error;
 
 // Text side: stdin bytes -> typed events -> speakable sentences.
-mod abbrev;
 pub mod ingest;
-pub mod markdown;
 pub mod pipeline;
-mod prefix;
-mod scrub;
-pub mod segment;
-pub mod shaper;
-mod simple;
+pub mod text;
 
 // Audio side: numpy samples -> lock-free ring -> device callback.
 pub mod audio;
@@ -23,6 +17,6 @@ pub mod audio;
 mod py;
 
 pub use error::{Error, Result};
-pub use markdown::speakable;
-pub use segment::split_sentences;
-pub use shaper::{Piece, Shaper, ShaperOptions};
+pub use text::markdown::speakable;
+pub use text::segment::split_sentences;
+pub use text::shaper::{Piece, Shaper, ShaperOptions};

@@ -4,9 +4,9 @@
 use pyo3::prelude::*;
 
 use crate::error::Error;
-use crate::markdown;
-use crate::segment;
-use crate::shaper::{Piece, Shaper as CoreShaper, ShaperOptions};
+use crate::text::markdown;
+use crate::text::segment;
+use crate::text::shaper::{Piece, Shaper as CoreShaper, ShaperOptions};
 
 /// Inputs at least this long are worth releasing the GIL for.
 const DETACH_BYTES: usize = 4096;

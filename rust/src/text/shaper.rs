@@ -16,10 +16,11 @@
 //! of one resumes from a checkpoint of the last (`simple::Resume`), and the segmenter goes
 //! on from the sentence its last scan left pending (`segment::scan_from`).
 
-use crate::markdown;
-use crate::prefix;
-use crate::segment::{self, Scan};
-use crate::simple;
+use super::blocks::{self, Cut, Fence, LineEnd};
+use super::markdown;
+use super::prefix;
+use super::segment::{self, Scan};
+use super::simple;
 
 /// Options of a [`Shaper`].
 #[derive(Clone, Debug)]
@@ -47,17 +48,10 @@ pub struct Piece {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Fence {
-    ch: u8,
-    len: usize,
+struct OpenFence {
+    fence: Fence,
     /// Opened at the top level (not inside a list item or quote): its close ends a chunk.
     top: bool,
-}
-
-enum Cut {
-    Yes,
-    No,
-    NeedMore,
 }
 
 /// Streaming Markdown-to-sentences for one content block.
@@ -72,7 +66,7 @@ pub struct Shaper {
     line_start: usize,
     /// Whether the chunk cut before the line being received has been decided.
     line_decided: bool,
-    fence: Option<Fence>,
+    fence: Option<OpenFence>,
     prev_blank: bool,
     /// The open chunk has a complete line that is not blank.
     has_text: bool,
@@ -302,7 +296,13 @@ impl Shaper {
                     Some(p) => &self.buf[self.line_start..self.line_start + p],
                     None => &self.buf[self.line_start..],
                 };
-                match self.cut_before(line, nl.is_some()) {
+                let cut = if self.fence.is_some() || !self.has_text {
+                    Cut::No
+                } else {
+                    let chunk = &self.buf[self.chunk..];
+                    blocks::cut_before(chunk, line, nl.is_some(), self.prev_blank)
+                };
+                match cut {
                     Cut::NeedMore => return,
                     Cut::Yes => {
                         let at = self.line_start;
@@ -326,102 +326,6 @@ impl Shaper {
         }
     }
 
-    /// Whether the open chunk ends before `line` (the line being received, maybe partial).
-    fn cut_before(&self, line: &str, complete: bool) -> Cut {
-        if self.fence.is_some() || !self.has_text {
-            return Cut::No;
-        }
-        let b = line.as_bytes();
-        let more = |cond: bool| if cond { Cut::NeedMore } else { Cut::No };
-        if self.prev_blank {
-            // After a blank line a column-0 line starts a new block; an indented one may
-            // continue a list item or an indented code block.
-            return match b.first() {
-                None => more(!complete),
-                Some(c) if c.is_ascii_whitespace() => {
-                    more(!complete && line.trim_start().is_empty())
-                }
-                Some(_) => Cut::Yes,
-            };
-        }
-        let Some(&first) = b.first() else {
-            return more(!complete);
-        };
-        match first {
-            b'#' => {
-                let n = b.iter().take_while(|&&c| c == b'#').count();
-                match b.get(n) {
-                    _ if n > 6 => Cut::No,
-                    None if !complete => Cut::NeedMore,
-                    None | Some(b' ' | b'\t') => Cut::Yes,
-                    _ => Cut::No,
-                }
-            }
-            b'`' | b'~' => {
-                let n = b.iter().take_while(|&&c| c == first).count();
-                if n < 3 {
-                    more(n == b.len() && !complete)
-                } else if !complete {
-                    Cut::NeedMore
-                } else if first == b'`' && line[n..].contains('`') {
-                    Cut::No
-                } else {
-                    Cut::Yes
-                }
-            }
-            b'-' | b'*' | b'+' => match b.get(1) {
-                None => more(!complete),
-                Some(b' ' | b'\t') => {
-                    if !line[2..].trim().is_empty() {
-                        Cut::Yes
-                    } else {
-                        more(!complete)
-                    }
-                }
-                _ => Cut::No,
-            },
-            b'0'..=b'9' => {
-                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                if n > 9 {
-                    return Cut::No;
-                }
-                match b.get(n) {
-                    None => more(!complete),
-                    Some(b'.' | b')') => match b.get(n + 1) {
-                        None => more(!complete),
-                        Some(b' ' | b'\t') => {
-                            if line[n + 2..].trim().is_empty() {
-                                more(!complete)
-                            } else if &line[..n] == "1" || self.chunk_is_list() {
-                                Cut::Yes
-                            } else {
-                                // Only "1." may interrupt a paragraph; "2." there is text.
-                                Cut::No
-                            }
-                        }
-                        _ => Cut::No,
-                    },
-                    _ => Cut::No,
-                }
-            }
-            _ => Cut::No,
-        }
-    }
-
-    /// The open chunk starts with a list item at column 0.
-    fn chunk_is_list(&self) -> bool {
-        let first = self.buf[self.chunk..].trim_start_matches('\n');
-        let b = first.as_bytes();
-        match b.first() {
-            Some(b'-' | b'*' | b'+') => matches!(b.get(1), Some(b' ' | b'\t')),
-            Some(c) if c.is_ascii_digit() => {
-                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                matches!(b.get(n), Some(b'.' | b')'))
-            }
-            _ => false,
-        }
-    }
-
     /// A line is complete: updates fence and blank state; true when the chunk ends after it.
     fn end_of_line(&mut self, line_end: usize) -> bool {
         let line = &self.buf[self.line_start..line_end];
@@ -429,29 +333,26 @@ impl Shaper {
         let had_text = self.has_text;
         self.has_text |= !blank;
         self.said_all &= blank;
-        let (content, top) = strip_containers(line);
-        if let Some(f) = self.fence {
-            if closes_fence(content, f) {
-                self.fence = None;
+        match blocks::line_end(line, self.fence.map(|f| f.fence)) {
+            LineEnd::ClosesFence { top } => {
+                let opened_top = self.fence.take().is_some_and(|f| f.top);
                 self.prev_blank = false;
-                let cut = f.top && top;
+                let cut = opened_top && top;
                 // Closed without ending the chunk: text may follow in it.
                 self.code_only &= cut;
-                return cut;
+                cut
             }
-            self.prev_blank = blank;
-            return false;
+            LineEnd::OpensFence { fence, top } => {
+                self.fence = Some(OpenFence { fence, top });
+                self.prev_blank = false;
+                self.code_only = top && !had_text;
+                false
+            }
+            end => {
+                self.prev_blank = blank;
+                matches!(end, LineEnd::Heading)
+            }
         }
-        if let Some((ch, len)) = opens_fence(content) {
-            self.fence = Some(Fence { ch, len, top });
-            self.prev_blank = false;
-            self.code_only = top && !had_text;
-            return false;
-        }
-        self.prev_blank = blank;
-        // An ATX heading at column 0 is a whole block by itself.
-        let n = line.bytes().take_while(|&c| c == b'#').count();
-        (1..=6).contains(&n) && matches!(line.as_bytes().get(n), None | Some(b' ' | b'\t'))
     }
 
     /// After a blank line the open chunk's text is final as far as it goes: say its last
@@ -526,7 +427,7 @@ impl Shaper {
         // bare terminator at the end waits for a next sentence, which `watch` sees coming.
         let tail = &self.rendered[scan.decided..];
         self.need_more = !tail
-            .trim_start_matches(|c| matches!(c, '.' | '!' | '?' | '…') || segment::is_closer(c))
+            .trim_start_matches(|c| segment::is_terminator(c) || segment::is_closer(c))
             .trim()
             .is_empty();
         if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
@@ -712,58 +613,6 @@ fn fragment_in(text: &str, min_words: usize, complete: bool) -> Option<&str> {
         }
     }
     None
-}
-
-/// Strips indentation, quote markers and list markers before a possible fence; `top` is
-/// false when there was a container or 4+ spaces of indentation.
-pub(crate) fn strip_containers(line: &str) -> (&str, bool) {
-    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    let mut top = indent <= 3 && !line.starts_with('\t');
-    let mut s = line.trim_start();
-    loop {
-        if let Some(r) = s.strip_prefix('>') {
-            s = r.trim_start();
-            top = false;
-            continue;
-        }
-        let b = s.as_bytes();
-        let marker = match b.first() {
-            Some(b'-' | b'*' | b'+') if matches!(b.get(1), Some(b' ' | b'\t')) => 1,
-            Some(c) if c.is_ascii_digit() => {
-                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                if matches!(b.get(n), Some(b'.' | b')')) && matches!(b.get(n + 1), Some(b' ')) {
-                    n + 1
-                } else {
-                    0
-                }
-            }
-            _ => 0,
-        };
-        if marker == 0 {
-            return (s, top);
-        }
-        s = s[marker..].trim_start();
-        top = false;
-    }
-}
-
-pub(crate) fn opens_fence(content: &str) -> Option<(u8, usize)> {
-    let b = content.as_bytes();
-    let ch = *b.first()?;
-    if ch != b'`' && ch != b'~' {
-        return None;
-    }
-    let n = b.iter().take_while(|&&c| c == ch).count();
-    if n < 3 || (ch == b'`' && content[n..].contains('`')) {
-        return None;
-    }
-    Some((ch, n))
-}
-
-fn closes_fence(content: &str, f: Fence) -> bool {
-    let b = content.as_bytes();
-    let n = b.iter().take_while(|&&c| c == f.ch).count();
-    n >= f.len && content[n..].trim().is_empty()
 }
 
 #[cfg(test)]
