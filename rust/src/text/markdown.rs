@@ -40,21 +40,6 @@ pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String
     render_with_parser(markdown, out, scratch)
 }
 
-/// [`render_with`] for a caller that renders a growing text again and again: `resume`
-/// keeps the rendering of a plain block's text up to a checkpoint (see `simple::Resume`).
-/// Each `markdown` given with one `resume` must extend the last (clear it otherwise).
-pub(crate) fn render_resuming(
-    markdown: &str,
-    out: &mut String,
-    scratch: &mut String,
-    resume: &mut super::simple::Resume,
-) -> bool {
-    if let Some(added) = super::simple::render_resuming(markdown, out, Some(resume)) {
-        return added;
-    }
-    render_with_parser(markdown, out, scratch)
-}
-
 /// [`render_with`] always through pulldown-cmark.
 pub(crate) fn render_with_parser(markdown: &str, out: &mut String, scratch: &mut String) -> bool {
     scratch.clear();

@@ -11,16 +11,15 @@
 //! nothing is rendered. Where the cuts fall depends only on the text, never on how it was
 //! split into deltas, so streamed and whole input give the same sentences.
 //!
-//! Rendering again at every possible sentence end costs little: a plain chunk (paragraph,
-//! list item, heading, table) renders without a parser (`simple.rs`), a provisional render
-//! of one resumes from a checkpoint of the last (`simple::Resume`), and the segmenter goes
-//! on from the sentence its last scan left pending (`segment::scan_from`).
+//! The line rules that place the cuts are in `blocks`; `watch` says when a sentence end may
+//! have become certain; `prefix` says how much of the open chunk may be rendered yet;
+//! `render_cache` makes rendering it again at every such point cheap.
 
 use super::blocks::{self, Cut, Fence, LineEnd};
-use super::markdown;
 use super::prefix;
-use super::segment::{self, Scan};
-use super::simple;
+use super::render_cache::RenderCache;
+use super::segment;
+use super::watch::Watch;
 
 /// Options of a [`Shaper`].
 #[derive(Clone, Debug)]
@@ -77,34 +76,12 @@ pub struct Shaper {
     done: usize,
     /// Everything in the open chunk up to `line_start` has been said (blank-line flush).
     said_all: bool,
-    rendered: String,
-    /// The text the last scan of the open chunk saw, and where that scan can go on from.
-    scanned: String,
-    scan_from: Option<segment::Resume>,
-    /// `rendered` holds the rendering of `buf[chunk..upto]` for this `(chunk, upto)`, with
-    /// what `render` changed after it (period dropped, space added): a final rendering of
-    /// the same text (`finish` after the provisional look at a whole feed) reuses it.
-    last_render: Option<(usize, usize)>,
-    last_added: bool,
-    last_popped: bool,
-    last_space: bool,
-    scratch: String,
-    /// The open chunk's rendering so far, when it is a plain block (`simple::Resume`).
-    resume: simple::Resume,
-    scan: Scan,
+    /// Renderings of the open chunk.
+    cache: RenderCache,
     /// Where to look for the next line break in `buf` (bytes before it have none).
     nl_from: usize,
-    /// What `watch` has seen of the open chunk: 0 only whitespace, 1 whitespace then up to
-    /// nine digits (a list marker may follow), 2 anything else. A line break or "1." there
-    /// ends no sentence, so it arms nothing.
-    lead: u8,
-    lead_digits: u8,
-    /// Trigger state over the raw input: 1 after a terminator, 2 after terminator + space,
-    /// 3 in the next word (which must be complete for the segmenter to decide).
-    armed: u8,
-    trigger: bool,
-    /// The last provisional scan stopped waiting for the next word.
-    need_more: bool,
+    /// Says when a sentence end may have become certain.
+    watch: Watch,
     emitted_any: bool,
     /// Text of the early fragment already emitted for the first sentence.
     fragment: Option<String>,
@@ -130,22 +107,9 @@ impl Shaper {
             code_only: false,
             done: 0,
             said_all: false,
-            rendered: String::new(),
-            scanned: String::new(),
-            scan_from: None,
-            last_render: None,
-            last_added: false,
-            last_popped: false,
-            last_space: false,
-            scratch: String::new(),
-            resume: simple::Resume::default(),
-            scan: Scan::default(),
+            cache: RenderCache::default(),
             nl_from: 0,
-            lead: 0,
-            lead_digits: 0,
-            armed: 0,
-            trigger: false,
-            need_more: false,
+            watch: Watch::default(),
             emitted_any: false,
             fragment: None,
         }
@@ -156,11 +120,11 @@ impl Shaper {
         if markdown.is_empty() {
             return;
         }
-        self.watch(markdown);
+        let comma = self.fragment_possible();
+        self.watch.feed(markdown, comma);
         self.buf.push_str(markdown);
         self.lines(out);
-        if self.trigger && self.fence.is_none() {
-            self.trigger = false;
+        if self.fence.is_none() && self.watch.take_trigger() {
             self.provisional(out);
         }
     }
@@ -177,110 +141,15 @@ impl Shaper {
         // Keep the buffers' capacity: a shaper lives for many blocks.
         let mut fresh = Shaper::new(self.opts.clone());
         std::mem::swap(&mut fresh.buf, &mut self.buf);
-        std::mem::swap(&mut fresh.rendered, &mut self.rendered);
-        std::mem::swap(&mut fresh.scanned, &mut self.scanned);
-        std::mem::swap(&mut fresh.scratch, &mut self.scratch);
-        std::mem::swap(&mut fresh.scan, &mut self.scan);
-        std::mem::swap(&mut fresh.resume, &mut self.resume);
+        std::mem::swap(&mut fresh.cache, &mut self.cache);
         fresh.buf.clear();
-        fresh.resume.clear();
+        fresh.cache.reset();
         *self = fresh;
     }
 
-    /// Cheap look at the raw delta: a sentence end may have become certain only after a
-    /// terminator (or line break), whitespace, and then a whole word.
-    fn watch(&mut self, delta: &str) {
-        let comma = self.opts.early_fragment && !self.emitted_any && self.fragment.is_none();
-        let bytes = delta.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() && !self.trigger {
-            if self.armed == 0 && self.lead == 2 && !self.need_more {
-                // Only a terminator or a line break changes anything now.
-                let arms = &ARMS[usize::from(comma)];
-                match bytes[i..].iter().position(|&b| arms[usize::from(b)]) {
-                    Some(p) => i += p,
-                    None => {
-                        i = bytes.len();
-                        break;
-                    }
-                }
-            }
-            self.step(bytes[i], comma);
-            i += 1;
-        }
-        // Triggered: only the state at the end matters, and it depends on the tail alone.
-        if i < bytes.len() {
-            let arms = &ARMS[usize::from(comma)];
-            let tail = bytes[i..]
-                .iter()
-                .rposition(|&b| arms[usize::from(b)])
-                .map_or(i, |p| i + p);
-            if tail > i || is_term(bytes[i], comma) || bytes[i] == b'\n' {
-                self.armed = 0;
-                for &b in &bytes[tail..] {
-                    self.step(b, comma);
-                }
-            } else if !(self.armed == 0 && self.lead == 2 && !self.need_more) {
-                // (In that state only a terminator or line break, of which there is none
-                // here, would change anything.)
-                for &b in &bytes[i..] {
-                    self.step(b, comma);
-                }
-            }
-            self.trigger = true;
-        }
-    }
-
-    #[inline]
-    fn step(&mut self, b: u8, comma: bool) {
-        if self.lead < 2 {
-            // The start of the open chunk: no sentence before a line break there, and "1."
-            // is a list marker the renderer drops.
-            match b {
-                b' ' | b'\t' | b'\r' | b'\n' if self.lead == 0 => return,
-                b'0'..=b'9' if self.lead_digits < 9 => {
-                    self.lead = 1;
-                    self.lead_digits += 1;
-                    return;
-                }
-                b'.' | b')' if self.lead == 1 => {
-                    self.lead = 2;
-                    return;
-                }
-                _ => self.lead = 2,
-            }
-        }
-        let term = is_term(b, comma);
-        match self.armed {
-            _ if b == b'\n' => self.armed = 2,
-            0 => {
-                if term {
-                    self.armed = 1;
-                }
-            }
-            1 => {
-                if b == b' ' || b == b'\t' {
-                    self.armed = 2;
-                } else if !(term || matches!(b, b'"' | b'\'' | b')' | b']' | b'*' | b'_' | b'`')) {
-                    self.armed = 0;
-                }
-            }
-            2 => {
-                if b != b' ' && b != b'\t' && b != b'\r' {
-                    self.armed = 3;
-                }
-            }
-            // In the next word: once it ends, the segmenter can decide.
-            _ => {
-                if !(b.is_ascii_alphanumeric() || b >= 0x80) {
-                    self.trigger = true;
-                    self.armed = u8::from(term);
-                }
-            }
-        }
-        if self.need_more && !b.is_ascii_alphanumeric() {
-            self.trigger = true;
-        }
+    /// Whether the early fragment may still come (a comma then arms the watcher).
+    fn fragment_possible(&self) -> bool {
+        self.opts.early_fragment && !self.emitted_any && self.fragment.is_none()
     }
 
     /// Walks the lines received so far: decides chunk cuts and tracks fences and blanks.
@@ -362,9 +231,8 @@ impl Shaper {
         if self.said_all || !self.has_text {
             return;
         }
-        let scan = self.render(upto, true);
-        self.emit(&scan, out);
-        self.scan = scan;
+        self.cache.render(&self.buf, self.chunk, upto, true);
+        self.emit(out);
         self.said_all = true;
     }
 
@@ -374,38 +242,28 @@ impl Shaper {
         let new_text = !self.buf[self.line_start.min(upto)..upto].trim().is_empty();
         // A chunk that is one fenced code block renders to nothing: no need to parse it.
         if !self.code_only && (new_text || (!self.said_all && self.has_text)) {
-            let scan = self.render(upto, true);
-            self.emit(&scan, out);
-            self.scan = scan;
+            self.cache.render(&self.buf, self.chunk, upto, true);
+            self.emit(out);
         }
         self.chunk = upto;
-        self.resume.clear();
-        self.scan_from = None;
+        self.cache.new_chunk();
         self.code_only = false;
         if self.chunk >= 4096 && self.chunk > self.buf.len() / 2 && upto <= self.line_start {
             self.buf.drain(..self.chunk);
             self.line_start -= self.chunk;
             self.nl_from -= self.chunk;
             self.chunk = 0;
-            self.last_render = None;
+            self.cache.moved();
         }
         self.done = 0;
         self.has_text = false;
         self.said_all = false;
-        self.need_more = false;
         // Whether the new chunk needs a provisional look depends on its own text only.
         // (A long rest is a whole feed in progress: one provisional look at its end anyway.)
-        if self.buf.len() - self.chunk <= 256 {
-            self.trigger = false;
-            self.armed = 0;
-            self.lead = 0;
-            self.lead_digits = 0;
-            let rest = std::mem::take(&mut self.buf);
-            self.watch(&rest[self.chunk..]);
-            self.buf = rest;
-        } else {
-            self.lead = 2;
-        }
+        let rest = &self.buf[self.chunk..];
+        let comma = self.fragment_possible();
+        self.watch
+            .new_chunk((rest.len() <= 256).then_some(rest), comma);
     }
 
     /// Renders the open chunk as far as it is known and says what is certain.
@@ -421,22 +279,21 @@ impl Shaper {
         if !self.has_text_upto(upto) {
             return;
         }
-        let scan = self.render(upto, false);
-        self.emit(&scan, out);
+        self.cache.render(&self.buf, self.chunk, upto, false);
+        self.emit(out);
         // Waiting on the next word after an abbreviation: any next byte may settle it. A
         // bare terminator at the end waits for a next sentence, which `watch` sees coming.
-        let tail = &self.rendered[scan.decided..];
-        self.need_more = !tail
+        let (text, scan) = (self.cache.text(), self.cache.scan());
+        let tail = &text[scan.decided..];
+        self.watch.need_more = !tail
             .trim_start_matches(|c| segment::is_terminator(c) || segment::is_closer(c))
             .trim()
             .is_empty();
-        if self.opts.early_fragment && !self.emitted_any && self.fragment.is_none() {
+        if self.fragment_possible() {
             let (a, b) = (scan.pending, scan.decided);
             // A comma may be waiting for its next word to complete.
-            self.need_more |= self.rendered[a..b].contains(',');
-            if let Some(frag) =
-                fragment_in(&self.rendered[a..b], self.opts.min_fragment_words, false)
-            {
+            self.watch.need_more |= text[a..b].contains(',');
+            if let Some(frag) = fragment_in(&text[a..b], self.opts.min_fragment_words, false) {
                 out.push(Piece {
                     text: frag.to_owned(),
                     fragment: true,
@@ -444,7 +301,6 @@ impl Shaper {
                 self.fragment = Some(frag.to_owned());
             }
         }
-        self.scan = scan;
     }
 
     /// `buf[..upto]` has something besides blank lines.
@@ -452,89 +308,11 @@ impl Shaper {
         self.has_text || !self.buf[self.line_start.min(upto)..upto].trim().is_empty()
     }
 
-    fn render(&mut self, upto: usize, complete: bool) -> Scan {
-        let added_period = if self.last_render == Some((self.chunk, upto)) {
-            // Same Markdown as last time: undo what that call changed after rendering.
-            if self.last_space {
-                self.rendered.pop();
-            }
-            if self.last_popped {
-                self.rendered.push('.');
-            }
-            // The scan saw this text with the changes undone above: scan it afresh.
-            self.scan_from = None;
-            self.last_added
-        } else {
-            // Keep the text the last scan saw, to check the new one against it.
-            std::mem::swap(&mut self.rendered, &mut self.scanned);
-            self.rendered.clear();
-            let md = &self.buf[self.chunk..upto];
-            // A provisional rendering will be followed by another: keep a checkpoint. The
-            // final one uses a checkpoint if there is one.
-            let added = if complete && !self.resume.is_set() {
-                markdown::render_with(md, &mut self.rendered, &mut self.scratch)
-            } else {
-                markdown::render_resuming(
-                    md,
-                    &mut self.rendered,
-                    &mut self.scratch,
-                    &mut self.resume,
-                )
-            };
-            self.last_render = Some((self.chunk, upto));
-            self.last_added = added;
-            added
-        };
-        self.last_popped = added_period && !complete;
-        if self.last_popped {
-            self.rendered.pop(); // the last item, heading or row may go on
-        }
-        // The renderer trims the end of a block; in a prefix, a space typed after the last
-        // word says that word is complete, which the segmenter needs to know.
-        let src = &self.buf.as_bytes()[self.chunk..upto];
-        let body = src.len()
-            - src
-                .iter()
-                .rev()
-                .take_while(|&&c| c == b' ' || c == b'\t')
-                .count();
-        let typed_space = !complete && body < src.len() && body > 0 && src[body - 1] != b'\n';
-        self.last_space =
-            typed_space && !self.rendered.is_empty() && !self.rendered.ends_with('\n');
-        if self.last_space {
-            self.rendered.push(' ');
-        }
-        let mut scan = std::mem::take(&mut self.scan);
-        // Where the last scan of this chunk stopped, if the text is the same up to there and
-        // through the word there (which decided the split before it): go on from there
-        // (`segment::scan_from`).
-        let from = self.scan_from.take().filter(|f| {
-            let (new, old) = (self.rendered.as_bytes(), self.scanned.as_bytes());
-            let Some(after) = old.get(f.start..) else {
-                return false;
-            };
-            let word = after.iter().position(|c| !c.is_ascii_whitespace());
-            let same = word
-                .and_then(|w| {
-                    after[w..]
-                        .iter()
-                        .position(u8::is_ascii_whitespace)
-                        .map(|e| w + e)
-                })
-                .map_or(old.len(), |e| f.start + e + 1);
-            same <= new.len() && new[..same] == old[..same]
-        });
-        match from {
-            Some(f) => segment::scan_from(&self.rendered, complete, &mut scan, f),
-            None => segment::scan_into(&self.rendered, complete, &mut scan),
-        }
-        self.scan_from = scan.resume;
-        scan
-    }
-
-    fn emit(&mut self, scan: &Scan, out: &mut Vec<Piece>) {
+    /// Pushes the sentences of the last rendering not pushed yet.
+    fn emit(&mut self, out: &mut Vec<Piece>) {
+        let (text, scan) = (self.cache.text(), self.cache.scan());
         for &(a, b) in scan.spans.iter().skip(self.done) {
-            let sentence = &self.rendered[a..b];
+            let sentence = &text[a..b];
             if self.emitted_any {
                 out.push(Piece {
                     text: sentence.to_owned(),
@@ -565,25 +343,6 @@ impl Shaper {
         }
         self.done = self.done.max(scan.spans.len());
     }
-}
-
-/// [`is_term`] or a line break, looked up (without, with commas): `watch` skips to these.
-static ARMS: [[bool; 256]; 2] = {
-    let mut t = [[false; 256]; 2];
-    let mut b = 0;
-    while b < 256 {
-        t[0][b] = is_term(b as u8, false) || b == b'\n' as usize;
-        t[1][b] = is_term(b as u8, true) || b == b'\n' as usize;
-        b += 1;
-    }
-    t
-};
-
-/// A byte after which (and whitespace) a sentence end may become certain. A table's cell
-/// pipe becomes ", " when rendered, so it counts as a comma; a row ends at its line break.
-#[inline]
-const fn is_term(b: u8, comma: bool) -> bool {
-    matches!(b, b'.' | b'!' | b'?') || (comma && matches!(b, b',' | b'|'))
 }
 
 /// The first clause of `text` ending at a comma after at least `min_words` words, when more
