@@ -6,7 +6,7 @@
 //! versions ("3.14", "v2.1.0"), file names ("main.rs"), ellipses, quotes and list markers
 //! ("1.)", "a.", "•") are told apart as in the Pragmatic Segmenter's golden rules.
 //!
-//! [`scan`] works on a prefix too: with `complete = false` it reports only the sentences whose
+//! `scan` works on a prefix too: with `complete = false` it reports only the sentences whose
 //! end can no longer change, however the text continues (the first word of the next
 //! sentence must be complete, since its first character alone may still change).
 
