@@ -4,8 +4,9 @@
 //!
 //! 1. **Ingest** ([`ingest`]): bytes from stdin, split anywhere, to typed events (a piece of
 //!    assistant Markdown, a block's or a message's end, a tool call). [`ingest::Parser`]
-//!    frames lines; `ingest/json.rs` decodes a line (simd-json or serde_json) for the
-//!    stream-json state machine of `ingest/session.rs`.
+//!    frames lines; `ingest/json.rs` decodes each JSON line (simd-json or serde_json) and
+//!    returns its value, which the stream-json state machine of `ingest/session.rs` reads
+//!    through the `View` trait of `ingest/view.rs`.
 //! 2. **Text** ([`text`]): each content block's Markdown to the sentences a voice reads, each
 //!    as soon as its end is certain. [`Shaper`] runs the stage; inside it, in order:
 //!    - `text/blocks.rs`: the line-level block rules (fences, containers, headings, list
