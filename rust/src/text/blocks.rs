@@ -292,3 +292,85 @@ pub(crate) fn block_start(l: &[u8]) -> Start {
         _ => Start::Text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(chunk: &str, line: &str, complete: bool, after_blank: bool) -> &'static str {
+        match cut_before(chunk, line, complete, after_blank) {
+            Cut::Yes => "yes",
+            Cut::No => "no",
+            Cut::NeedMore => "more",
+        }
+    }
+
+    #[test]
+    fn fences() {
+        let f = Fence::opened_by("````rust").unwrap();
+        assert_eq!(f, Fence { ch: b'`', len: 4 });
+        assert!(Fence::opened_by("``` a`b").is_none(), "a code span");
+        assert!(Fence::opened_by("~~~ a`b").is_some());
+        assert!(!f.closed_by("```"));
+        assert!(f.closed_by("`````  "));
+        assert!(!f.closed_by("```` x"));
+        assert_eq!(strip_containers("> - ```"), ("```", false));
+        assert_eq!(strip_containers("   ```"), ("```", true));
+        assert_eq!(strip_containers("    ```"), ("```", false));
+    }
+
+    #[test]
+    fn cuts() {
+        assert_eq!(cut("Text.\n", "# Head", true, false), "yes");
+        assert_eq!(cut("Text.\n", "#", false, false), "more");
+        assert_eq!(cut("Text.\n", "#######", true, false), "no");
+        assert_eq!(cut("Text.\n", "``", false, false), "more");
+        assert_eq!(cut("Text.\n", "```", false, false), "more");
+        assert_eq!(cut("Text.\n", "``` a`", true, false), "no");
+        assert_eq!(cut("Text.\n", "- item", true, false), "yes");
+        assert_eq!(cut("Text.\n", "-x", true, false), "no");
+        assert_eq!(cut("Text.\n", "1. one", true, false), "yes");
+        assert_eq!(
+            cut("Text.\n", "2. two", true, false),
+            "no",
+            "only 1. interrupts"
+        );
+        assert_eq!(cut("1. one\n", "2. two", true, false), "yes");
+        assert_eq!(cut("Text.\n\n", "Next", false, true), "yes");
+        assert_eq!(cut("Text.\n\n", "  more", false, true), "no");
+        assert_eq!(cut("Text.\n\n", "  ", false, true), "more");
+    }
+
+    #[test]
+    fn line_ends() {
+        let open = Some(Fence { ch: b'~', len: 3 });
+        assert!(matches!(
+            line_end("~~~", open),
+            LineEnd::ClosesFence { top: true }
+        ));
+        assert!(matches!(
+            line_end("> ~~~", open),
+            LineEnd::ClosesFence { top: false }
+        ));
+        assert!(matches!(line_end("```", open), LineEnd::InFence));
+        assert!(matches!(
+            line_end("```sh", None),
+            LineEnd::OpensFence { top: true, .. }
+        ));
+        assert!(matches!(line_end("## Head", None), LineEnd::Heading));
+        assert!(matches!(line_end("#Head", None), LineEnd::Other));
+    }
+
+    #[test]
+    fn starts() {
+        assert!(block_start(b"- item") == Start::Marker(2));
+        assert!(block_start(b"12) item") == Start::Marker(4));
+        assert!(block_start(b"### Head") == Start::Heading(4));
+        assert!(block_start(b"###") == Start::Other);
+        assert!(block_start(b"---") == Start::Other);
+        assert!(block_start(b"-1 is less") == Start::Text);
+        assert_eq!(backtick_run(b"a ``b`", 0), Some((2, 2)));
+        assert_eq!(backtick_run(b"a ``b`", 4), Some((5, 1)));
+        assert_eq!(backtick_run(b"ab", 0), None);
+    }
+}
