@@ -14,6 +14,7 @@ pub(crate) struct Fence {
 impl Fence {
     /// The fence `content` (a line without its containers) opens. A backtick fence's info
     /// string has no backtick (else the line is a code span).
+    #[inline]
     pub(crate) fn opened_by(content: &str) -> Option<Fence> {
         let b = content.as_bytes();
         let ch = *b.first()?;
@@ -29,6 +30,7 @@ impl Fence {
 
     /// Whether `content` (a line without its containers) closes this fence: at least as
     /// many of its character, then only whitespace.
+    #[inline]
     pub(crate) fn closed_by(self, content: &str) -> bool {
         let n = run_len(content.as_bytes(), self.ch);
         n >= self.len && content[n..].trim().is_empty()
@@ -36,6 +38,7 @@ impl Fence {
 }
 
 /// How many times `ch` starts `b`.
+#[inline]
 fn run_len(b: &[u8], ch: u8) -> usize {
     b.iter().take_while(|&&c| c == ch).count()
 }
@@ -50,6 +53,7 @@ pub(crate) fn backtick_run(b: &[u8], from: usize) -> Option<(usize, usize)> {
 
 /// Strips indentation, quote markers and list markers before a possible fence; `top` is
 /// false when there was a container or 4+ spaces of indentation.
+#[inline]
 pub(crate) fn strip_containers(line: &str) -> (&str, bool) {
     let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
     let mut top = indent <= 3 && !line.starts_with('\t');
@@ -83,6 +87,7 @@ pub(crate) fn strip_containers(line: &str) -> (&str, bool) {
 
 /// The length of the opening sequence of an ATX heading starting `l`: one to six `#`
 /// followed by a space, a tab or the end of the line.
+#[inline]
 fn heading_opener(l: &[u8]) -> Option<usize> {
     let n = run_len(l, b'#');
     ((1..=6).contains(&n) && matches!(l.get(n), None | Some(b' ' | b'\t'))).then_some(n)
@@ -203,6 +208,7 @@ pub(crate) enum LineEnd {
 }
 
 /// What the complete `line` does, with the fence `open` open before it.
+#[inline]
 pub(crate) fn line_end(line: &str, open: Option<Fence>) -> LineEnd {
     let (content, top) = strip_containers(line);
     if let Some(f) = open {

@@ -29,22 +29,26 @@ pub(crate) struct RenderCache {
 
 impl RenderCache {
     /// The last rendering.
+    #[inline]
     pub(crate) fn text(&self) -> &str {
         &self.rendered
     }
 
     /// The last rendering's sentences.
+    #[inline]
     pub(crate) fn scan(&self) -> &Scan {
         &self.scan
     }
 
     /// The open chunk is a new one: nothing carries over to it.
+    #[inline]
     pub(crate) fn new_chunk(&mut self) {
         self.resume.clear();
         self.scan_from = None;
     }
 
     /// The caller's buffer moved (offsets changed): the last rendering's key means nothing.
+    #[inline]
     pub(crate) fn moved(&mut self) {
         self.last = None;
     }

@@ -22,6 +22,7 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// Whether a sentence end may have become certain since the last call.
+    #[inline]
     pub(crate) fn take_trigger(&mut self) -> bool {
         std::mem::take(&mut self.trigger)
     }
