@@ -9,6 +9,9 @@
 //! Bad input is normal input: malformed JSON, invalid UTF-8, over-long lines, too-deep
 //! nesting and unknown types are each skipped, counted, and reported once per kind through
 //! [`Parser::take_warnings`]; the next valid line is always parsed.
+//!
+//! Per JSON line: `json` decodes it and returns the value, `session` (the stream-json state
+//! machine) reads the value through the `view` trait and says what became of the line.
 
 use std::str::FromStr;
 
