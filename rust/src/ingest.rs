@@ -333,6 +333,7 @@ impl Parser {
             }
             Err(e) => (Err(e), Spare::default()),
         };
+        // The value borrowed the decoder's buffers: they go back for the next line.
         self.json.reuse(spare);
         match handled {
             Ok(Handled::Unknown(what)) => {
