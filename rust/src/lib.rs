@@ -9,10 +9,10 @@
 //!    through the `View` trait of `ingest/view.rs`.
 //! 2. **Text** ([`text`]): each content block's Markdown to the sentences a voice reads, each
 //!    as soon as its end is certain. [`Shaper`] runs the stage; inside it, in order:
-//!    - `text/blocks.rs`: the line-level block rules (fences, containers, headings, list
-//!      items) that cut the text into chunks of complete blocks;
 //!    - `text/watch.rs`: the byte watcher that says when a sentence end may have become
 //!      certain;
+//!    - `text/blocks.rs`: the line-level block rules (fences, containers, headings, list
+//!      items) that cut the text into chunks of complete blocks;
 //!    - `text/prefix.rs`: what of an open chunk may still read differently as it grows;
 //!    - `text/render_cache.rs`: renders the open chunk again and again at low cost;
 //!    - [`text::markdown`]: Markdown to speakable text (pulldown-cmark), with the
