@@ -66,7 +66,7 @@ class StreamParser:
         """New one-per-kind warning messages since the last call (for the CLI to print)."""
 
 # ---------------------------------------------------------------------------------------
-# Speakable text: Markdown -> speech text -> sentences.  (rust/src/markdown.rs, segment.rs)
+# Speakable text: Markdown -> speech text -> sentences.  (rust/src/text/markdown.rs, segment.rs)
 
 def speakable(markdown: str) -> str:
     """Whole-document Markdown to the text a voice should read (no markup left)."""
@@ -86,7 +86,7 @@ class Shaper:
 def split_sentences(text: str) -> list[str]:
     """Whole-text sentence segmentation of plain (already speakable) text."""
 
-# The clause rule (rust/src/clause.rs), shared by the text stage, the pipeline and Piper.
+# The clause rule (rust/src/text/clause.rs), shared by the text stage, the pipeline and Piper.
 CLAUSE_MIN_WORDS: Final[int]
 CLAUSE_MAX_BYTES: Final[int]
 

@@ -9,6 +9,9 @@
 //! Bad input is normal input: malformed JSON, invalid UTF-8, over-long lines, too-deep
 //! nesting and unknown types are each skipped, counted, and reported once per kind through
 //! [`Parser::take_warnings`]; the next valid line is always parsed.
+//!
+//! Per JSON line: `json` decodes it and returns the value, `session` (the stream-json state
+//! machine) reads the value through the `view` trait and says what became of the line.
 
 use std::str::FromStr;
 
@@ -18,10 +21,11 @@ mod json;
 mod session;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use json::JsonBackend;
 
-use json::{JsonLine, JsonOutcome};
+use json::{JsonError, JsonLine, Parsed, Spare};
 use session::{Handled, Session};
 
 /// How to read each input line.
@@ -319,18 +323,29 @@ impl Parser {
 
     fn json_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         let line_no = self.line_no;
-        let outcome = self.json.parse(line, &mut self.session, line_no, out);
-        match outcome {
-            JsonOutcome::Parsed(Handled::Unknown(what)) => {
+        let (handled, spare) = match self.json.parse(line) {
+            Ok(parsed) => {
+                let handled = match &parsed {
+                    Parsed::Tape(tape) => self.session.handle(tape.as_value(), line_no, out),
+                    Parsed::Serde(value) => self.session.handle(value, line_no, out),
+                };
+                (Ok(handled), parsed.into_spare())
+            }
+            Err(e) => (Err(e), Spare::default()),
+        };
+        // The value borrowed the decoder's buffers: they go back for the next line.
+        self.json.reuse(spare);
+        match handled {
+            Ok(Handled::Unknown(what)) => {
                 self.counts.json += 1;
                 self.skip(Skip::UnknownType, &format!("unknown line type {what}"));
             }
-            JsonOutcome::Parsed(_) => self.counts.json += 1,
-            JsonOutcome::Malformed(why) => {
+            Ok(_) => self.counts.json += 1,
+            Err(JsonError::Malformed(why)) => {
                 self.skip(Skip::MalformedJson, &format!("malformed JSON ({why})"))
             }
-            JsonOutcome::InvalidUtf8 => self.skip(Skip::InvalidUtf8, "invalid UTF-8"),
-            JsonOutcome::TooDeep => {
+            Err(JsonError::InvalidUtf8) => self.skip(Skip::InvalidUtf8, "invalid UTF-8"),
+            Err(JsonError::TooDeep) => {
                 let msg = format!("JSON nested deeper than {}", self.opts.max_depth);
                 self.skip(Skip::TooDeep, &msg)
             }

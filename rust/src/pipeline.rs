@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use crate::ingest::{Event, EventKind, Parser, ParserOptions};
-use crate::shaper::{Piece, Shaper, ShaperOptions};
+use crate::text::segment;
+use crate::text::shaper::{Piece, Shaper, ShaperOptions};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SentenceKind {
@@ -145,12 +146,8 @@ impl TextPipeline {
                         // What the block would say if it ended here: its first unsaid
                         // sentence is the one the terminator probably ends.
                         shaper.clone().finish(&mut self.probe);
-                        let ends = |t: &str| {
-                            t.trim_end_matches(crate::segment::is_closer)
-                                .ends_with(['.', '!', '?', '…'])
-                        };
-                        if let Some(p) = self.probe.first().filter(|p| !p.fragment && ends(&p.text))
-                        {
+                        let ends = |p: &&Piece| segment::ends_with_terminator(&p.text, false);
+                        if let Some(p) = self.probe.first().filter(|p| !p.fragment && ends(p)) {
                             self.guess = Some(Guess {
                                 message_id: key.0.clone(),
                                 text: p.text.clone(),

@@ -36,7 +36,7 @@ def _piper(s: Settings) -> SpeechEngine:
         volume=s.volume,
         threads=s.threads,
         speaker=opts.get("speaker"),
-        # The engine's default is the clause rule's (rust/src/clause.rs), not a number of ours.
+        # The engine's default is the clause rule's (rust/src/text/clause.rs), not a number of ours.
         **({"min_clause_words": int(opts["clause_words"])} if "clause_words" in opts else {}),
         streaming=not opts.get("whole", False),
         first_frames=int(opts.get("first_frames", 16)),

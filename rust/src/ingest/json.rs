@@ -1,14 +1,11 @@
-//! JSON backends behind one small read-only view, so the session logic is written once.
+//! The JSON decoder: one stream-json line in, its parsed value out, with the buffers kept
+//! from line to line.
 //!
 //! simd-json (default) parses each line into a reused tape, with no value tree and no
 //! per-line allocation once the buffers have grown; serde_json builds a `Value` and is kept
-//! for the benchmark comparison.
+//! for the benchmark comparison. Both values are read through [`View`](super::view::View).
 
-use simd_json::prelude::*;
 use simd_json::{Buffers, ErrorType, Tape};
-
-use super::session::{Handled, Session};
-use super::Event;
 
 /// Which JSON parser reads stream-json lines.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -20,63 +17,32 @@ pub enum JsonBackend {
     SerdeJson,
 }
 
-/// Read access to one parsed JSON value, all the session needs.
-pub(crate) trait View<'a>: Copy {
-    fn get(self, key: &str) -> Option<Self>;
-    fn str(self) -> Option<&'a str>;
-    fn u64(self) -> Option<u64>;
-    fn items(self) -> Option<impl Iterator<Item = Self>>;
-
-    fn get_str(self, key: &str) -> Option<&'a str> {
-        self.get(key).and_then(View::str)
-    }
+/// A parsed line: its value on simd-json's tape (borrowing the decoder's copy of the line),
+/// or as a serde_json `Value`.
+pub(crate) enum Parsed<'a> {
+    Tape(Tape<'a>),
+    Serde(serde_json::Value),
 }
 
-type TapeValue<'t, 'i> = simd_json::tape::Value<'t, 'i>;
-
-impl<'t, 'i: 't> View<'t> for TapeValue<'t, 'i> {
-    #[inline]
-    fn get(self, key: &str) -> Option<Self> {
-        TapeValue::get(&self, key)
-    }
-    #[inline]
-    fn str(self) -> Option<&'t str> {
-        ValueIntoString::into_string(self)
-    }
-    #[inline]
-    fn u64(self) -> Option<u64> {
-        ValueAsScalar::as_u64(&self)
-    }
-    #[inline]
-    fn items(self) -> Option<impl Iterator<Item = Self>> {
-        Some(self.as_array()?.iter())
-    }
-}
-
-impl<'a> View<'a> for &'a serde_json::Value {
-    #[inline]
-    fn get(self, key: &str) -> Option<Self> {
-        self.as_object()?.get(key)
-    }
-    #[inline]
-    fn str(self) -> Option<&'a str> {
-        self.as_str()
-    }
-    #[inline]
-    fn u64(self) -> Option<u64> {
-        self.as_u64()
-    }
-    #[inline]
-    fn items(self) -> Option<impl Iterator<Item = Self>> {
-        Some(self.as_array()?.iter())
-    }
-}
-
-pub(crate) enum JsonOutcome {
-    Parsed(Handled),
+/// Why a line did not parse.
+pub(crate) enum JsonError {
     Malformed(String),
     InvalidUtf8,
     TooDeep,
+}
+
+/// What the decoder keeps of a parsed line for the next: the tape's allocation.
+#[derive(Default)]
+pub(crate) struct Spare(Option<Tape<'static>>);
+
+impl Parsed<'_> {
+    /// Done with the value: what the decoder can reuse (see [`JsonLine::reuse`]).
+    pub(crate) fn into_spare(self) -> Spare {
+        match self {
+            Parsed::Tape(tape) => Spare(Some(tape.reset())),
+            Parsed::Serde(_) => Spare(None),
+        }
+    }
 }
 
 /// Reused per-line parse state.
@@ -101,72 +67,59 @@ impl JsonLine {
         }
     }
 
-    pub(crate) fn parse(
-        &mut self,
-        line: &[u8],
-        session: &mut Session,
-        line_no: u64,
-        out: &mut Vec<Event>,
-    ) -> JsonOutcome {
+    /// Parses one line (without its line break). Hand the value back through
+    /// [`Parsed::into_spare`] and [`JsonLine::reuse`] once read.
+    pub(crate) fn parse(&mut self, line: &[u8]) -> Result<Parsed<'_>, JsonError> {
         match self.backend {
-            JsonBackend::SimdJson => self.parse_simd(line, session, line_no, out),
-            JsonBackend::SerdeJson => parse_serde(line, self.max_depth, session, line_no, out),
+            JsonBackend::SimdJson => self.parse_simd(line),
+            JsonBackend::SerdeJson => parse_serde(line, self.max_depth).map(Parsed::Serde),
         }
     }
 
-    fn parse_simd(
-        &mut self,
-        line: &[u8],
-        session: &mut Session,
-        line_no: u64,
-        out: &mut Vec<Event>,
-    ) -> JsonOutcome {
+    /// Takes back what a parsed line leaves (see [`JsonLine::parse`]).
+    pub(crate) fn reuse(&mut self, spare: Spare) {
+        if let Some(tape) = spare.0 {
+            self.tape = tape;
+        }
+        if self.buf.len() > KEEP_BYTES + simd_json::INPUT_PADDING {
+            // One huge line must not pin its buffers for the rest of the session.
+            *self = Self::new(self.backend, self.max_depth);
+        }
+    }
+
+    fn parse_simd(&mut self, line: &[u8]) -> Result<Parsed<'_>, JsonError> {
         self.buf.clear();
         self.buf.reserve(line.len() + simd_json::INPUT_PADDING);
         self.buf.extend_from_slice(line);
         self.buf.resize(line.len() + simd_json::INPUT_PADDING, b' ');
         let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        let outcome = match simd_json::fill_tape_padded(
-            &mut self.buf,
-            line.len(),
-            &mut self.buffers,
-            &mut tape,
-        ) {
-            Ok(()) => JsonOutcome::Parsed(session.handle(tape.as_value(), line_no, out)),
-            Err(e) => match e.error() {
-                ErrorType::InvalidUtf8 => JsonOutcome::InvalidUtf8,
-                ErrorType::DepthLimitExceeded => JsonOutcome::TooDeep,
-                _ => JsonOutcome::Malformed(e.to_string()),
-            },
-        };
-        self.tape = tape.reset();
-        if line.len() > KEEP_BYTES {
-            // One huge line must not pin its buffers for the rest of the session.
-            *self = Self::new(self.backend, self.max_depth);
+        match simd_json::fill_tape_padded(&mut self.buf, line.len(), &mut self.buffers, &mut tape) {
+            Ok(()) => Ok(Parsed::Tape(tape)),
+            Err(e) => {
+                self.tape = tape.reset();
+                Err(match e.error() {
+                    ErrorType::InvalidUtf8 => JsonError::InvalidUtf8,
+                    ErrorType::DepthLimitExceeded => JsonError::TooDeep,
+                    _ => JsonError::Malformed(e.to_string()),
+                })
+            }
         }
-        outcome
     }
 }
 
 /// Buffers grown past this by a single line are released after it.
 pub(crate) const KEEP_BYTES: usize = 1 << 20;
 
-fn parse_serde(
-    line: &[u8],
-    max_depth: usize,
-    session: &mut Session,
-    line_no: u64,
-    out: &mut Vec<Event>,
-) -> JsonOutcome {
+fn parse_serde(line: &[u8], max_depth: usize) -> Result<serde_json::Value, JsonError> {
     let Ok(text) = std::str::from_utf8(line) else {
-        return JsonOutcome::InvalidUtf8;
+        return Err(JsonError::InvalidUtf8);
     };
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value) if depth(&value) > max_depth => JsonOutcome::TooDeep,
-        Ok(value) => JsonOutcome::Parsed(session.handle(&value, line_no, out)),
+        Ok(value) if depth(&value) > max_depth => Err(JsonError::TooDeep),
+        Ok(value) => Ok(value),
         // serde_json has a fixed recursion limit of its own (128).
-        Err(e) if e.to_string().starts_with("recursion limit exceeded") => JsonOutcome::TooDeep,
-        Err(e) => JsonOutcome::Malformed(e.to_string()),
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(JsonError::TooDeep),
+        Err(e) => Err(JsonError::Malformed(e.to_string())),
     }
 }
 

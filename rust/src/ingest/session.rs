@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use super::json::View;
+use super::view::View;
 use super::{Event, EventKind};
 
 /// What became of a parsed line.

@@ -6,7 +6,7 @@ use pyo3::types::{IntoPyDict, PyDict, PyList};
 use super::buffer::with_bytes;
 use super::ingest::parser_options;
 use crate::pipeline::{Sentence, SentenceKind, TextPipeline};
-use crate::shaper::ShaperOptions;
+use crate::text::shaper::ShaperOptions;
 
 /// A sentence ready for speech (immutable).
 #[pyclass(frozen, name = "Sentence", module = "stream_tts._core")]

@@ -4,11 +4,11 @@
 
 use pyo3::prelude::*;
 
-use crate::clause;
 use crate::error::Error;
-use crate::markdown;
-use crate::segment;
-use crate::shaper::{Piece, Shaper as CoreShaper, ShaperOptions};
+use crate::text::clause;
+use crate::text::markdown;
+use crate::text::segment;
+use crate::text::shaper::{Piece, Shaper as CoreShaper, ShaperOptions};
 
 /// Inputs at least this long are worth releasing the GIL for.
 const DETACH_BYTES: usize = 4096;

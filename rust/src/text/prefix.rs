@@ -2,7 +2,7 @@
 //! run that may open a code span, a line with a pipe that may become a table header, an
 //! entity or tag still being typed. A provisional rendering stops before them.
 
-use crate::shaper::{opens_fence, strip_containers};
+use super::blocks::{backtick_run, strip_containers, Fence};
 
 /// How much of `src` renders the same however the text continues (as far as these checks
 /// go), each limit re-checked on what the others leave (a closing backtick may be cut off).
@@ -25,20 +25,19 @@ pub(crate) fn stable_len(src: &str) -> usize {
 /// at the end of `src` may still grow, so it closes nothing yet; fenced code is skipped.
 pub(crate) fn open_code_span(src: &str) -> usize {
     let b = src.as_bytes();
-    let mut fence: Option<(u8, usize)> = None;
+    let mut fence: Option<Fence> = None;
     let mut start = 0;
     while start < b.len() {
         let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |p| start + p);
         let (content, _) = strip_containers(&src[start..end]);
         match fence {
             // Fenced code: its backticks open nothing.
-            Some((ch, len)) => {
-                let n = content.bytes().take_while(|&c| c == ch).count();
-                if n >= len && content[n..].trim().is_empty() {
+            Some(f) => {
+                if f.closed_by(content) {
                     fence = None;
                 }
             }
-            None => match opens_fence(content) {
+            None => match Fence::opened_by(content) {
                 Some(f) if end < b.len() => fence = Some(f),
                 _ => {
                     if let Some(p) = unmatched_run(b, start, end) {
@@ -56,11 +55,8 @@ pub(crate) fn open_code_span(src: &str) -> usize {
 /// it on that line. Pairs are only trusted within a line: a span may cross lines of a
 /// paragraph but never blocks, and which lines share a paragraph is not known here.
 fn unmatched_run(b: &[u8], start: usize, end: usize) -> Option<usize> {
-    let run_at = |from: usize| -> Option<(usize, usize)> {
-        let p = from + memchr::memchr(b'`', &b[from..end])?;
-        let n = b[p..end].iter().take_while(|&&c| c == b'`').count();
-        Some((p, n))
-    };
+    let line = &b[..end];
+    let run_at = |from: usize| backtick_run(line, from);
     let mut from = start;
     while let Some((mut p, mut n)) = run_at(from) {
         if p > start && b[p - 1] == b'\\' {

@@ -8,7 +8,8 @@
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use crate::scrub;
+use super::scrub;
+use super::segment;
 
 /// The pulldown-cmark extensions we render: GFM tables, strikethrough and task lists.
 pub(crate) fn options() -> Options {
@@ -33,22 +34,7 @@ pub(crate) fn render_into(markdown: &str, out: &mut String) {
 /// the block may go on).
 pub(crate) fn render_with(markdown: &str, out: &mut String, scratch: &mut String) -> bool {
     // One plain paragraph, item or heading: the same result without a parser.
-    if let Some(added) = crate::simple::render(markdown, out) {
-        return added;
-    }
-    render_with_parser(markdown, out, scratch)
-}
-
-/// [`render_with`] for a caller that renders a growing text again and again: `resume`
-/// keeps the rendering of a plain block's text up to a checkpoint (see `simple::Resume`).
-/// Each `markdown` given with one `resume` must extend the last (clear it otherwise).
-pub(crate) fn render_resuming(
-    markdown: &str,
-    out: &mut String,
-    scratch: &mut String,
-    resume: &mut crate::simple::Resume,
-) -> bool {
-    if let Some(added) = crate::simple::render_resuming(markdown, out, Some(resume)) {
+    if let Some(added) = super::simple::render(markdown, out) {
         return added;
     }
     render_with_parser(markdown, out, scratch)
@@ -99,12 +85,6 @@ struct Renderer<'o> {
     added: Option<usize>,
 }
 
-/// Text already ends a sentence or clause (before closing quotes and brackets).
-pub(crate) fn has_end_punct(line: &str) -> bool {
-    let trimmed = line.trim_end_matches(crate::segment::is_closer);
-    trimmed.ends_with(['.', '!', '?', '…', ':', ';'])
-}
-
 impl Renderer<'_> {
     fn flush_text(&mut self) {
         if !self.text.is_empty() {
@@ -125,7 +105,7 @@ impl Renderer<'_> {
             self.out.truncate(self.line_start);
             return;
         }
-        if period && !has_end_punct(line) {
+        if period && !segment::ends_with_terminator(line, true) {
             self.added = Some(self.out.len());
             self.out.push('.');
         }

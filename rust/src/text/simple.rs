@@ -12,7 +12,9 @@
 //! which the writers collapse like the parser's soft breaks. Anything else returns `None`
 //! and goes to the parser; `tests::same_as_parser` checks the equivalence on random blocks.
 
-use crate::scrub;
+use super::blocks::{backtick_run, block_start, Start};
+use super::scrub;
+use super::segment;
 
 /// Bytes that make a block something else than plain text wherever they are: a table cell
 /// (a pipe splits cells even inside a code span), or a byte the parser rewrites (CR, NUL).
@@ -198,7 +200,7 @@ pub(crate) fn render_resuming(
         out.truncate(base);
         return Some(nothing(out));
     }
-    if kind == Kind::Item && !crate::markdown::has_end_punct(line) {
+    if kind == Kind::Item && !segment::ends_with_terminator(line, true) {
         out.push('.');
         return Some(true);
     }
@@ -329,7 +331,7 @@ fn rows_into(
             out.truncate(line_start);
             continue;
         }
-        if !crate::markdown::has_end_punct(line) {
+        if !segment::ends_with_terminator(line, true) {
             *added = Some(out.len());
             out.push('.');
         }
@@ -346,91 +348,11 @@ fn nothing(out: &mut String) -> bool {
     false
 }
 
-#[derive(PartialEq)]
-enum Start {
-    /// Paragraph text.
-    Text,
-    /// A list item marker and the space after it, of this many bytes.
-    Marker(usize),
-    /// An ATX heading's opening sequence and the space after it.
-    Heading(usize),
-    /// Anything else (a thematic break, a fence, a quote, indented code, an empty item...).
-    Other,
-}
-
-/// What a line starting with `l` (its indentation removed) begins. Conservative: `Text` only
-/// when no block can start there, `Marker`/`Heading` only for the plain forms.
-fn block_start(l: &[u8]) -> Start {
-    let Some(&c) = l.first() else {
-        return Start::Other;
-    };
-    let spaced = |n: usize| -> bool {
-        l.get(n) == Some(&b' ') && l.get(n + 1).is_some_and(|&d| d != b' ' && d != b'\t')
-    };
-    // Made only of `ch`, spaces and tabs: a thematic break or setext underline maybe.
-    let only = |ch: u8| l.iter().all(|&d| d == ch || d == b' ' || d == b'\t');
-    match c {
-        b'-' | b'*' | b'+' => {
-            if spaced(1) {
-                Start::Marker(2)
-            } else if matches!(l.get(1), None | Some(b' ' | b'\t')) || only(c) {
-                Start::Other
-            } else {
-                Start::Text
-            }
-        }
-        b'_' | b'=' => {
-            if only(c) {
-                Start::Other
-            } else {
-                Start::Text
-            }
-        }
-        b'#' => {
-            let n = l.iter().take_while(|&&d| d == b'#').count();
-            if n <= 6 && spaced(n) {
-                Start::Heading(n + 1)
-            } else if n <= 6 && matches!(l.get(n), None | Some(b' ' | b'\t')) {
-                Start::Other
-            } else {
-                Start::Text
-            }
-        }
-        b'`' | b'~' => {
-            if l.iter().take_while(|&&d| d == c).count() >= 3 {
-                Start::Other
-            } else {
-                Start::Text
-            }
-        }
-        b'0'..=b'9' => {
-            let n = l.iter().take_while(|d| d.is_ascii_digit()).count();
-            match l.get(n) {
-                Some(b'.' | b')') if n <= 9 && spaced(n + 1) => Start::Marker(n + 2),
-                Some(b'.' | b')') if n <= 9 => match l.get(n + 1) {
-                    None | Some(b' ' | b'\t') => Start::Other,
-                    _ => Start::Text,
-                },
-                _ => Start::Text,
-            }
-        }
-        // A quote, HTML block or link reference definition.
-        b'>' | b'<' | b'[' | b' ' | b'\t' | b'\n' => Start::Other,
-        _ => Start::Text,
-    }
-}
-
-/// The next backtick run in `b[from..]`: (start, length).
-fn run_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
-    let p = from + memchr::memchr(b'`', &b[from..])?;
-    Some((p, b[p..].iter().take_while(|&&c| c == b'`').count()))
-}
-
 /// The closer of a code span opened by `n` backticks ending at `from`: the next run of
 /// exactly `n`.
 fn closer(b: &[u8], mut from: usize, n: usize) -> Option<usize> {
     loop {
-        let (r, m) = run_at(b, from)?;
+        let (r, m) = backtick_run(b, from)?;
         if m == n {
             return Some(r);
         }
@@ -444,7 +366,7 @@ fn checkpoint(text: &str, from: usize) -> usize {
     let mut best = from;
     let mut seg = from; // start of the text segment being looked at
     loop {
-        let (seg_end, next) = match run_at(b, seg) {
+        let (seg_end, next) = match backtick_run(b, seg) {
             Some((p, n)) => match closer(b, p + n, n) {
                 Some(r) => (p, Some(r + n)),
                 // An unpaired run: a later one may still pair it, so nothing after it.
@@ -468,7 +390,7 @@ fn inline(text: &str, from: usize, to: usize, out: &mut String, base: usize) -> 
     let b = &text.as_bytes()[..to];
     let mut from = from; // start of the text not yet written
     let mut i = from;
-    while let Some((p, n)) = run_at(b, i) {
+    while let Some((p, n)) = backtick_run(b, i) {
         let Some(r) = closer(b, p + n, n) else {
             // Literal backticks; a shorter run after them may still open a span.
             i = p + n;
@@ -516,7 +438,7 @@ mod tests {
     fn parsed(md: &str) -> (String, bool) {
         let mut out = String::from("x\n");
         let mut scratch = String::new();
-        let added = crate::markdown::render_with_parser(md, &mut out, &mut scratch);
+        let added = crate::text::markdown::render_with_parser(md, &mut out, &mut scratch);
         (out, added)
     }
 

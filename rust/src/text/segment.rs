@@ -6,11 +6,11 @@
 //! versions ("3.14", "v2.1.0"), file names ("main.rs"), ellipses, quotes and list markers
 //! ("1.)", "a.", "•") are told apart as in the Pragmatic Segmenter's golden rules.
 //!
-//! [`scan`] works on a prefix too: with `complete = false` it reports only the sentences whose
+//! `scan` works on a prefix too: with `complete = false` it reports only the sentences whose
 //! end can no longer change, however the text continues (the first word of the next
 //! sentence must be complete, since its first character alone may still change).
 
-use crate::abbrev;
+use super::abbrev;
 
 /// Whole plain-text segmentation: every sentence, trimmed.
 pub fn split_sentences(text: &str) -> Vec<String> {
@@ -143,6 +143,21 @@ fn is_bullet(c: char) -> bool {
     matches!(c, '•' | '⁃' | '◦' | '‣' | '▪' | '∙')
 }
 
+/// Punctuation that ends a sentence.
+#[inline]
+pub(crate) fn is_terminator(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '…')
+}
+
+/// Whether `text` ends with a terminator, maybe followed by closing quotes and brackets;
+/// with `clause`, a colon or semicolon counts too (a rendered line that ends so needs no
+/// period added).
+#[inline]
+pub(crate) fn ends_with_terminator(text: &str, clause: bool) -> bool {
+    text.trim_end_matches(is_closer)
+        .ends_with(|c| is_terminator(c) || (clause && matches!(c, ':' | ';')))
+}
+
 /// A closing quote or bracket, which may stand after a sentence's final punctuation.
 #[inline]
 pub(crate) fn is_closer(c: char) -> bool {
@@ -267,7 +282,7 @@ fn scan_line(
                 MarkerAt::None => {}
             }
         }
-        if matches!(c, '.' | '!' | '?' | '…') {
+        if is_terminator(c) {
             match decide(line, p, start, open) {
                 Decision::Split { end, next } => {
                     push_span(spans, base, line, start, end);
