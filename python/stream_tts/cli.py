@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -267,18 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stream_tts import hook
 
         try:
-            answer = hook.prepare(hook.payload_from_stdin())
-        except hook.HookError as e:
-            con.error(str(e))
-            return EXIT_USAGE
-        if not answer:
-            return EXIT_OK
-        settings.input = "stream-json"
-        if not settings.text_only and not settings.output:
-            hook.stop_previous()
-            if not hook.detach():
-                return EXIT_OK  # the parent: Claude Code goes on while the child speaks
-        fd = hook.feed_fd(answer)
+            return hook.run(settings, con, _run_text_only, _run_speech)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
     try:
         if settings.text_only:
             return _run_text_only(settings, con, fd)
@@ -314,7 +305,9 @@ def _open_stats(settings: Settings) -> tuple[Any, IO[str] | None]:
     return Stats(f), f
 
 
-def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
+def _run_speech(
+    settings: Settings, con: _Console, fd: int, ready: Callable[[], None] | None = None
+) -> int:
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
     from stream_tts.pipeline import RING_MS, DeviceStalled, Pipeline
@@ -363,6 +356,8 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         translator.warmup()
     engine.warmup()
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
+    if ready is not None:
+        ready()  # --hook: voice and device are up, the hook may return
 
     try:
         stats, stats_file = _open_stats(settings)
