@@ -150,8 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--hook",
         action="store_true",
-        help="run as a Claude Code Stop hook: read the hook JSON on stdin and speak the last "
-        "answer of the session's transcript in the background (see README)",
+        help="run as a Claude Code hook (any event): hand the hook JSON on stdin to the "
+        "daemon, starting it if needed, which follows the session's transcript and speaks "
+        "its answers as they are written (with --text-only or --output: the last answer, "
+        "in the foreground)",
+    )
+    info.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="with --hook: speak the last answer in a detached process of its own instead",
     )
     info.add_argument(
         "--config", metavar="FILE", help=f"config file (default: {default_config_path()})"
@@ -165,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cli_values(ns: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     engine_options: dict[str, dict[str, Any]] = {}
-    skip = {"list_voices", "list_devices", "config", "quiet", "verbose", "hook"}
+    skip = {"list_voices", "list_devices", "config", "quiet", "verbose", "hook", "no_daemon"}
     for key, value in vars(ns).items():
         if key in skip or value is None:
             continue
@@ -248,8 +255,20 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["ctl"], ["install-hooks"]):
+        from stream_tts.commands import run_command
+
+        return run_command(args)
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    serving = args[:1] == ["serve"]
+    if serving:  # the daemon takes every voice option, and one of its own
+        from stream_tts.commands import add_serve_arguments
+
+        add_serve_arguments(parser)
+        args = args[1:]
+    ns = parser.parse_args(args)
+    idle_exit = ns.__dict__.pop("idle_exit", None)
     try:
         path = default_config_path() if ns.config is None else os.path.expanduser(ns.config)
         file_values = load_file(Path(path), required=ns.config is not None)
@@ -262,12 +281,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_voices()
     if ns.list_devices:
         return _list_devices(con)
+    if serving:
+        from stream_tts.daemon.server import serve
+
+        return serve(settings, con, idle_exit)
     fd = sys.stdin.fileno()
     if ns.hook:
         from stream_tts import hook
 
         try:
-            return hook.run(settings, con, _run_text_only, _run_speech)
+            serve_args = [a for a in args if a not in ("--hook", "--no-daemon")]
+            runners = (_run_text_only, _run_speech)
+            return hook.run(settings, con, *runners, serve_args, daemon=not ns.no_daemon)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     try:

@@ -150,7 +150,7 @@ def payload_from_stdin(limit: int = PAYLOAD_BYTES) -> bytes:
 # -- the detached speaker ---------------------------------------------------------------
 
 
-def _remove_legacy_pid_file() -> None:
+def remove_legacy_pid_file() -> None:
     """Versions before the lock wrote /tmp/stream-tts-hook-<uid>.pid: drop it if it is ours."""
     import tempfile
 
@@ -216,7 +216,7 @@ def detach(ready_timeout: float = READY_TIMEOUT_S) -> Speaker | int:
         os.dup2(devnull, 1)
         os.close(devnull)
         os.dup2(w, 2)  # until ready: the hook reads it
-        _remove_legacy_pid_file()
+        remove_legacy_pid_file()
         ticket = take_ticket()
         lock = SpeakerLock()
         lock.take_over(ticket)
@@ -295,11 +295,25 @@ EXIT_HOOK_FAILED = 1
 RunSpeech = Callable[..., int]
 
 
-def run(settings: Any, con: Any, run_text_only: RunSpeech, run_speech: RunSpeech) -> int:
-    """`stream-tts --hook`: the last answer, spoken by a detached speaker (or printed/written
-    in the foreground with --text-only / --output)."""
+def run(
+    settings: Any,
+    con: Any,
+    run_text_only: RunSpeech,
+    run_speech: RunSpeech,
+    serve_args: list[str],
+    *,
+    daemon: bool = True,
+) -> int:
+    """`stream-tts --hook`: hand the payload to the daemon; or speak the last answer in a
+    detached speaker of its own (`daemon` off); or print/write it in the foreground
+    (--text-only / --output)."""
     try:
-        answer = prepare(payload_from_stdin())
+        payload = read_payload(payload_from_stdin())
+        if daemon and not settings.text_only and not settings.output:
+            from stream_tts.daemon.client import forward
+
+            return forward(payload, serve_args)
+        answer = last_answer(transcript_of(payload))
     except HookError as e:
         con.error(str(e))
         log(f"hook: {e}")
