@@ -378,3 +378,40 @@ def test_daemon_without_audio_device_fails_the_hook(env: dict[str, str], tmp_pat
     assert "no audio" in err.lower() and "Traceback" not in err, err
     log = (Path(env["XDG_STATE_HOME"]) / "stream-tts" / "stream-tts.log").read_text()
     assert "no audio" in log.lower()
+
+
+def test_gemini_after_agent_and_codex_notify_say_their_answer(
+    text_daemon: TextDaemon, env: dict[str, str], tmp_path: Path
+) -> None:
+    gemini = {
+        "hook_event_name": "AfterAgent",
+        "session_id": "g1",
+        "transcript_path": str(tmp_path / "gemini-session.json"),  # Gemini's, not JSONL
+        "prompt": "Say hello.",
+        "prompt_response": "Gemini says hello.",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", _FAST_HOOK, "--hook"],
+        input=json.dumps(gemini).encode(),
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert text_daemon.wait_said(1) == ["Gemini says hello."]
+    codex = {
+        "type": "agent-turn-complete",
+        "thread-id": "t1",
+        "turn-id": "1",
+        "cwd": "/work/project",
+        "input-messages": ["Say hello."],
+        "last-assistant-message": "Codex says hello.",
+    }
+    r = subprocess.run(  # Codex runs its notify program with the JSON as one argument
+        [sys.executable, "-c", _FAST_HOOK, "--hook", json.dumps(codex)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert text_daemon.wait_said(2) == ["Gemini says hello.", "Codex says hello."]

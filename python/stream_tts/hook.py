@@ -117,6 +117,8 @@ def last_answer(transcript: Path) -> bytes:
 def read_payload(data: bytes) -> dict[str, Any]:
     """The hook JSON; it must name a transcript."""
     payload = parse_line(data)
+    if payload is not None and payload.get("type") == "agent-turn-complete":
+        return payload  # Codex CLI's notify: the answer itself, no transcript
     if payload is None or not isinstance(payload.get("transcript_path"), str):
         raise HookError("--hook expects Claude Code's hook JSON on stdin (with transcript_path)")
     if "\0" in payload["transcript_path"]:
@@ -125,7 +127,10 @@ def read_payload(data: bytes) -> dict[str, Any]:
 
 
 def transcript_of(payload: dict[str, Any]) -> Path:
-    return Path(payload["transcript_path"]).expanduser()
+    path = payload.get("transcript_path")
+    if not isinstance(path, str):
+        raise HookError("this hook payload names no transcript to read the answer from")
+    return Path(path).expanduser()
 
 
 def prepare(stdin: bytes) -> bytes:

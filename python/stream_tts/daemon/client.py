@@ -117,17 +117,28 @@ def request(
     return reply
 
 
-HOOK_FIELDS = ("hook_event_name", "session_id", "transcript_path", "cwd", "message")
+HOOK_FIELDS = ("hook_event_name", "session_id", "transcript_path", "cwd")
+
+
+def hook_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """The few fields of a hook payload the daemon needs, from any agent's shape."""
+    message = {k: payload[k] for k in HOOK_FIELDS if isinstance(payload.get(k), str)}
+    if payload.get("type") == "agent-turn-complete":  # Codex CLI's notify program
+        message["hook_event_name"] = "agent-turn-complete"
+        message["text"] = payload.get("last-assistant-message")
+        message["session_id"] = str(payload.get("thread-id") or "")
+    elif message.get("hook_event_name") == "AfterAgent":  # Gemini CLI
+        message["text"] = payload.get("prompt_response")
+    message.setdefault("hook_event_name", "Stop")  # what --hook was before it had events
+    return {"op": "hook", **message}
 
 
 def forward(payload: dict[str, Any], serve_args: list[str] | None = None) -> int:
-    """Hand a hook payload's few useful fields to the daemon; 0, or 1 with a message."""
+    """Hand a hook payload to the daemon; 0, or 1 with a message."""
     from stream_tts.hook import EXIT_HOOK_FAILED
 
-    message = {k: payload[k] for k in HOOK_FIELDS if isinstance(payload.get(k), str)}
-    message.setdefault("hook_event_name", "Stop")  # what --hook was before it had events
     try:
-        request({"op": "hook", **message}, start=True, serve_args=serve_args)
+        request(hook_request(payload), start=True, serve_args=serve_args)
     except (DaemonError, UnsafePathError) as e:
         print(f"stream-tts: {e}", file=sys.stderr, flush=True)
         log(f"hook: {e}")
@@ -135,12 +146,14 @@ def forward(payload: dict[str, Any], serve_args: list[str] | None = None) -> int
     return 0
 
 
-def hook_main() -> int:
-    """`stream-tts --hook` alone: the fast path, without the CLI's imports."""
+def hook_main(argument: str | None = None) -> int:
+    """`stream-tts --hook [JSON]`: the fast path, without the CLI's imports. The payload is
+    on stdin (Claude Code, Gemini CLI) or the one argument (Codex CLI's notify)."""
     from stream_tts.hook import EXIT_HOOK_FAILED, HookError, payload_from_stdin, read_payload
 
     try:
-        payload = read_payload(payload_from_stdin())
+        data = argument.encode() if argument is not None else payload_from_stdin()
+        payload = read_payload(data)
     except HookError as e:
         print(f"stream-tts: {e}", file=sys.stderr, flush=True)
         log(f"hook: {e}")

@@ -16,6 +16,7 @@ speaker lock, which stops a speaker left by an older `--hook`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -34,9 +35,13 @@ from stream_tts.speaker_lock import LockTimeout, SpeakerLock
 POLL_S = 0.02  # transcript polling: the follow part of append-to-first-sample latency
 IDLE_EXIT_S = 1800.0
 READY_WAIT_S = 60.0
-# Events after which the transcript has something new to say (Codex/Gemini names included).
-FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit", "BeforeAgent"}
+# Claude Code: these start following a transcript from its end (nothing old is said); every
+# other event catches up with it.
+FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit"}
+# The user sent a new prompt: what is being said is stale (Gemini CLI: BeforeAgent).
 BARGE_IN = {"UserPromptSubmit", "BeforeAgent"}
+# Hooks that carry the answer itself (Gemini CLI AfterAgent, Codex CLI notify): said whole.
+SAYS_TEXT = {"AfterAgent", "agent-turn-complete"}
 
 
 class Daemon:
@@ -212,6 +217,9 @@ class Daemon:
 
     def _hook(self, req: dict[str, Any]) -> dict[str, Any]:
         event = str(req.get("hook_event_name") or "Stop")
+        if event in SAYS_TEXT or event == "BeforeAgent":
+            self._say(req.get("text") if event in SAYS_TEXT else None, cut=event in BARGE_IN)
+            return {"ok": True, "followed": False}
         raw = req.get("transcript_path")
         if not isinstance(raw, str) or not raw or "\0" in raw:
             return {"ok": True, "followed": False}  # e.g. a Notification without one
@@ -228,6 +236,15 @@ class Daemon:
                     self.pipeline.cut()
         self.poll_now.set()
         return {"ok": True, "followed": True}
+
+    def _say(self, text: object, *, cut: bool) -> None:
+        """Speak a whole answer given in the hook's payload (a short-form line)."""
+        with self.lock:
+            if cut and self.pipeline is not None:
+                self.pipeline.cut()
+            if isinstance(text, str) and text.strip() and not self.muted and self._pipe_w >= 0:
+                line = json.dumps({"content": [{"type": "text", "text": text}]})
+                _write_all(self._pipe_w, line.encode() + b"\n")
 
     def _ctl(self, cmd: str) -> dict[str, Any]:
         if cmd == "status":
