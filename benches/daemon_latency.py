@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _rig import RESULTS, ROOT, audio_rig, git_rev, machine, use_rig
+from _rig import RESULTS, audio_rig, git_rev, machine, use_rig
 from latency import SENTENCES, Monitor
 
 STREAM_TTS = str(Path(sys.executable).parent / "stream-tts")
@@ -147,6 +147,12 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
     t = Transcript(Path(tmp) / "warm.jsonl")
     hook(env, t, "SessionStart")  # starts the daemon and waits for its voice
     hook_times = [hook(env, t, "PostToolUse") for _ in range(max(trials, 50))]
+    # The floor under the hook: this interpreter starting and exiting, doing nothing.
+    bare = []
+    for _ in range(20):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.monotonic() - t0)
     append: list[float] = []
     for i in range(trials):
         mon.wait_silence(0.6)
@@ -173,9 +179,10 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
     quit_daemon(env)
     return {
         "hook_return": summary(hook_times),
+        "python_start_floor": summary(bare),
         "append_to_first_sound": summary(append),
         "barge_in_to_silence": summary(barge),
-        "raw_s": {"hook": hook_times, "append": append, "barge": barge},
+        "raw_s": {"hook": hook_times, "bare": bare, "append": append, "barge": barge},
     }
 
 
@@ -210,7 +217,7 @@ def main() -> None:
     for part in ("warm", "cold"):
         brief[part] = {k: v for k, v in results[part].items() if k != "raw_s"}
     print(json.dumps(brief, indent=2))
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +53,8 @@ def runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.path.isabs(base) and os.path.isdir(base):
         return _private_dir(Path(base) / "stream-tts")
+    import tempfile  # only here: the hook's fast path imports little
+
     return _private_dir(Path(tempfile.gettempdir()) / f"stream-tts-{os.getuid()}")
 
 

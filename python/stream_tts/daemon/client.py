@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
 from stream_tts.paths import UnsafePathError, log, log_path, open_private
@@ -48,6 +50,8 @@ def _connect(timeout: float) -> socket.socket | None:
 
 def start_daemon(serve_args: list[str]) -> subprocess.Popen[bytes]:
     """`stream-tts serve` in a new session, its output to the log."""
+    import subprocess
+
     try:
         out = open_private(log_path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     except (OSError, UnsafePathError):
