@@ -62,7 +62,7 @@ class Session:
             "hook_event_name": event,
             "session_id": self.session_id,
             "transcript_path": str(self.transcript),
-            "cwd": "/work/project",
+            "cwd": f"/work/{self.session_id}-app",
         }
         argv = ["-m", "stream_tts.cli", "--hook", *args] if args else ["-c", _FAST_HOOK, "--hook"]
         return subprocess.run(
@@ -99,11 +99,20 @@ def _ctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 class TextDaemon:
     """`stream-tts serve --text-only`: what it would say, one sentence a line, on stdout."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.env = env
         self.out = Path(env["TMPDIR"]) / f"said-{time.monotonic_ns()}.txt"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream_tts.cli", "serve", "--text-only", "--idle-exit", "60"],
+            [
+                sys.executable,
+                "-m",
+                "stream_tts.cli",
+                "serve",
+                "--text-only",
+                "--idle-exit",
+                "60",
+                *args,
+            ],
             stdout=open(self.out, "w"),
             stderr=subprocess.PIPE,
             env=env,
@@ -225,11 +234,13 @@ def test_two_sessions_share_one_queue(
     assert a.hook("SessionStart").returncode == 0
     assert b.hook("SessionStart").returncode == 0
     a.say("Alpha one.")
+    time.sleep(0.3)
     b.say("Bravo one.")
+    time.sleep(0.3)
     a.say("Alpha two.")
-    said = text_daemon.wait_said(3)
-    assert sorted(said) == ["Alpha one.", "Alpha two.", "Bravo one."]
-    assert said.index("Alpha one.") < said.index("Alpha two.")
+    said = text_daemon.wait_said(5)
+    # Each change of speaker is announced by its folder's name (not the first speaker).
+    assert said == ["Alpha one.", "B-app:", "Bravo one.", "A-app:", "Alpha two."], said
     status = json.loads(_ctl(env, "status", "--json").stdout)
     assert {x["session"] for x in status["sessions"]} == {"A", "B"}
 
@@ -415,3 +426,34 @@ def test_gemini_after_agent_and_codex_notify_say_their_answer(
     )
     assert r.returncode == 0, r.stderr.decode()
     assert text_daemon.wait_said(2) == ["Gemini says hello.", "Codex says hello."]
+
+
+def test_notifications_are_said_only_when_asked(env: dict[str, str], tmp_path: Path) -> None:
+    def notify(s: Session) -> None:
+        payload = {
+            "hook_event_name": "Notification",
+            "session_id": s.session_id,
+            "transcript_path": str(s.transcript),
+            "message": "Claude needs your permission to use Bash.",
+        }
+        r = subprocess.run(
+            [sys.executable, "-c", _FAST_HOOK, "--hook"],
+            input=json.dumps(payload).encode(),
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr.decode()
+
+    quiet = TextDaemon(env)
+    s = Session(env, tmp_path / "t.jsonl")
+    notify(s)
+    s.say("Then this.")
+    assert quiet.wait_said(1) == ["Then this."]
+    _ctl(env, "quit")
+    quiet.proc.wait(30)
+    talking = TextDaemon(env, "--speak-notifications")
+    notify(s)
+    assert talking.wait_said(1) == ["Claude needs your permission to use Bash."]
+    _ctl(env, "quit")
+    talking.proc.wait(30)

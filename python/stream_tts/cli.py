@@ -268,7 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_serve_arguments(parser)
         args = args[1:]
     ns = parser.parse_args(args)
-    idle_exit = ns.__dict__.pop("idle_exit", None)
+    serve_options = {}
+    if serving:
+        from stream_tts.commands import SERVE_OPTIONS
+
+        serve_options = {k: ns.__dict__.pop(k) for k in SERVE_OPTIONS}
     try:
         path = default_config_path() if ns.config is None else os.path.expanduser(ns.config)
         file_values = load_file(Path(path), required=ns.config is not None)
@@ -284,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if serving:
         from stream_tts.daemon.server import serve
 
-        return serve(settings, con, idle_exit)
+        return serve(settings, con, serve_options)
     fd = sys.stdin.fileno()
     if ns.hook:
         from stream_tts import hook

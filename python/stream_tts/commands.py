@@ -34,6 +34,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"exit after this long with nothing to say (default: {IDLE_EXIT_S:.0f})",
     )
+    parser.add_argument(
+        "--speak-notifications",
+        action="store_true",
+        help="say Claude Code's notifications (permission and idle prompts) too",
+    )
+    parser.add_argument(
+        "--cue",
+        choices=("name", "none"),
+        default="name",
+        help="when another session starts speaking, first say its folder's name (default) "
+        "or nothing",
+    )
+
+
+SERVE_OPTIONS = ("idle_exit", "speak_notifications", "cue")
 
 
 def _ctl(argv: list[str]) -> int:

@@ -133,6 +133,8 @@ def hook_request(payload: dict[str, Any]) -> dict[str, Any]:
         message["session_id"] = str(payload.get("thread-id") or "")
     elif message.get("hook_event_name") == "AfterAgent":  # Gemini CLI
         message["text"] = payload.get("prompt_response")
+    elif message.get("hook_event_name") == "Notification":  # spoken if the daemon says so
+        message["text"] = payload.get("message")
     message.setdefault("hook_event_name", "Stop")  # what --hook was before it had events
     return {"op": "hook", **message}
 

@@ -45,10 +45,22 @@ SAYS_TEXT = {"AfterAgent", "agent-turn-complete"}
 
 
 class Daemon:
-    def __init__(self, settings: Any, con: Any, idle_exit_s: float = IDLE_EXIT_S) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        con: Any,
+        idle_exit_s: float = IDLE_EXIT_S,
+        *,
+        speak_notifications: bool = False,
+        cue: bool = True,
+    ) -> None:
         self.settings = settings
         self.con = con
         self.idle_exit_s = idle_exit_s
+        self.speak_notifications = speak_notifications
+        self.cue = cue
+        self.last_session: str | None = None  # whose text was handed on last
+        self.projects: dict[str, str] = {}  # session -> its folder's name, for the cue
         self.transcripts = Transcripts()
         self.lock = threading.Lock()  # transcripts, the pipe, the flags below
         self.ready = threading.Event()
@@ -220,6 +232,12 @@ class Daemon:
         if event in SAYS_TEXT or event == "BeforeAgent":
             self._say(req.get("text") if event in SAYS_TEXT else None, cut=event in BARGE_IN)
             return {"ok": True, "followed": False}
+        session = str(req.get("session_id") or "")
+        cwd = req.get("cwd")
+        if isinstance(cwd, str) and cwd.strip("/"):
+            self.projects[session] = os.path.basename(cwd.rstrip("/"))
+        if event == "Notification" and self.speak_notifications:
+            self._say(req.get("text"), cut=False)
         raw = req.get("transcript_path")
         if not isinstance(raw, str) or not raw or "\0" in raw:
             return {"ok": True, "followed": False}  # e.g. a Notification without one
@@ -236,6 +254,14 @@ class Daemon:
                     self.pipeline.cut()
         self.poll_now.set()
         return {"ok": True, "followed": True}
+
+    def _cue(self, session: str) -> None:
+        """Another session speaks now: say whose it is (its folder's name) first."""
+        if self.cue and self.last_session is not None:
+            name = self.projects.get(session) or f"session {session[:8]}"
+            line = json.dumps({"content": [{"type": "text", "text": f"{name}:"}]})
+            _write_all(self._pipe_w, line.encode() + b"\n")
+        self.last_session = session
 
     def _say(self, text: object, *, cut: bool) -> None:
         """Speak a whole answer given in the hook's payload (a short-form line)."""
@@ -295,6 +321,8 @@ class Daemon:
                     lines = self.transcripts.poll(f)
                     moved |= f.offset != before
                     if lines and not self.muted:
+                        if f.session != self.last_session:
+                            self._cue(f.session)
                         _write_all(self._pipe_w, b"".join(lines))
                         self.activity = time.monotonic()
                 if moved:
@@ -360,5 +388,11 @@ def _open_voice(settings: Any, con: Any) -> tuple[Any, Any, Any]:
     return engine, sink, translator
 
 
-def serve(settings: Any, con: Any, idle_exit_s: float) -> int:
-    return Daemon(settings, con, idle_exit_s).run()
+def serve(settings: Any, con: Any, options: dict[str, Any]) -> int:
+    return Daemon(
+        settings,
+        con,
+        options.get("idle_exit") or IDLE_EXIT_S,
+        speak_notifications=bool(options.get("speak_notifications")),
+        cue=options.get("cue", "name") != "none",
+    ).run()
