@@ -358,6 +358,13 @@ def test_cold_hook_starts_the_daemon_which_speaks(
     s.say("And a second sentence, warm.")
     _wait_for(lambda: len(_records(stats)) >= 2, "the second sentence")  # no hook: followed
     assert json.loads(_ctl(voice_env, "status", "--json").stdout)["state"] == "ready"
+    assert _ctl(voice_env, "faster").stdout.strip() == "rate 1.2x"
+    _ctl(voice_env, "faster")
+    assert json.loads(_ctl(voice_env, "status", "--json").stdout)["rate"] == 1.44
+    s.say("And a second sentence, warm.")  # the same again, now 1.44x as fast
+    _wait_for(lambda: len(_records(stats)) >= 3, "the third sentence")
+    second, third = _records(stats)[1:3]
+    assert 0.6 < third["audio_s"] / second["audio_s"] < 0.8, (second, third)
 
 
 def test_barge_in_stops_the_voice(voice_env: dict[str, str], tmp_path: Path) -> None:

@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fetched once from huggingface.co/rhasspy/piper-voices (default: bundled en_US-joe-medium)",
     )
     voice.add_argument("--speed", type=float, help="speaking rate, 1.0 is normal")
+    voice.add_argument(
+        "--rate",
+        type=float,
+        help="playback speed 0.5-3, applied after synthesis with the pitch kept (default: 1)",
+    )
     voice.add_argument("--volume", type=float, help="loudness multiplier, 1.0 is normal")
     voice.add_argument(
         "--threads",
@@ -349,6 +354,10 @@ def _run_speech(
         # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
         con.error(str(e))
         return EXIT_USAGE
+    if settings.rate != 1.0:
+        from stream_tts.rate import RateEngine
+
+        engine = RateEngine(engine, settings.rate)
     mode = getattr(engine, "mode", "")
     con.info(
         f"loaded {engine.name} ({engine.sample_rate} Hz{', ' + mode if mode else ''}) "

@@ -12,6 +12,8 @@ CTL_COMMANDS = {
     "stop": "stop speaking: drop what is queued and playing",
     "mute": "stop speaking and say nothing new until unmute (text is still followed)",
     "unmute": "speak new text again",
+    "faster": "play 1.2x faster from the next sentence on (pitch kept; at most 3x)",
+    "slower": "play 1.2x slower from the next sentence on (at least 0.5x)",
     "status": "show the daemon's state, voice and followed sessions",
     "quit": "stop speaking and end the daemon",
 }
@@ -68,6 +70,8 @@ def _ctl(argv: list[str]) -> int:
     except DaemonError as e:
         print(f"stream-tts: {e}", file=sys.stderr)
         return 1
+    if "rate" in reply and ns.command != "status":
+        print(f"rate {reply['rate']}x")
     if ns.command == "status":
         if ns.json:
             import json
@@ -82,7 +86,7 @@ def format_status(s: dict[str, Any]) -> str:
     lines = [
         f"daemon   pid {s.get('pid')}, {s.get('state')}, up {s.get('uptime_s')} s"
         + (", muted" if s.get("muted") else ""),
-        f"voice    {s.get('voice') or '-'}",
+        f"voice    {s.get('voice') or '-'}, rate {s.get('rate', 1.0)}x",
         f"spoken   {s.get('sentences')} sentence(s)",
     ]
     if s.get("error"):

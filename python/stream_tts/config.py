@@ -30,6 +30,7 @@ class Settings:
     voice: str | None = None
     device: str | None = None
     speed: float = 1.0
+    rate: float = 1.0  # playback speed after synthesis, pitch kept (rate.py)
     volume: float = 1.0
     input: InputFormat = "auto"
     speak_tools: bool = False
@@ -57,6 +58,8 @@ class Settings:
     def check(self) -> None:
         if self.speed <= 0 or self.speed > 5:
             raise ConfigError(f"speed must be in (0, 5], got {self.speed}")
+        if not 0.5 <= self.rate <= 3:
+            raise ConfigError(f"rate must be in [0.5, 3], got {self.rate}")
         if self.volume < 0 or self.volume > 4:
             raise ConfigError(f"volume must be in [0, 4], got {self.volume}")
         if self.buffer_ms <= 0 or self.buffer_ms > 1000:
@@ -78,6 +81,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "voice": (str,),
     "device": (str,),
     "speed": (int, float),
+    "rate": (int, float),
     "volume": (int, float),
     "input": (str,),
     "speak_tools": (bool,),

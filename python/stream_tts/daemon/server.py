@@ -30,11 +30,13 @@ from stream_tts.daemon.follow import Transcripts
 from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
 from stream_tts.hook import HookError, remove_legacy_pid_file
 from stream_tts.paths import UnsafePathError, log, runtime_dir, shorten
+from stream_tts.rate import clamp
 from stream_tts.speaker_lock import LockTimeout, SpeakerLock
 
 POLL_S = 0.02  # transcript polling: the follow part of append-to-first-sample latency
 IDLE_EXIT_S = 1800.0
 READY_WAIT_S = 60.0
+RATE_STEP = 1.2  # ctl faster / slower
 # Claude Code: these start following a transcript from its end (nothing old is said); every
 # other event catches up with it.
 FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit"}
@@ -280,6 +282,12 @@ class Daemon:
                 self.pipeline.cut()
             if cmd in ("mute", "unmute"):
                 self.muted = cmd == "mute"
+        if cmd in ("faster", "slower"):
+            engine = getattr(self.pipeline, "engine", None)
+            if engine is None or not hasattr(engine, "rate"):
+                return {"ok": False, "error": "no voice to speed up or slow down"}
+            engine.rate = clamp(engine.rate * (RATE_STEP if cmd == "faster" else 1 / RATE_STEP))
+            return {"ok": True, "rate": round(engine.rate, 2)}
         if cmd == "quit":
             self.shutdown(now=True)
         elif cmd not in ("stop", "mute", "unmute"):
@@ -303,6 +311,7 @@ class Daemon:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "idle_exit_s": self.idle_exit_s,
             "sentences": 0 if p is None else p.outcome.sentences,
+            "rate": round(getattr(getattr(p, "engine", None), "rate", 1.0), 2),
             "sessions": sessions,
         }
 
@@ -385,7 +394,9 @@ def _open_voice(settings: Any, con: Any) -> tuple[Any, Any, Any]:
         translator.warmup()
     engine.warmup()
     con.info(f"voice {engine.name} ready, {engine.sample_rate} Hz")
-    return engine, sink, translator
+    from stream_tts.rate import RateEngine
+
+    return RateEngine(engine, settings.rate), sink, translator  # ctl faster/slower
 
 
 def serve(settings: Any, con: Any, options: dict[str, Any]) -> int:
