@@ -365,6 +365,12 @@ def test_cold_hook_starts_the_daemon_which_speaks(
     _wait_for(lambda: len(_records(stats)) >= 3, "the third sentence")
     second, third = _records(stats)[1:3]
     assert 0.6 < third["audio_s"] / second["audio_s"] < 0.8, (second, third)
+    assert _ctl(voice_env, "pause").returncode == 0
+    assert json.loads(_ctl(voice_env, "status", "--json").stdout)["paused"] is True
+    assert "paused" in _ctl(voice_env, "status").stdout
+    assert _ctl(voice_env, "resume").returncode == 0
+    assert _ctl(voice_env, "skip").returncode == 0
+    assert json.loads(_ctl(voice_env, "status", "--json").stdout)["paused"] is False
 
 
 def test_barge_in_stops_the_voice(voice_env: dict[str, str], tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ from stream_tts.paths import shorten
 
 CTL_COMMANDS = {
     "stop": "stop speaking: drop what is queued and playing",
+    "pause": "stop at once; resume starts again at the sentence that was cut",
+    "resume": "go on after pause",
+    "skip": "drop the sentence being said; the next one follows",
     "mute": "stop speaking and say nothing new until unmute (text is still followed)",
     "unmute": "speak new text again",
     "faster": "play 1.2x faster from the next sentence on (pitch kept; at most 3x)",
@@ -85,7 +88,8 @@ def _ctl(argv: list[str]) -> int:
 def format_status(s: dict[str, Any]) -> str:
     lines = [
         f"daemon   pid {s.get('pid')}, {s.get('state')}, up {s.get('uptime_s')} s"
-        + (", muted" if s.get("muted") else ""),
+        + (", muted" if s.get("muted") else "")
+        + (", paused" if s.get("paused") else ""),
         f"voice    {s.get('voice') or '-'}, rate {s.get('rate', 1.0)}x",
         f"spoken   {s.get('sentences')} sentence(s)",
     ]

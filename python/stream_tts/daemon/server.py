@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from stream_tts.daemon.follow import Transcripts
+from stream_tts.daemon.playback import PausableSink
 from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
 from stream_tts.hook import HookError, remove_legacy_pid_file
 from stream_tts.paths import UnsafePathError, log, runtime_dir, shorten
@@ -150,6 +151,7 @@ class Daemon:
                     out = stats_file = open(self.settings.stats, "a", encoding="utf-8")
                 stats = Stats(out)
             self.voice = engine.name
+            sink = PausableSink(sink)
             self.pipeline = Pipeline(
                 self.settings, engine=engine, sink=sink, translator=translator, stats=stats
             )
@@ -282,6 +284,15 @@ class Daemon:
                 self.pipeline.cut()
             if cmd in ("mute", "unmute"):
                 self.muted = cmd == "mute"
+        if cmd in ("pause", "resume", "skip"):
+            sink = getattr(self.pipeline, "sink", None)
+            if not isinstance(sink, PausableSink):
+                return {"ok": False, "error": "no voice to pause"}
+            if cmd == "skip":
+                sink.skip()
+            else:
+                getattr(sink, cmd)()
+            return {"ok": True}
         if cmd in ("faster", "slower"):
             engine = getattr(self.pipeline, "engine", None)
             if engine is None or not hasattr(engine, "rate"):
@@ -308,6 +319,7 @@ class Daemon:
             "error": self.error,
             "voice": self.voice,
             "muted": self.muted,
+            "paused": isinstance(getattr(p, "sink", None), PausableSink) and p.sink.paused,
             "uptime_s": round(time.monotonic() - self.started, 1),
             "idle_exit_s": self.idle_exit_s,
             "sentences": 0 if p is None else p.outcome.sentences,
