@@ -470,3 +470,29 @@ def test_notifications_are_said_only_when_asked(env: dict[str, str], tmp_path: P
     assert talking.wait_said(1) == ["Claude needs your permission to use Bash."]
     _ctl(env, "quit")
     talking.proc.wait(30)
+
+
+def test_a_transcript_that_does_not_exist_yet_is_followed_once_it_appears(
+    text_daemon: TextDaemon, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "new.jsonl"
+    s = Session(env, path)
+    path.unlink()  # the session's first hook comes before its first line
+    r = s.hook("SessionStart")
+    assert r.returncode == 0, r.stderr.decode()
+    s.prompt("Hello?")
+    s.say("First words.")
+    assert text_daemon.wait_said(1) == ["First words."]
+
+
+def test_a_removed_transcript_does_not_stop_the_others(
+    text_daemon: TextDaemon, env: dict[str, str], tmp_path: Path
+) -> None:
+    a = Session(env, tmp_path / "a.jsonl", "A")
+    b = Session(env, tmp_path / "b.jsonl", "B")
+    assert a.hook("SessionStart").returncode == 0
+    assert b.hook("SessionStart").returncode == 0
+    a.transcript.unlink()
+    time.sleep(0.2)
+    b.say("Still here.")
+    assert text_daemon.wait_said(1) == ["Still here."]

@@ -24,6 +24,8 @@ from stream_tts.hook import TAIL_BYTES, HookError, _is_prompt, parse_line, read_
 from stream_tts.paths import log, shorten, state_dir, write_atomic
 
 READ_MAX = 4 << 20
+NOT_YET = -1  # the inode of a transcript that does not exist yet
+FORGET_AFTER_S = 6 * 3600  # a transcript quiet this long is no longer polled (offset kept)
 KEEP_OFFSETS = 200  # transcripts remembered; the oldest are forgotten first
 OFFSETS_FILE = "offsets.json"
 
@@ -62,7 +64,12 @@ class Followed:
 
 
 def _stat(path: str) -> os.stat_result:
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise HookError(f"cannot read the transcript {shorten(path)}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise HookError(f"the transcript {shorten(path)} is not a regular file")
     return st
@@ -115,9 +122,17 @@ class Transcripts:
 
     def follow(self, path: str, session: str, *, from_end: bool) -> Followed:
         """Start (or keep) following `path`. A transcript seen before goes on from its saved
-        offset; a new one from its end (`from_end`) or from its current answer's start."""
-        st = _stat(path)
+        offset; a new one from its end (`from_end`) or from its current answer's start.
+        One that does not exist yet (a session's first hook may come before its first
+        line) is followed from its first line, once it appears."""
         f = self.followed.get(path)
+        try:
+            st = _stat(path)
+        except FileNotFoundError:
+            if f is None:
+                f = self.followed[path] = Followed(path, session, 0, NOT_YET, time.time())
+            f.session, f.seen = session or f.session, time.time()
+            return f
         if f is None:
             saved = self._saved.get(path)
             offset = saved.get("offset") if saved else None
@@ -134,24 +149,40 @@ class Transcripts:
     def skip_to_end(self, path: str) -> None:
         """Barge-in: what the transcript holds so far is not to be spoken any more."""
         f = self.followed.get(path)
-        if f is not None:
+        if f is not None and f.ino != NOT_YET:
             f.offset, f.skipping = _stat(path).st_size, False
+
+    def forget(self, f: Followed, why: str) -> None:
+        log(f"daemon: stopped following {shorten(f.path)}: {why}")
+        self._saved[f.path] = asdict(f)
+        self.followed.pop(f.path, None)
 
     def poll(self, f: Followed) -> list[bytes]:
         """The speakable lines `f` gained since the last poll."""
         try:
             st = _stat(f.path)
-        except (OSError, HookError) as e:
-            log(f"daemon: stopped following {shorten(f.path)}: {e}")
-            del self.followed[f.path]
+        except FileNotFoundError:
+            if f.ino != NOT_YET:
+                self.forget(f, "it was removed")
             return []
+        except HookError as e:
+            self.forget(f, str(e))
+            return []
+        if f.ino == NOT_YET:
+            f.ino = st.st_ino  # it appeared: everything in it is new
         if st.st_ino != f.ino or st.st_size < f.offset:
             # Replaced or truncated: what is there now was never followed; start at its end.
             f.ino, f.offset, f.skipping = st.st_ino, st.st_size, False
             return []
         if st.st_size == f.offset:
+            if time.time() - f.seen > FORGET_AFTER_S:
+                self.forget(f, "quiet for hours")
             return []
-        fd = os.open(f.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            fd = os.open(f.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as e:
+            self.forget(f, e.strerror or str(e))
+            return []
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return []

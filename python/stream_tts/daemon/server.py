@@ -225,8 +225,10 @@ class Daemon:
                 reply = self._ctl(str(req.get("cmd")))
             else:
                 return {"ok": False, "error": f"unknown request {shorten(str(op), 40)}"}
-        except (HookError, OSError) as e:
+        except HookError as e:
             return {"ok": False, "error": str(e)}
+        except OSError as e:
+            return {"ok": False, "error": f"cannot follow the transcript: {e.strerror}"}
         if req.get("wait_ready"):
             reply["wait_ready"] = True
         return reply
@@ -339,7 +341,11 @@ class Daemon:
                 moved = False
                 for f in list(self.transcripts.followed.values()):
                     before = f.offset
-                    lines = self.transcripts.poll(f)
+                    try:
+                        lines = self.transcripts.poll(f)
+                    except (OSError, HookError) as e:  # one transcript must not stop the rest
+                        self.transcripts.forget(f, str(e))
+                        continue
                     moved |= f.offset != before
                     if lines and not self.muted:
                         if f.session != self.last_session:
