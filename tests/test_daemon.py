@@ -496,3 +496,31 @@ def test_a_removed_transcript_does_not_stop_the_others(
     time.sleep(0.2)
     b.say("Still here.")
     assert text_daemon.wait_said(1) == ["Still here."]
+
+
+def test_a_daemon_killed_mid_sentence_says_the_cut_block_again_after_restart(
+    voice_env: dict[str, str], tmp_path: Path
+) -> None:
+    stats = tmp_path / "stats.jsonl"
+    s = Session(voice_env, tmp_path / "t.jsonl")
+    assert s.hook("SessionStart", "--stats", str(stats)).returncode == 0
+    s.say("The first block is short.")
+    _wait_for(lambda: len(_records(stats)) >= 1, "the first block")
+    time.sleep(5)  # said to its end, and the daemon has seen it is quiet
+    s.say(" ".join(f"Long block sentence {i}." for i in range(12)))
+    _wait_for(lambda: len(_records(stats)) >= 2, "the long block to start")
+    status = json.loads(_ctl(voice_env, "status", "--json").stdout)
+    os.kill(status["pid"], signal.SIGKILL)
+    time.sleep(0.3)
+    s.say("Written while no daemon runs.")
+    before = len(_records(stats))
+    r = s.hook("PostToolUse", "--stats", str(stats))  # starts a new daemon
+    assert r.returncode == 0, r.stderr.decode()
+    _wait_for(
+        lambda: any(x["sentence"] == "Written while no daemon runs." for x in _records(stats)),
+        "the line written while down",
+        timeout=90,
+    )
+    again = [x["sentence"] for x in _records(stats)[before:]]
+    assert again[0] == "Long block sentence 0.", again  # the cut block, from its start
+    assert "The first block is short." not in again  # said before the kill: not repeated

@@ -61,6 +61,15 @@ class Followed:
     ino: int
     seen: float
     skipping: bool = False  # inside a line longer than READ_MAX
+    # Where a restarted daemon should go on: the start of the first line handed to the
+    # voice and not yet said to its end (-1: the same as offset, all of it said).
+    durable: int = -1
+
+    def saved(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.durable >= 0:
+            d["offset"] = self.durable
+        return d
 
 
 def _stat(path: str) -> os.stat_result:
@@ -112,7 +121,7 @@ class Transcripts:
 
     def save(self) -> None:
         for f in self.followed.values():
-            self._saved[f.path] = asdict(f)
+            self._saved[f.path] = f.saved()
         newest = sorted(self._saved.items(), key=lambda kv: kv[1].get("seen", 0))[-KEEP_OFFSETS:]
         self._saved = dict(newest)
         try:
@@ -154,11 +163,11 @@ class Transcripts:
 
     def forget(self, f: Followed, why: str) -> None:
         log(f"daemon: stopped following {shorten(f.path)}: {why}")
-        self._saved[f.path] = asdict(f)
+        self._saved[f.path] = f.saved()
         self.followed.pop(f.path, None)
 
-    def poll(self, f: Followed) -> list[bytes]:
-        """The speakable lines `f` gained since the last poll."""
+    def poll(self, f: Followed) -> list[tuple[int, bytes]]:
+        """The speakable lines `f` gained since the last poll, each with its offset."""
         try:
             st = _stat(f.path)
         except FileNotFoundError:
@@ -195,9 +204,14 @@ class Transcripts:
                 f.offset += len(data)
                 f.skipping = True
             return []  # a line being written: the next poll has its end
-        lines = data[:end].split(b"\n")
+        out: list[tuple[int, bytes]] = []
+        pos = f.offset
+        for i, line in enumerate(data[:end].split(b"\n")):
+            said = speakable(line) if i or not f.skipping else None
+            if said is not None:
+                out.append((pos, said))
+            pos += len(line) + 1
         f.offset += end + 1
-        if f.skipping:
-            lines, f.skipping = lines[1:], False
+        f.skipping = False
         f.seen = time.time()
-        return [s for s in map(speakable, lines) if s is not None]
+        return out

@@ -15,6 +15,7 @@ speaker lock, which stops a speaker left by an older `--hook`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -38,6 +39,7 @@ POLL_S = 0.02  # transcript polling: the follow part of append-to-first-sample l
 IDLE_EXIT_S = 1800.0
 READY_WAIT_S = 60.0
 RATE_STEP = 1.2  # ctl faster / slower
+QUIET_S = 3.0  # fed nothing this long and the device is idle: all that was fed was said
 # Claude Code: these start following a transcript from its end (nothing old is said); every
 # other event catches up with it.
 FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit"}
@@ -76,6 +78,10 @@ class Daemon:
         self.poll_now = threading.Event()
         self.stopping = threading.Event()
         self._pipe_w = -1
+        self.stats: Any = None
+        self._fed = 0  # lines written into the pipeline, as its reader numbers them
+        self._fed_at = 0.0
+        self._unsaid: collections.deque[tuple[int, str, int]] = collections.deque()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -142,14 +148,15 @@ class Daemon:
                 return self._failed(str(e), e.code)
             except (OSError, UnsafePathError, LockTimeout) as e:
                 return self._failed(f"cannot become the speaker: {e}", 1)
-            stats = None
-            if self.settings.stats:
-                from stream_tts.stats import Stats
+            from stream_tts.stats import Stats
 
+            # Always kept: which input line is playing tells which offsets are durable.
+            out = None
+            if self.settings.stats == "-":
                 out = sys.stderr
-                if self.settings.stats != "-":
-                    out = stats_file = open(self.settings.stats, "a", encoding="utf-8")
-                stats = Stats(out)
+            elif self.settings.stats:
+                out = stats_file = open(self.settings.stats, "a", encoding="utf-8")
+            stats = self.stats = Stats(out)
             self.voice = engine.name
             sink = PausableSink(sink)
             self.pipeline = Pipeline(
@@ -186,6 +193,10 @@ class Daemon:
                 return
             if now and self.pipeline is not None:
                 self.pipeline.cut()
+                # Told to be quiet: what was cut off is not owed to the next daemon.
+                self._unsaid.clear()
+                for f in self.transcripts.followed.values():
+                    f.durable = -1
             os.close(self._pipe_w)  # end of input: the pipeline finishes and run() returns
             self._pipe_w = -1
             self.stopping.set()
@@ -266,6 +277,7 @@ class Daemon:
         if self.cue and self.last_session is not None:
             name = self.projects.get(session) or f"session {session[:8]}"
             line = json.dumps({"content": [{"type": "text", "text": f"{name}:"}]})
+            self._fed += 1
             _write_all(self._pipe_w, line.encode() + b"\n")
         self.last_session = session
 
@@ -276,6 +288,7 @@ class Daemon:
                 self.pipeline.cut()
             if isinstance(text, str) and text.strip() and not self.muted and self._pipe_w >= 0:
                 line = json.dumps({"content": [{"type": "text", "text": text}]})
+                self._fed += 1
                 _write_all(self._pipe_w, line.encode() + b"\n")
 
     def _ctl(self, cmd: str) -> dict[str, Any]:
@@ -350,14 +363,52 @@ class Daemon:
                     if lines and not self.muted:
                         if f.session != self.last_session:
                             self._cue(f.session)
-                        _write_all(self._pipe_w, b"".join(lines))
+                        for start, _ in lines:
+                            self._fed += 1
+                            self._unsaid.append((self._fed, f.path, start))
+                        self._fed_at = time.monotonic()
+                        _write_all(self._pipe_w, b"".join(line for _, line in lines))
                         self.activity = time.monotonic()
+                moved |= self._said_through()
                 if moved:
                     self.transcripts.save()
             if self._idle():
                 log(f"daemon: idle for {self.idle_exit_s:.0f} s; exiting")
                 self.shutdown(now=False)
                 return
+
+    def _said_through(self) -> bool:
+        """Move each transcript's durable offset past the lines said to their end; True if
+        one moved. Sentences play in input order, so once a sentence of input line n has
+        started, every line before n has been said; when all is quiet, all of it has."""
+        if self.stats is None:
+            return False
+        sink = self.pipeline.sink
+        # Quiet: nothing queued at the device, nothing fed for a while (the last line fed
+        # may still be on its way to synthesis), not paused.
+        quiet = time.monotonic() - self._fed_at > QUIET_S and not getattr(sink, "paused", 0)
+        if self._unsaid and quiet and sink.drain(timeout=0):
+            latest = self._fed + 1
+        else:
+            latest = self._latest_started_line()
+        while self._unsaid and self._unsaid[0][0] < latest:
+            self._unsaid.popleft()
+        durable = {}
+        for _, path, start in self._unsaid:
+            durable.setdefault(path, start)
+        moved = False
+        for f in self.transcripts.followed.values():
+            d = durable.get(f.path, -1)
+            if d != f.durable:
+                f.durable, moved = d, True
+        return moved
+
+    def _latest_started_line(self) -> int:
+        records = self.stats.records
+        for i in range(len(records) - 1, max(-1, len(records) - 200), -1):
+            if records[i].started_at is not None:
+                return records[i].line
+        return 0
 
     def _idle(self) -> bool:
         if time.monotonic() - self.activity < self.idle_exit_s:
