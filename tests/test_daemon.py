@@ -117,7 +117,12 @@ class TextDaemon:
             stderr=subprocess.PIPE,
             env=env,
         )
-        _wait_for(lambda: _socket(env).exists(), "the daemon's socket")
+        _wait_for(self._answers, "the daemon to answer")
+
+    def _answers(self) -> bool:
+        # Not just the socket file: a killed daemon's stale one may still be there.
+        r = _ctl(self.env, "status", "--json")
+        return r.returncode == 0 and json.loads(r.stdout)["pid"] == self.proc.pid
 
     def said(self) -> list[str]:
         return self.out.read_text().splitlines()
