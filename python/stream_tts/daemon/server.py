@@ -173,6 +173,9 @@ class Daemon:
             return 1
         finally:
             if sink is not None:
+                if self.settings.stats and self.stats is not None:
+                    self.stats.poll(sink.utterance_started, final=True)
+                    self.stats.write_summary(sink.stats())  # underruns, xruns: --stats
                 sink.close()
             if stats_file is not None:
                 stats_file.close()
