@@ -93,10 +93,20 @@ def main() -> None:
             if time.monotonic() >= next_rss:
                 rss.append((round(time.monotonic() - t0, 1), _rss_kib(pid)))
                 next_rss += 10
-            time.sleep(rng.uniform(1.0, 4.0))
+            # A block every 2-6 s: about what the voice can say, so the queue stays short.
+            time.sleep(rng.uniform(2.0, 6.0))
         for t in sessions.values():
             hook(env, t, "Stop")
-        time.sleep(15)  # let the queue play out
+        # Let the queue play out (ctl quit cuts what is queued): until everything written
+        # was said, or nothing new was said for 30 s.
+        said_n, changed = -1, time.monotonic()
+        while time.monotonic() - changed < 30:
+            n_now = sum(1 for x in stats.read_text().splitlines() if x.startswith("{"))
+            if n_now != said_n:
+                said_n, changed = n_now, time.monotonic()
+            if n_now >= len(written):
+                break
+            time.sleep(1)
         quit_daemon(env)
     finally:
         audio_rig.stop_rig(rig)
