@@ -1,11 +1,9 @@
 """stream-tts: speak what a coding agent writes, as it writes it."""
 
-from typing import Any
-
 __all__ = ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # Loaded on first use: `stream-tts --hook` runs on every tool call and needs no Rust core.
     if name == "__version__":
         from stream_tts._core import __version__

@@ -26,9 +26,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from stream_tts.paths import UnsafePathError, log, open_private, shorten
+
+# Not `import typing`: the hook's fast path has no time for it (annotations are strings).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TAIL_BYTES = 8 << 20  # the last answer; a transcript's older turns are never read
 PAYLOAD_BYTES = 16 << 20  # hook JSON carries tool input and output: roomy, but bounded

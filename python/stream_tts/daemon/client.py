@@ -12,13 +12,15 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import subprocess
 
 from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
 from stream_tts.paths import UnsafePathError, log, log_path, open_private
+
+# Not `import typing`: the hook's fast path has no time for it (annotations are strings).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Any
 
 CONNECT_TIMEOUT_S = 10.0  # a cold daemon: interpreter, imports, socket (not the voice)
 READY_TIMEOUT_S = 60.0  # a cold daemon's voice load, on a busy machine

@@ -11,9 +11,13 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import Any
 
 from stream_tts.paths import runtime_dir, shorten
+
+# Not `import typing`: the hook's fast path has no time for it (annotations are strings).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SOCKET_NAME = "daemon.sock"
 MAX_REQUEST = 1 << 20  # hooks send a few fields, never tool output
