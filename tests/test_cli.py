@@ -299,7 +299,7 @@ def test_hook_speaks_the_last_answer_only(tmp_path: Path) -> None:
 
 def test_hook_without_a_payload_says_so() -> None:
     r = stream_tts("--hook", "--text-only", stdin=b"not json")
-    assert r.returncode == 2 and "transcript_path" in r.stderr.decode()
+    assert r.returncode == 1 and "transcript_path" in r.stderr.decode()
 
 
 # -- a real device: PulseAudio null sink, recorded at its monitor --------------------------

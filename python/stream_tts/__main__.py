@@ -1,4 +1,7 @@
-"""`stream-tts` and `python -m stream_tts`: signal handling first, then the CLI."""
+"""The `stream-tts` console script and `python -m stream_tts`: signal handling first, then the
+CLI. `stream-tts --hook` alone takes a fast path that imports no engine and no numpy: Claude
+Code waits for it on every tool call. So does `stream-tts --hook '<json>'`, the form Codex
+CLI's `notify` setting runs."""
 
 from __future__ import annotations
 
@@ -10,6 +13,11 @@ from stream_tts import signals
 def main() -> int:
     signals.install()
     try:
+        args = sys.argv[1:]
+        if args == ["--hook"] or (len(args) == 2 and args[0] == "--hook" and args[1][:1] == "{"):
+            from stream_tts.daemon.client import hook_main
+
+            return hook_main(args[1] if len(args) == 2 else None)
         try:
             import stream_tts._core  # noqa: F401
         except ImportError as e:

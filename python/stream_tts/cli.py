@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fetched once from huggingface.co/rhasspy/piper-voices (default: bundled en_US-joe-medium)",
     )
     voice.add_argument("--speed", type=float, help="speaking rate, 1.0 is normal")
+    voice.add_argument(
+        "--rate",
+        type=float,
+        help="playback speed 0.5-3, applied after synthesis with the pitch kept (default: 1)",
+    )
     voice.add_argument("--volume", type=float, help="loudness multiplier, 1.0 is normal")
     voice.add_argument(
         "--threads",
@@ -159,8 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--hook",
         action="store_true",
-        help="run as a Claude Code Stop hook: read the hook JSON on stdin and speak the last "
-        "answer of the session's transcript in the background (see README)",
+        help="run as a Claude Code hook (any event): hand the hook JSON on stdin to the "
+        "daemon, starting it if needed, which follows the session's transcript and speaks "
+        "its answers as they are written (with --text-only or --output: the last answer, "
+        "in the foreground)",
+    )
+    info.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="with --hook: speak the last answer in a detached process of its own instead",
     )
     info.add_argument(
         "--config", metavar="FILE", help=f"config file (default: {default_config_path()})"
@@ -174,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cli_values(ns: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     engine_options: dict[str, dict[str, Any]] = {}
-    skip = {"list_voices", "list_devices", "config", "quiet", "verbose", "hook"}
+    skip = {"list_voices", "list_devices", "config", "quiet", "verbose", "hook", "no_daemon"}
     for key, value in vars(ns).items():
         if key in skip or value is None:
             continue
@@ -314,8 +326,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["ctl"], ["install-hooks"]):
+        from stream_tts.commands import run_command
+
+        return run_command(args)
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    serving = args[:1] == ["serve"]
+    if serving:  # the daemon takes every voice option, and one of its own
+        from stream_tts.commands import add_serve_arguments
+
+        add_serve_arguments(parser)
+        args = args[1:]
+    ns = parser.parse_args(args)
+    serve_options = {}
+    if serving:
+        from stream_tts.commands import SERVE_OPTIONS
+
+        serve_options = {k: ns.__dict__.pop(k) for k in SERVE_OPTIONS}
     try:
         path = Path(default_config_path() if ns.config is None else os.path.expanduser(ns.config))
         file_values = load_file(path, required=ns.config is not None)
@@ -331,23 +359,20 @@ def _main(argv: Sequence[str] | None) -> int:
         return _list_voices()
     if ns.list_devices:
         return _list_devices(con)
+    if serving:
+        from stream_tts.daemon.server import serve
+
+        return serve(settings, con, serve_options)
     fd = sys.stdin.fileno()
     if ns.hook:
         from stream_tts import hook
 
         try:
-            answer = hook.prepare(hook.payload_from_stdin())
-        except hook.HookError as e:
-            con.error(str(e))
-            return EXIT_USAGE
-        if not answer:
-            return EXIT_OK
-        settings.input = "stream-json"
-        if not settings.text_only and not settings.output:
-            hook.stop_previous()
-            if not hook.detach():
-                return EXIT_OK  # the parent: Claude Code goes on while the child speaks
-        fd = hook.feed_fd(answer)
+            serve_args = [a for a in args if a not in ("--hook", "--no-daemon")]
+            runners = (_run_text_only, _run_speech)
+            return hook.run(settings, con, *runners, serve_args, daemon=not ns.no_daemon)
+        except KeyboardInterrupt:
+            return signals.exit_status()
     if settings.text_only:
         return _run_text_only(settings, con, fd)
     return _run_speech(settings, con, fd)
@@ -409,14 +434,22 @@ def _close_quietly(close: Any) -> None:
         close()
 
 
-def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
+def _run_speech(
+    settings: Settings, con: _Console, fd: int, ready: Callable[[], None] | None = None
+) -> int:
     # Every resource opened below is closed on every way out (ExitStack): the WAV's header,
     # the engines' threads and GPU memory, the stats file.
     with contextlib.ExitStack() as stack:
-        return _speak(settings, con, fd, stack)
+        return _speak(settings, con, fd, stack, ready)
 
 
-def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitStack) -> int:
+def _speak(
+    settings: Settings,
+    con: _Console,
+    fd: int,
+    stack: contextlib.ExitStack,
+    ready: Callable[[], None] | None,
+) -> int:
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
     from stream_tts.pipeline import RING_MS, DeviceStalled, Pipeline
@@ -439,6 +472,10 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
         # Unknown voice or language, a missing extra, a model not downloadable, no GPU.
         con.error(_load_error(e, settings, stage))
         return EXIT_USAGE
+    if settings.rate != 1.0:
+        from stream_tts.rate import RateEngine
+
+        engine = RateEngine(engine, settings.rate)
     mode = getattr(engine, "mode", "")
     con.info(
         f"loaded {engine.name} ({engine.sample_rate} Hz{', ' + mode if mode else ''}) "
@@ -484,6 +521,8 @@ def _speak(settings: Settings, con: _Console, fd: int, stack: contextlib.ExitSta
     except KeyboardInterrupt:
         return signals.exit_status()
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
+    if ready is not None:
+        ready()  # --hook: voice and device are up, the hook may return
 
     try:
         stats = _open_stats(settings, stack)

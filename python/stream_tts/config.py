@@ -38,6 +38,7 @@ class Settings:
     voice: str | None = None
     device: str | None = None
     speed: float = 1.0
+    rate: float = 1.0  # playback speed after synthesis, pitch kept (rate.py)
     volume: float = 1.0
     input: InputFormat = "auto"
     speak_tools: bool = False
@@ -68,6 +69,8 @@ class Settings:
 
         if self.speed <= 0 or self.speed > 5:
             raise bad("speed", "in (0, 5]")
+        if not 0.5 <= self.rate <= 3:
+            raise bad("rate", "in [0.5, 3]")
         if self.volume < 0 or self.volume > 4:
             raise bad("volume", "in [0, 4]")
         if self.buffer_ms <= 0 or self.buffer_ms > 1000:
@@ -87,6 +90,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "voice": (str,),
     "device": (str,),
     "speed": (int, float),
+    "rate": (int, float),
     "volume": (int, float),
     "input": (str,),
     "speak_tools": (bool,),

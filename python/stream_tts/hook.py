@@ -6,8 +6,12 @@ after the user's last prompt (tool results are user lines too, but not prompts; 
 carry `isSidechain`). Those lines have the same shape as stream-json `assistant` lines, so the
 normal pipeline speaks them.
 
-The hook returns at once so Claude Code is not held up: the speaking runs in a detached child.
-A newer answer stops an older one still speaking (pid file in $XDG_RUNTIME_DIR or /tmp).
+Whatever the payload names is read with care: only a regular file, opened without blocking,
+its last TAIL_BYTES only, every line's parse failure caught. The speaking runs in a detached
+child so Claude Code is not held up once the voice is ready; the child holds the speaker lock
+(speaker_lock.py), which stops an older answer still speaking. Until the voice and the device
+are ready the child's stderr is a pipe to the hook, so a speaker that cannot start makes the
+hook fail with its message; everything after goes to the log (paths.log_path()).
 """
 
 from __future__ import annotations
@@ -15,11 +19,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
+import stat
 import sys
-import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from stream_tts.paths import UnsafePathError, log, open_private, shorten
+
+# Not `import typing`: the hook's fast path has no time for it (annotations are strings).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+TAIL_BYTES = 8 << 20  # the last answer; a transcript's older turns are never read
+PAYLOAD_BYTES = 16 << 20  # hook JSON carries tool input and output: roomy, but bounded
+READY_TIMEOUT_S = 20.0  # the hook waits this long at most for the speaker to be ready
 
 
 class HookError(Exception):
@@ -37,65 +54,232 @@ def _is_prompt(entry: dict[str, Any]) -> bool:
     return False
 
 
-def last_answer(transcript: Path) -> bytes:
-    """The assistant lines after the last user prompt, as stream-json input."""
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One transcript line as a dict, or None for junk (bad JSON, too deep, not an object)."""
     try:
-        raw = transcript.read_bytes().splitlines()
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> bytes:
+    """The last `limit` bytes of a regular file, from a line start; never blocks.
+
+    A FIFO, a device or a socket is refused before it is opened (opening some devices does
+    something), and again after (the path may have been swapped in between)."""
+    where = shorten(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise HookError(f"the transcript {where} is not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
-        raise HookError(f"cannot read the transcript: {e}") from None
+        raise HookError(f"cannot read the transcript {where}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise HookError(f"the transcript {where} is not a regular file")
+        start = max(0, st.st_size - limit)
+        data = os.pread(fd, st.st_size - start, start)
+    except OSError as e:
+        raise HookError(f"cannot read the transcript {where}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if start > 0:
+        cut = data.find(b"\n")
+        data = b"" if cut < 0 else data[cut + 1 :]  # the first line is only a part
+    return data
+
+
+def answer_lines(data: bytes) -> tuple[list[bytes], int]:
+    """The assistant lines after the last prompt in `data`, and how many lines were junk."""
     answer: list[bytes] = []
-    for line in raw:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a half-written last line, or junk: not ours to judge
-        if not isinstance(entry, dict):
+    junk = 0
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        entry = parse_line(line)
+        if entry is None:
+            junk += 1
             continue
         if _is_prompt(entry):
             answer = []
         elif entry.get("type") == "assistant" and not entry.get("isSidechain"):
             answer.append(line + b"\n")
+    return answer, junk
+
+
+def last_answer(transcript: Path) -> bytes:
+    """The assistant lines after the last user prompt, as stream-json input."""
+    answer, junk = answer_lines(read_tail(transcript))
+    if junk:
+        # A half-written last line is normal while Claude Code writes; more is worth a note.
+        log(f"{junk} unreadable line(s) in the transcript {shorten(transcript)} skipped")
     return b"".join(answer)
 
 
-def read_payload(data: bytes) -> Path:
+def read_payload(data: bytes) -> dict[str, Any]:
+    """The hook JSON; it must name a transcript."""
+    payload = parse_line(data)
+    if payload is not None and payload.get("type") == "agent-turn-complete":
+        return payload  # Codex CLI's notify: the answer itself, no transcript
+    if payload is None or not isinstance(payload.get("transcript_path"), str):
+        raise HookError("--hook expects Claude Code's hook JSON on stdin (with transcript_path)")
+    if "\0" in payload["transcript_path"]:
+        raise HookError(f"transcript_path {shorten(payload['transcript_path'])} holds a NUL byte")
+    return payload
+
+
+def transcript_of(payload: dict[str, Any]) -> Path:
+    path = payload.get("transcript_path")
+    if not isinstance(path, str):
+        raise HookError("this hook payload names no transcript to read the answer from")
+    return Path(path).expanduser()
+
+
+def prepare(stdin: bytes) -> bytes:
+    """From the hook payload to the stream-json lines to speak (may be empty)."""
+    return last_answer(transcript_of(read_payload(stdin)))
+
+
+def payload_from_stdin(limit: int = PAYLOAD_BYTES) -> bytes:
+    """stdin up to `limit` bytes; more is an error, not a reason to eat memory."""
+    chunks: list[bytes] = []
+    size = 0
+    fd = sys.stdin.fileno()
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise HookError(f"the hook JSON on stdin is larger than {limit >> 20} MiB")
+
+
+# -- the detached speaker ---------------------------------------------------------------
+
+
+def remove_legacy_pid_file() -> None:
+    """Versions before the lock wrote /tmp/stream-tts-hook-<uid>.pid: drop it if it is ours."""
+    import tempfile
+
+    for base in {os.environ.get("XDG_RUNTIME_DIR") or "", tempfile.gettempdir()}:
+        if not base:
+            continue
+        path = os.path.join(base, f"stream-tts-hook-{os.getuid()}.pid")
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid():
+                os.unlink(path)
+
+
+class Speaker:
+    """The child side: holds the speaker lock, reports to the hook until it is ready."""
+
+    def __init__(self, status_fd: int, lock: Any) -> None:
+        self.status_fd = status_fd
+        self.lock = lock
+
+    def ready(self) -> None:
+        """Voice loaded, device open: the hook may return; later messages go to the log."""
+        if self.status_fd < 0:
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # now a clean stop
+        _stderr_to_log()
+        os.close(self.status_fd)
+        self.status_fd = -1
+
+
+def _stderr_to_log() -> None:
+    from stream_tts.paths import log_path
+
     try:
-        payload = json.loads(data)
-        return Path(payload["transcript_path"]).expanduser()
-    except (ValueError, KeyError, TypeError):
-        raise HookError(
-            "--hook expects Claude Code's hook JSON on stdin (with transcript_path)"
-        ) from None
+        fd = open_private(log_path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    except (OSError, UnsafePathError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
-def _pid_file() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / f"stream-tts-hook-{os.getuid()}.pid"
+def detach(ready_timeout: float = READY_TIMEOUT_S) -> Speaker | int:
+    """Fork the speaker. In the child: a Speaker, once it holds the lock. In the hook: the
+    exit status (0 when the speaker got ready or was superseded, 1 when it failed to start),
+    after copying what the child said to stderr and the log."""
+    from stream_tts.speaker_lock import LockTimeout, SpeakerLock, Superseded, take_ticket
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid > 0:
+        os.close(w)
+        return _wait_ready(pid, r, ready_timeout)
+    os.close(r)
+    try:
+        os.setsid()
+        # A hook started from a shell that ignores SIGINT passes that on: the next hook must
+        # still be able to stop this speaker. Until it is ready it has nothing to finish: it
+        # leaves at once, quietly (its hook then returns 0: it was superseded, not broken).
+        signal.signal(signal.SIGINT, _leave)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        os.dup2(w, 2)  # until ready: the hook reads it
+        remove_legacy_pid_file()
+        ticket = take_ticket()
+        lock = SpeakerLock()
+        lock.take_over(ticket)
+    except Superseded:
+        os._exit(0)  # a newer answer will be spoken instead
+    except (OSError, UnsafePathError, LockTimeout) as e:
+        os.write(w, f"stream-tts: cannot become the speaker: {e}\n".encode())
+        os._exit(1)
+    return Speaker(w, lock)
 
 
-def stop_previous() -> None:
-    """Ctrl-C the previous hook's speaker, if it is still talking."""
-    path = _pid_file()
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(path.read_text())
-        # Only if that pid is still a stream-tts hook: pids get reused.
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if pid != os.getpid() and b"stream" in cmdline and b"--hook" in cmdline:
-            os.kill(pid, signal.SIGINT)
+def _leave(signum: int, frame: object) -> None:
+    os._exit(0)
 
 
-def detach() -> bool:
-    """Fork; the parent returns False (and exits), the child True, in a new session."""
-    if os.fork() > 0:
-        return False
-    os.setsid()
-    # Claude Code stops reading the hook's output once it returns.
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    _pid_file().write_text(str(os.getpid()))
-    return True
+def _wait_ready(pid: int, r: int, timeout: float) -> int:
+    said = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([r], [], [], left)[0]:
+            log(f"speaker {pid} not ready after {timeout:.0f} s; the hook returns")
+            os.close(r)
+            return 0
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        said += chunk[: 1 << 16]
+    os.close(r)
+    text = said.decode("utf-8", "replace").strip()
+    # EOF comes when the speaker is ready, or when it exits: a failure always says why first,
+    # and its exit may trail its last write by a moment.
+    code = None
+    end = time.monotonic() + (0.5 if text else 0.0)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() >= end:
+            break
+        time.sleep(0.01)
+    if text:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        for line in text.splitlines():
+            log(line)
+    if code is not None and code < 0:
+        log(f"speaker {pid} stopped by signal {-code} before it was ready")
+        return 0  # another hook stopped it: a newer answer is spoken instead
+    if code:
+        log(f"speaker {pid} failed to start (exit {code})")
+        return 1
+    return 0
 
 
 def feed_fd(data: bytes) -> int:
@@ -113,10 +297,46 @@ def feed_fd(data: bytes) -> int:
     return r
 
 
-def prepare(stdin: bytes) -> bytes:
-    """From the hook payload to the stream-json lines to speak (may be empty)."""
-    return last_answer(read_payload(stdin))
+# Claude Code reads exit 2 from a hook as "blocking": a Stop hook's stderr would go to the
+# model as a reason to keep working. Failures of ours are exit 1, shown to the user only.
+EXIT_HOOK_FAILED = 1
+
+RunSpeech = Callable[..., int]
 
 
-def payload_from_stdin() -> bytes:
-    return sys.stdin.buffer.read()
+def run(
+    settings: Any,
+    con: Any,
+    run_text_only: RunSpeech,
+    run_speech: RunSpeech,
+    serve_args: list[str],
+    *,
+    daemon: bool = True,
+) -> int:
+    """`stream-tts --hook`: hand the payload to the daemon; or speak the last answer in a
+    detached speaker of its own (`daemon` off); or print/write it in the foreground
+    (--text-only / --output)."""
+    try:
+        payload = read_payload(payload_from_stdin())
+        if daemon and not settings.text_only and not settings.output:
+            from stream_tts.daemon.client import forward
+
+            return forward(payload, serve_args)
+        answer = last_answer(transcript_of(payload))
+    except HookError as e:
+        con.error(str(e))
+        log(f"hook: {e}")
+        return EXIT_HOOK_FAILED
+    if not answer:
+        return 0
+    settings.input = "stream-json"
+    if settings.text_only:
+        return run_text_only(settings, con, feed_fd(answer))
+    if settings.output:
+        return run_speech(settings, con, feed_fd(answer))
+    speaker = detach()
+    if isinstance(speaker, int):
+        return speaker  # the hook: Claude Code goes on while the child speaks
+    code = run_speech(settings, con, feed_fd(answer), ready=speaker.ready)
+    speaker.ready()  # a run that ended before it got ready (an error) has said so by now
+    return code

@@ -364,6 +364,17 @@ class Pipeline:
         """Stop reading and synthesising; what is queued in the sink stays (a file keeps it)."""
         self._stop.set()
 
+    def cut(self) -> None:
+        """Barge-in (the daemon): drop what is queued and playing; what is read next is said."""
+        self._generation += 1
+        if self.sink is not None:
+            self.sink.flush()
+            if self.stats is not None:
+                self.stats.cut(self.sink.utterance_started)
+        stop = getattr(self.translator, "interrupt", None)
+        if stop is not None:
+            stop()
+
     def interrupt_now(self) -> None:
         """Ctrl-C: silence at once (the sink drops its ring within one device period)."""
         self.stop()

@@ -114,6 +114,14 @@ class Stats:
                     self._busy_until = max(self._busy_until, end)
                 self._emit(rec)
 
+    def cut(self, started: Any) -> None:
+        """The sink's queue was just flushed: a sentence that has not started never will."""
+        with self._lock:
+            for rec in self._pending:
+                if rec.started_at is None:
+                    rec.started_at = started(rec.utterance)
+                    rec.dropped = rec.started_at is None
+
     def _emit(self, rec: SentenceRecord) -> None:
         if self._out is None or self._table:
             return

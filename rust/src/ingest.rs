@@ -2,7 +2,8 @@
 //!
 //! [`Parser::feed`] takes chunks cut at arbitrary points (even inside a UTF-8 character),
 //! frames them into lines, and turns each complete line into [`Event`]s. Per line the input
-//! is Claude Code `stream-json` (with or without partial messages), the short form
+//! is Claude Code `stream-json` (with or without partial messages), Codex CLI's
+//! `exec --json` or Gemini CLI's `stream-json` (agents.rs), the short form
 //! `{"content":[{"type":"text","text":…}]}`, or plain text; auto mode tells them apart by
 //! the first non-blank byte (`{` means JSON).
 //!
@@ -17,6 +18,7 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
+mod agents;
 mod json;
 mod session;
 #[cfg(test)]

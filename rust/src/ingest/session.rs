@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::agents::Agents;
 use super::view::View;
 use super::{Event, EventKind};
 
@@ -85,6 +86,8 @@ pub(crate) struct Session {
     spoken_tools: Recent,
     short_lines: u64,
     counts: SessionCounts,
+    /// Codex CLI and Gemini CLI lines.
+    agents: Agents,
 }
 
 fn event(kind: EventKind, id: &str, block: u32, text: &str, line: u64) -> Event {
@@ -137,6 +140,7 @@ impl Session {
             spoken_tools: Recent::new(),
             short_lines: 0,
             counts: SessionCounts::default(),
+            agents: Agents::default(),
         }
     }
 
@@ -150,6 +154,7 @@ impl Session {
             ctx.close(line, out);
         }
         self.contexts.truncate(1);
+        self.agents.close(line, out);
     }
 
     pub(crate) fn handle<'a, V: View<'a>>(
@@ -178,10 +183,15 @@ impl Session {
                 for ctx in &mut self.contexts {
                     ctx.close(line, out);
                 }
+                self.agents.close(line, out); // Gemini ends its turn with `result` too
                 return Handled::Ignored;
             }
             "system" => return Handled::Ignored,
-            other => return Handled::Unknown(format!("{other:?}")),
+            other => {
+                let tools = self.speak_tools;
+                return (self.agents.handle(other, root, tools, line, out))
+                    .unwrap_or_else(|| Handled::Unknown(format!("{other:?}")));
+            }
         };
         match ty {
             "stream_event" => match root.get("event") {

@@ -1,0 +1,122 @@
+"""Pause, resume and skip for the daemon, as a wrapper around the audio sink.
+
+The pipeline synthesises ahead of playback, so most of what is queued already sits in the
+sink's ring. The wrapper keeps a copy of each utterance (sentence) pushed, until it has
+played. Pause flushes the ring and holds the sentence that was playing (from its start:
+resume says it again whole) and everything after it; pushes while paused are held too;
+resume pushes what was held. Skip flushes and pushes back everything after the sentence
+that was playing. An utterance's end is its start at the device (`utterance_started`) plus
+its length, so the wrapper needs nothing from the sink but what every sink has.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class _Utterance:
+    uid: int | None
+    pieces: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+
+
+class PausableSink:
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._log: list[_Utterance] = []  # pushed and maybe not yet played, in order
+        self._held: list[_Utterance] | None = None  # not None while paused
+        self.sample_rate = sink.sample_rate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)  # drain, utterance_started, stats, close, ...
+
+    @property
+    def paused(self) -> bool:
+        return self._held is not None
+
+    def push(self, samples: np.ndarray, *, utterance: int | None = None) -> None:
+        with self._lock:
+            if utterance is not None or not self._log:
+                self._prune()
+                self._log.append(_Utterance(utterance))
+            u = self._log[-1]
+            u.pieces.append(samples)
+            u.samples += len(samples)
+            if self._held is not None:
+                if not self._held or self._held[-1] is not u:
+                    self._held.append(u)
+                return
+            # Under the lock: a pause between logging and pushing would let this play.
+            self._sink.push(samples, utterance=utterance)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._log.clear()
+            if self._held is not None:
+                self._held = []
+            self._sink.flush()
+
+    def pause(self) -> bool:
+        """Stop at once; False if already paused."""
+        with self._lock:
+            if self._held is not None:
+                return False
+            self._sink.flush()
+            self._held = self._unplayed(include_current=True)
+            return True
+
+    def resume(self) -> bool:
+        with self._lock:
+            if self._held is None:
+                return False
+            held, self._held = self._held, None
+            self._log = list(held)
+            self._replay(held)
+            return True
+
+    def skip(self) -> None:
+        """Drop the sentence being played; what was queued after it plays on."""
+        with self._lock:
+            if self._held is not None:
+                self._held = self._held[1:]
+                return
+            rest = self._unplayed(include_current=False)
+            self._sink.flush()
+            self._log = list(rest)
+            self._replay(rest)
+
+    def _replay(self, utterances: list[_Utterance]) -> None:
+        for u in utterances:
+            for i, piece in enumerate(u.pieces):
+                self._sink.push(piece, utterance=u.uid if i == 0 else None)
+
+    def _ends(self, u: _Utterance) -> float | None:
+        started = None if u.uid is None else self._sink.utterance_started(u.uid)
+        return None if started is None else started + u.samples / self.sample_rate
+
+    def _unplayed(self, *, include_current: bool) -> list[_Utterance]:
+        now = time.monotonic()
+        out = []
+        for u in self._log:
+            end = self._ends(u)
+            if end is None:
+                out.append(u)  # not started yet
+            elif end > now and include_current:
+                out.append(u)  # playing: said again from its start
+        return out
+
+    def _prune(self) -> None:
+        """Forget utterances that have played to their end."""
+        now = time.monotonic()
+        while self._log:
+            end = self._ends(self._log[0])
+            if end is None or end > now:
+                break
+            self._log.pop(0)
