@@ -224,13 +224,7 @@ class Pipeline:
                 continue
             if s.first and s.message_id != self._current_message:
                 if self.settings.interrupt and self._current_message is not None:
-                    # A new message cuts the old one off: drop what is queued of it.
-                    self._generation += 1
-                    assert self.sink is not None
-                    self.sink.flush()
-                    stop = getattr(self.translator, "interrupt", None)
-                    if stop is not None:
-                        stop()  # the sentence being translated belongs to the old message
+                    self.cut()  # a new message cuts the old one off: drop what is queued of it
                 self._current_message = s.message_id
             self._queue.put(
                 _Item(s.text, s.message_id, s.line, s.fragment, read_at, self._generation)
@@ -365,7 +359,8 @@ class Pipeline:
         self._stop.set()
 
     def cut(self) -> None:
-        """Barge-in (the daemon): drop what is queued and playing; what is read next is said."""
+        """Drop what is queued and playing (and the sentence being translated); what is read
+        next is said. `--interrupt` at a new message, the daemon's barge-in."""
         self._generation += 1
         if self.sink is not None:
             self.sink.flush()
