@@ -108,7 +108,7 @@ def big_nllb_tokenizer(n_vocab: int = 256000) -> Any:
     return NllbTokenizer(vocab=vocab, merges=merges)
 
 
-def make_nllb(hub: Path, which: str, tok: Any) -> None:
+def make_nllb(hub: Path, which: str, tok: Any, tiny: bool = False) -> None:
     import gpu_models as gm
     import torch
 
@@ -118,9 +118,12 @@ def make_nllb(hub: Path, which: str, tok: Any) -> None:
     t = time.time()
     torch.manual_seed(0)
     shape = dict(gm.NLLB_3_3B if which == "3.3b" else gm.NLLB_600M)
+    if tiny:  # a CPU smoke run of this script
+        shape = {**gm.NLLB_TINY, "vocab_size": shape["vocab_size"]}
     shape["vocab_size"] = max(shape["vocab_size"], len(tok))
-    with torch.device("cuda"):
-        model = gm.nllb_model(shape, tok, dtype=torch.bfloat16)
+    cuda = torch.cuda.is_available()
+    with torch.device("cuda" if cuda else "cpu"):
+        model = gm.nllb_model(shape, tok, dtype=torch.bfloat16 if cuda else torch.float32)
     emb = model.get_input_embeddings().weight
     with torch.no_grad():
         emb[[0, 1, 3, *range(256000, emb.shape[0])]] = 0
@@ -136,7 +139,7 @@ def make_nllb(hub: Path, which: str, tok: Any) -> None:
     print(f"{repo}: laid out in {time.time() - t:.1f} s", flush=True)
 
 
-def make_xtts(hub: Path) -> None:
+def make_xtts(hub: Path, tiny: bool = False) -> None:
     import gpu_models as gm
     import torch
 
@@ -147,7 +150,7 @@ def make_xtts(hub: Path) -> None:
     torch.manual_seed(0)
     dst = hub.parent / "build" / "xtts"
     dst.mkdir(parents=True, exist_ok=True)
-    parts = gm.xtts_model(None, gm.xtts_vocab(dst / "vocab.json"))
+    parts = gm.xtts_model(gm.XTTS_TINY_GPT if tiny else None, gm.xtts_vocab(dst / "vocab.json"))
     gpt = parts.model.gpt
     stop = parts.model.args.gpt_stop_audio_token
     with torch.no_grad():
@@ -177,9 +180,9 @@ def cmd_models(a: argparse.Namespace) -> None:
     tok = big_nllb_tokenizer() if any(w in NLLB_REPOS for w in which) else None
     for w in which:
         if w in NLLB_REPOS:
-            make_nllb(hub, w, tok)
+            make_nllb(hub, w, tok, a.tiny)
         elif w == "xtts":
-            make_xtts(hub)
+            make_xtts(hub, a.tiny)
 
 
 # ------------------------------------------------------------------------------ engine parts
@@ -196,6 +199,22 @@ def _ms(f: Any, reps: int) -> tuple[float, list[float]]:
         torch.cuda.synchronize()
         times.append(1000 * (time.perf_counter() - t))
     return statistics.median(times), times
+
+
+def _step_ms(gpu: Any, loop: Any, graphs: Any, key: Any, n: int = 50) -> float:
+    """One decode step's graph replayed n times back to back, on the engine's thread, from a
+    position that leaves room for all of them."""
+
+    def run() -> None:
+        pos = getattr(loop, "pos", None)
+        for t in [pos] if pos is not None else [loop.cpos, loop.gpos]:
+            t.fill_(1)
+        g = graphs()
+        for _ in range(n):
+            g.run(key)
+
+    med, _ = _ms(lambda: gpu.call(run), 6)
+    return med / n
 
 
 def cmd_parts(a: argparse.Namespace) -> None:
@@ -218,17 +237,14 @@ def cmd_parts(a: argparse.Namespace) -> None:
             n = len(tr.generate_ids(text)) - 1
             med, times = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
             row = {"load_s": load_s, "warmup_s": warm_s, "tokens": n, "ms": med, "all_ms": times}
-            if loop == "own":
+            if loop == "own" and tr.loop.graphs:
                 lp = tr.loop
-                key = (128, 32)
-                if lp.graphs:
-                    step, _ = _ms(
-                        lambda lp=lp, key=key: tr._gpu.call(
-                            lambda: [lp._step_graphs.run(key) for _ in range(50)]
-                        ),
-                        5,
-                    )
-                    row["step_ms"] = step / 50
+                row["step_ms"] = _step_ms(tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32))
+                tr._gpu.call(lambda lp=lp: lp.set_attention("sdpa"))
+                row["step_ms_sdpa"] = _step_ms(
+                    tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32)
+                )
+                row["ms_sdpa"], _ = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
             out[f"nllb-{which}-{loop}"] = row
             print(which, loop, {k: v for k, v in row.items() if k != "all_ms"}, flush=True)
             tr.close()
@@ -264,8 +280,9 @@ def cmd_parts(a: argparse.Namespace) -> None:
         }
         if loop == "own" and e.loop.graphs:
             lp = e.loop
-            step, _ = _ms(lambda: e._gpu.call(lambda: [lp._graphs.run(256) for _ in range(50)]), 5)
-            row["step_ms"] = step / 50
+            row["step_ms"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
+            e._gpu.call(lambda lp=lp: lp.set_attention("sdpa"))
+            row["step_ms_sdpa"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
         out[f"xtts-{loop}"] = row
         print("xtts", loop, {k: v for k, v in row.items() if not k.startswith("all")}, flush=True)
         e.close()
@@ -281,8 +298,10 @@ CONFIGS: dict[str, list[str]] = {
     "own-3.3b": ["--translate-to", "de", "--quality", "best"],
     "own-600m": ["--translate-to", "de", "--quality", "fast"],
     "own-xtts": [],
+    "own-xtts-nospec": ["--no-speculate"],
     "stock-3.3b": ["--translate-to", "de", "--quality", "best", "--decode-loop", "stock"],
     "stock-xtts": ["--decode-loop", "stock"],
+    "stock-xtts-nospec": ["--decode-loop", "stock", "--no-speculate"],
 }
 
 
@@ -386,6 +405,7 @@ def main() -> None:
     m = sub.add_parser("models")
     m.add_argument("--hub", required=True)
     m.add_argument("--which", default="3.3b,600m,xtts")
+    m.add_argument("--tiny", action="store_true", help="tiny shapes: a CPU smoke run")
     p = sub.add_parser("parts")
     p.add_argument("--out", required=True)
     p.add_argument("--nllb", default="3.3b")

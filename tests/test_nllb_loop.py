@@ -162,3 +162,13 @@ def test_gpu_thread_runs_every_call_on_one_thread() -> None:
 
 def test_bucket() -> None:
     assert [bucket(n, (16, 32)) for n in (1, 16, 17, 32, 99)] == [16, 16, 32, 32, 32]
+
+
+def test_one_query_attention_is_sdpa() -> None:
+    from stream_tts.engines.decode.runner import one_query_attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 4, n, 16, generator=g) for n in (1, 37, 37))
+    mask = (torch.arange(37) < 23).view(1, 1, 1, 37)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(one_query_attention(q, k, v, mask, torch), ref)

@@ -29,6 +29,7 @@ from stream_tts.engines.langs import to_xtts
 
 DEFAULT_MODEL = "coqui/XTTS-v2"
 XTTS_PATTERNS = ["config.json", "model.pth", "vocab.json", "speakers_xtts.pth"]
+WARMUP_TEXT = "Hello, this is a warm-up sentence."
 DEFAULT_SPEAKER = "Claribel Dervla"  # first of the speakers XTTS-v2 ships
 
 
@@ -202,8 +203,11 @@ class XttsEngine:
     def warmup(self) -> None:
         if self.loop is not None and self._gpu is not None:
             self._gpu.call(self.loop.warmup)
-        for _ in self.synthesize("Hello, this is a warm-up sentence."):
-            pass
+        # A long one too: a longer prompt than any before can take slower kernels the first
+        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s).
+        for text in (WARMUP_TEXT, " ".join([WARMUP_TEXT] * 6)):
+            for _ in self.synthesize(text):
+                pass
 
     def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
         text = text.strip().lower()
@@ -321,10 +325,19 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
     path = ensure_model(model, XTTS_PATTERNS, required=["config.json", "model.pth", "vocab.json"])
+    from transformers.utils import logging as hf_logging
+
     config = XttsConfig()
     config.load_json(str(path / "config.json"))
-    m = Xtts(config)
-    m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+    # coqui builds GPT2Configs with GPT-2's token ids, which transformers warns about four
+    # times per load; they are unused (XTTS has its own start and stop tokens).
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        m = Xtts(config)
+        m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+    finally:
+        hf_logging.set_verbosity(level)
     m.model_key = str(path.resolve())
     return m.to(dev)
 

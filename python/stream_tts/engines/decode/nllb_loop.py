@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from stream_tts.engines.decode.runner import StepGraphs, bucket
+from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
 
 SRC_BUCKETS = (16, 32, 64, 128, 256, 512)
 SELF_BUCKETS = (32, 128, 512)
@@ -107,6 +107,7 @@ class NllbLoop:
         # generate() forces EOS as the last token allowed, when the config names one.
         self.forced_eos = gc.forced_eos_token_id is not None
         self.graphs = graphs
+        self.attention = "math"  # decode steps: "math" (one_query_attention) or "sdpa"
         self.record: list[Any] | None = None  # tests: each step's logits (eager only)
         self.pad_lengths = graphs if pad is None else pad  # padded lengths (graphs need them)
         state = [self.tok, self.pos, self.next_tok]
@@ -147,6 +148,18 @@ class NllbLoop:
 
     def _merge(self, x: Any) -> Any:
         return x.transpose(1, 2).reshape(1, x.shape[2], self.d)
+
+    def set_attention(self, kind: str) -> None:
+        """Decode-step attention, "math" or "sdpa"; graphs are captured again on next use."""
+        self.attention = kind
+        if self.graphs:
+            state = [self.tok, self.pos, self.next_tok]
+            self._step_graphs = StepGraphs(self._step, self.torch, state)
+
+    def _attend(self, q: Any, k: Any, v: Any, mask: Any) -> Any:
+        if self.attention == "sdpa":
+            return self.F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return one_query_attention(q, k, v, mask, self.torch)
 
     def _encode(self, n_src: int) -> None:
         """Encoder over src_ids[:, :n_src], then every layer's cross-attention K/V."""
@@ -191,19 +204,17 @@ class NllbLoop:
             cache = self.self_cache[i]
             cache[0].index_copy_(2, pos, self._split(k, self.heads))
             cache[1].index_copy_(2, pos, self._split(v, self.heads))
-            a = F.scaled_dot_product_attention(
+            a = self._attend(
                 self._split(q, self.heads),
                 cache[0, :, :, :n_self],
                 cache[1, :, :, :n_self],
-                attn_mask=self_mask,
+                self_mask,
             )
             x = x + lyr.self_attn.out_proj(self._merge(a))
             h = self._ln(lyr.encoder_attn_layer_norm, x)
             q = self._split(lyr.encoder_attn.q_proj(h), self.heads)
             cross = self.cross_cache[i]
-            a = F.scaled_dot_product_attention(
-                q, cross[0, :, :, :n_src], cross[1, :, :, :n_src], attn_mask=src_mask
-            )
+            a = self._attend(q, cross[0, :, :, :n_src], cross[1, :, :, :n_src], src_mask)
             x = x + lyr.encoder_attn.out_proj(self._merge(a))
             h = self._ln(lyr.final_layer_norm, x)
             x = x + lyr.fc2(self.act(lyr.fc1(h)))

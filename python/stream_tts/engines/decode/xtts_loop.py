@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stream_tts.engines.decode.runner import StepGraphs, bucket
+from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
 from stream_tts.engines.decode.sampling import draw, processed_scores
 
 # The last holds the longest prompt (32 latents + 404 text tokens + start) and 605 tokens.
@@ -76,11 +76,19 @@ class XttsLoop:
         self.min_new = torch.zeros(1, dtype=torch.long, device=dev)  # no stop token before
         self.arange = torch.arange(n_pos, device=dev)
         self.graphs = graphs
+        self.attention = "math"  # decode steps: "math" (one_query_attention) or "sdpa"
         self.pad_lengths = graphs if pad is None else pad
         state = [self.tok, self.cpos, self.gpos, self.seen, self.next_tok]
         self._graphs = StepGraphs(self._step, torch, state) if graphs else None
 
     # -- the computation -----------------------------------------------------------------
+
+    def set_attention(self, kind: str) -> None:
+        """Decode-step attention, "math" or "sdpa"; graphs are captured again on next use."""
+        self.attention = kind
+        if self.graphs:
+            state = [self.tok, self.cpos, self.gpos, self.seen, self.next_tok]
+            self._graphs = StepGraphs(self._step, self.torch, state)
 
     def _ln(self, mod: Any, x: Any) -> Any:
         return self.F.layer_norm(x, (self.d,), mod.weight, mod.bias, mod.eps)
@@ -95,9 +103,11 @@ class XttsLoop:
         cache = self.cache[i]
         cache[0].index_copy_(2, pos, k)
         cache[1].index_copy_(2, pos, v)
-        a = F.scaled_dot_product_attention(
-            q, cache[0, :, :, :n_ctx], cache[1, :, :, :n_ctx], attn_mask=mask
-        )
+        k_all, v_all = cache[0, :, :, :n_ctx], cache[1, :, :, :n_ctx]
+        if n == 1 and self.attention == "math":
+            a = one_query_attention(q, k_all, v_all, mask, self.torch)
+        else:
+            a = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)
         a = a.transpose(1, 2).reshape(1, n, self.d)
         x = x + F.linear(a, blk.attn.c_proj.weight.t(), blk.attn.c_proj.bias)
         h = self._ln(blk.ln_2, x)
