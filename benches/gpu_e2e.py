@@ -281,8 +281,8 @@ def cmd_parts(a: argparse.Namespace) -> None:
         if loop == "own" and e.loop.graphs:
             lp = e.loop
             row["step_ms"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
-            e._gpu.call(lambda lp=lp: lp.set_attention("sdpa"))
-            row["step_ms_sdpa"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
+            e._gpu.call(lambda lp=lp: lp.set_attention("math"))
+            row["step_ms_math"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
         out[f"xtts-{loop}"] = row
         print("xtts", loop, {k: v for k, v in row.items() if not k.startswith("all")}, flush=True)
         e.close()

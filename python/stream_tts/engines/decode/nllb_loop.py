@@ -107,7 +107,9 @@ class NllbLoop:
         # generate() forces EOS as the last token allowed, when the config names one.
         self.forced_eos = gc.forced_eos_token_id is not None
         self.graphs = graphs
-        self.attention = "math"  # decode steps: "math" (one_query_attention) or "sdpa"
+        # Decode-step attention: SDPA measured faster than one_query_attention on an H200
+        # (benches/results/2026-11-30-h200-gpu-e2e.md), so it is the default.
+        self.attention = "sdpa"
         self.record: list[Any] | None = None  # tests: each step's logits (eager only)
         self.pad_lengths = graphs if pad is None else pad  # padded lengths (graphs need them)
         state = [self.tok, self.pos, self.next_tok]

@@ -106,8 +106,8 @@ def bucket(n: int, sizes: tuple[int, ...]) -> int:
 
 def one_query_attention(q: Any, k: Any, v: Any, mask: Any, torch: Any) -> Any:
     """Attention of one query position over a cache: q [1, H, 1, hd], k/v [1, H, T, hd], mask
-    [1, 1, 1, T] (True: attend). Three small kernels; SDPA's kernels for a single query cost
-    more per layer on a GPU (benches/gpu_e2e.py `parts` times both). Softmax in float32."""
+    [1, 1, 1, T] (True: attend), softmax in float32. Three plain kernels, the alternative to
+    SDPA in decode steps; on an H200 SDPA was faster (benches/gpu_e2e.py `parts` times both)."""
     scores = torch.matmul(q, k.transpose(-1, -2)).float() * (q.shape[-1] ** -0.5)
     weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).to(v.dtype)
     return torch.matmul(weights, v)

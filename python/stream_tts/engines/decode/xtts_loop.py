@@ -76,7 +76,9 @@ class XttsLoop:
         self.min_new = torch.zeros(1, dtype=torch.long, device=dev)  # no stop token before
         self.arange = torch.arange(n_pos, device=dev)
         self.graphs = graphs
-        self.attention = "math"  # decode steps: "math" (one_query_attention) or "sdpa"
+        # Decode-step attention: SDPA measured faster than one_query_attention on an H200
+        # (benches/results/2026-11-30-h200-gpu-e2e.md), so it is the default.
+        self.attention = "sdpa"
         self.pad_lengths = graphs if pad is None else pad
         state = [self.tok, self.cpos, self.gpos, self.seen, self.next_tok]
         self._graphs = StepGraphs(self._step, torch, state) if graphs else None
