@@ -240,11 +240,11 @@ def cmd_parts(a: argparse.Namespace) -> None:
             if loop == "own" and tr.loop.graphs:
                 lp = tr.loop
                 row["step_ms"] = _step_ms(tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32))
-                tr._gpu.call(lambda lp=lp: lp.set_attention("sdpa"))
-                row["step_ms_sdpa"] = _step_ms(
+                tr._gpu.call(lambda lp=lp: lp.set_attention("math"))
+                row["step_ms_math"] = _step_ms(
                     tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32)
                 )
-                row["ms_sdpa"], _ = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
+                row["ms_math"], _ = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
             out[f"nllb-{which}-{loop}"] = row
             print(which, loop, {k: v for k, v in row.items() if k != "all_ms"}, flush=True)
             tr.close()
@@ -292,10 +292,43 @@ def cmd_parts(a: argparse.Namespace) -> None:
     (Path(a.out) / "parts.json").write_text(json.dumps(out, indent=1))
 
 
+def cmd_idle(a: argparse.Namespace) -> None:
+    """XTTS first chunk (own loop) after the GPU sat idle for a while, against back to back."""
+    import torch
+
+    from stream_tts.engines.xtts import make_xtts as make_engine
+
+    e = make_engine(language="en")
+    e.warmup()
+    text = sentences()[4]
+    out: dict[str, Any] = {"device": torch.cuda.get_device_name()}
+    for idle in (0.0, 0.3, 1.2, 0.0):
+        firsts = []
+        for _ in range(a.reps):
+            time.sleep(idle)
+            t = time.perf_counter()
+            stream = e.synthesize(text)
+            next(stream)
+            firsts.append(1000 * (time.perf_counter() - t))
+            stream.close()
+        out[f"idle_{idle}s"] = {"first_chunk_ms": statistics.median(firsts), "all": firsts}
+        print(f"idle {idle} s: first chunk median {statistics.median(firsts):.1f} ms", flush=True)
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "idle.json").write_text(json.dumps(out, indent=1))
+
+
 # ------------------------------------------------------------------------------ the CLI
 
 CONFIGS: dict[str, list[str]] = {
     "own-3.3b": ["--translate-to", "de", "--quality", "best"],
+    "own-3.3b-first4": [
+        "--translate-to",
+        "de",
+        "--quality",
+        "best",
+        "--xtts-first-chunk-tokens",
+        "4",
+    ],
     "own-600m": ["--translate-to", "de", "--quality", "fast"],
     "own-xtts": [],
     "own-xtts-nospec": ["--no-speculate"],
@@ -410,6 +443,9 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--nllb", default="3.3b")
     p.add_argument("--reps", type=int, default=10)
+    i = sub.add_parser("idle")
+    i.add_argument("--out", required=True)
+    i.add_argument("--reps", type=int, default=8)
     c = sub.add_parser("cli")
     c.add_argument("--out", required=True)
     c.add_argument("--configs", default=",".join(CONFIGS))
@@ -417,7 +453,7 @@ def main() -> None:
     c.add_argument("--limit", type=float, default=240.0)
     c.add_argument("--sentences", type=int, default=len(sentences()))
     a = ap.parse_args()
-    {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli}[a.cmd](a)
+    {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}[a.cmd](a)
 
 
 if __name__ == "__main__":
