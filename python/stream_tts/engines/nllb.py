@@ -29,6 +29,8 @@ QUALITY_MODELS = {"fast": DEFAULT_MODEL, "best": "facebook/nllb-200-3.3B"}
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 LOOPS = ("own", "stock")
+# generate() settings our loop honours; others (set by benches and tests) go to generate().
+_OWN_KWARGS = {"min_new_tokens", "max_new_tokens"}
 WARMUP_MAX_TOKENS = 64  # own loop on CUDA: input lengths whose graphs warmup() captures
 WARMUP_TEXTS = (
     "Hello, this is a warm-up sentence.",
@@ -97,7 +99,7 @@ class NllbTranslator:
         from stream_tts.engines.decode.nllb_loop import NllbLoop
         from stream_tts.engines.decode.runner import GpuThread
 
-        extra = set(self.generate_kwargs) - {"min_new_tokens", "max_new_tokens"}
+        extra = set(self.generate_kwargs) - _OWN_KWARGS
         if extra or NllbLoop.unsupported(self.model, self.beams) is not None:
             return None
         cuda = self.device.type == "cuda"
@@ -138,7 +140,7 @@ class NllbTranslator:
             self._stop.clear()
             n_in = int(enc["input_ids"].shape[1])
             max_new = self.max_new_tokens or min(512, 2 * n_in + 16)
-            if self.loop is not None:
+            if self.loop is not None and set(self.generate_kwargs) <= _OWN_KWARGS:
                 out = self._generate_own(enc, max_new)
             else:
                 out = self._generate_stock(enc, max_new)
