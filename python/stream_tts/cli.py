@@ -359,9 +359,13 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
         return EXIT_FAILED
 
     t1 = time.monotonic()
-    if translator is not None:
-        translator.warmup()
-    engine.warmup()
+    try:
+        if translator is not None:
+            translator.warmup()
+        engine.warmup()
+    except RuntimeError as e:  # e.g. a GPU engine's graph capture (torch raises RuntimeError)
+        con.error(f"warm-up failed: {e}")
+        return EXIT_FAILED
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
 
     try:
@@ -386,6 +390,9 @@ def _run_speech(settings: Settings, con: _Console, fd: int) -> int:
             f"the audio device failed: {e} ({errors} device errors); "
             "use --output FILE.wav to write a file instead"
         )
+        return EXIT_FAILED
+    except RuntimeError as e:  # a GPU engine failed mid-answer (torch raises RuntimeError)
+        con.error(f"speech stopped: the {settings.tts} or translation engine failed: {e}")
         return EXIT_FAILED
     sink_stats = sink.stats()
     sink.close()
