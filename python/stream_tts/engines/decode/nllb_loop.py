@@ -126,14 +126,13 @@ class NllbLoop:
             ("repetition_penalty", 1.0),
             ("no_repeat_ngram_size", 0),
             ("encoder_no_repeat_ngram_size", 0),
-            ("length_penalty", 1.0),
             ("min_length", 0),
             ("bad_words_ids", None),
             ("suppress_tokens", None),
             ("begin_suppress_tokens", None),
         ):
             value = getattr(gc, name, neutral)
-            if value not in (neutral, None) and not (name == "length_penalty"):
+            if value not in (neutral, None):
                 return f"generation_config.{name}={value!r}"
         if gc.do_sample:
             return "sampling"
