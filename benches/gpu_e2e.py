@@ -226,7 +226,7 @@ def cmd_parts(a: argparse.Namespace) -> None:
 
     out: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
     text = sentences()[2]
-    for which in a.nllb.split(","):
+    for which in filter(None, a.nllb.split(",")):
         for loop in ("own", "stock"):
             t = time.perf_counter()
             tr = load_nllb(NLLB_REPOS[which], tgt="de", loop=loop)

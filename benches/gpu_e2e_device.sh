@@ -15,6 +15,6 @@ for stage in ${1:-models cli parts}; do
     cli) python3 benches/gpu_e2e.py cli --out /tmp/r --configs ${CONFIGS:-own-3.3b,own-xtts,stock-3.3b} --gap ${GAP:-1.2} 2>&1 | tee -a $OUT/cli.log
          cp /tmp/r/cli.json $OUT/ ; tar czf $OUT/stats.tgz -C /tmp/r $(cd /tmp/r && ls stats_* err_*) ;;
     idle) python3 benches/gpu_e2e.py idle --out $OUT 2>&1 | grep -v Warning | tee $OUT/idle.log ;;
-    parts) python3 benches/gpu_e2e.py parts --out $OUT --nllb ${NLLB:-3.3b} --reps ${REPS:-5} 2>&1 | grep -v Warning | tee $OUT/parts.log ;;
+    parts) python3 benches/gpu_e2e.py parts --out $OUT --nllb "${NLLB-3.3b}" --reps ${REPS:-5} 2>&1 | grep -v Warning | tee $OUT/parts.log ;;
   esac
 done

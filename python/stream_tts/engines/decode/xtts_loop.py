@@ -21,6 +21,7 @@ from stream_tts.engines.decode.sampling import draw, processed_scores
 
 # The last holds the longest prompt (32 latents + 404 text tokens + start) and 605 tokens.
 CACHE_BUCKETS = (128, 256, 512, 1152)
+PROMPT_BUCKETS = (64, 128, 256, 512)  # padded prompt lengths (one prefill graph each)
 
 
 class XttsLoop:
@@ -75,6 +76,8 @@ class XttsLoop:
         self.next_tok = torch.zeros(1, dtype=torch.long, device=dev)
         self.min_new = torch.zeros(1, dtype=torch.long, device=dev)  # no stop token before
         self.arange = torch.arange(n_pos, device=dev)
+        self.prompt = torch.zeros((1, PROMPT_BUCKETS[-1], self.d), dtype=self.dtype, device=dev)
+        self.last = torch.zeros(1, dtype=torch.long, device=dev)  # prompt's last position
         self.graphs = graphs
         # Decode-step attention: SDPA measured faster than one_query_attention on an H200
         # (benches/results/2026-11-30-h200-gpu-e2e.md), so it is the default.
@@ -82,6 +85,7 @@ class XttsLoop:
         self.pad_lengths = graphs if pad is None else pad
         state = [self.tok, self.cpos, self.gpos, self.seen, self.next_tok]
         self._graphs = StepGraphs(self._step, torch, state) if graphs else None
+        self._prefill_graphs = StepGraphs(self._prefill_step, torch, state) if graphs else None
 
     # -- the computation -----------------------------------------------------------------
 
@@ -153,21 +157,33 @@ class XttsLoop:
         start = g.mel_embedding.weight[self.start] + g.mel_pos_embedding.emb.weight[0]
         x = torch.cat([cond.to(self.dtype), emb.to(self.dtype), start.view(1, 1, -1)], dim=1)
         n = x.shape[1]
-        if n + self.max_tokens > self.max_len:
+        if n > PROMPT_BUCKETS[-1] or n + self.max_tokens > self.max_len:
             raise ValueError(f"a prompt of {n} positions leaves too little room for speech")
         # Coqui's stream penalizes repeats of the prompt's ids too: its dummy ids (1) and start.
         self.seen.zero_()
         self.seen[1] = True
         self.seen[self.start] = True
-        pos = self.arange[:n]
-        mask = torch.ones((n, n), dtype=torch.bool, device=self.device).tril().view(1, 1, n, n)
-        for i, blk in enumerate(self.blocks):
-            x = self._block(blk, i, x, pos, n, mask)
-        self.gpos.zero_()
-        self._head(x[:, -1])
-        self.cpos.fill_(n)
-        self.gpos.fill_(1)
+        self.prompt[:, :n] = x
+        self.last.fill_(n - 1)
+        size = bucket(n, PROMPT_BUCKETS) if self.pad_lengths else n
+        if self._prefill_graphs is not None:
+            self._prefill_graphs.run(size)
+        else:
+            self._prefill_step(size)
         return n
+
+    def _prefill_step(self, size: int) -> None:
+        """The 30 blocks over prompt[:, :size] (padded past `last`: causal attention keeps the
+        pads out of every real position), then the head at `last`."""
+        x = self.prompt[:, :size]
+        ar = self.arange[:size]
+        mask = (ar.view(-1, 1) >= ar.view(1, -1)).view(1, 1, size, size)
+        for i, blk in enumerate(self.blocks):
+            x = self._block(blk, i, x, ar, size, mask)
+        self.gpos.zero_()
+        self._head(x.index_select(1, self.last).view(1, self.d))
+        self.cpos.copy_(self.last + 1)
+        self.gpos.fill_(1)
 
     # -- driving it ----------------------------------------------------------------------
 
@@ -203,5 +219,9 @@ class XttsLoop:
                 self.cpos.zero_()
                 self.gpos.zero_()
                 self._graphs.capture(size)
+            assert self._prefill_graphs is not None
+            self.last.zero_()
+            for size in PROMPT_BUCKETS:
+                self._prefill_graphs.capture(size)
             torch.cuda.synchronize()
-        return len(CACHE_BUCKETS)
+        return len(CACHE_BUCKETS) + len(PROMPT_BUCKETS)
