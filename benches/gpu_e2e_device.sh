@@ -1,7 +1,14 @@
 #!/bin/bash
 # The GPU machine's side of benches/gpu_e2e.py: install the carried wheels, lay out the models,
 # run the stages in order of importance, each one's output under $OUT as it finishes.
-# usage (from a copy of the checkout with whl/ beside it): bash benches/gpu_e2e_device.sh STAGES
+# usage (from a copy of the checkout with whl/ and lib/ beside it): bash benches/gpu_e2e_device.sh STAGES
+# whl/: cp312 manylinux wheels the device image lacks (pip download --no-deps): coqui-tts 0.28.0,
+#   coqpit-config, coqui-tts-trainer, anyascii, inflect, jaraco.functools, more-itertools,
+#   typeguard, num2words, pysbd, librosa 1.0.0, audioread, soxr, pooch, decorator, soundfile,
+#   cffi, pycparser, torchcodec 0.11.1, monotonic-alignment-search, six, platformdirs,
+#   ko-speech-tools (about 8 MB); python/ holds our package with its built _core.abi3.so.
+# lib/: libasound.so.2 (Debian's libasound2), which _core links and the image lacks.
+# Env: MODELS, CONFIGS, GAP, NLLB (empty: skip NLLB in parts), REPS.
 set -u
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site whl/*.whl || exit 1
