@@ -163,8 +163,13 @@ def bench_nllb(
                 tok,
                 src="en",
                 tgt=tgt,
-                static_cache=True,
-                generate_kwargs={"min_new_tokens": new, "stopping_criteria": [StopAfter(new)]},
+                loop="stock",  # transformers' own static cache, compiled (the old path)
+                generate_kwargs={
+                    "min_new_tokens": new,
+                    "stopping_criteria": [StopAfter(new)],
+                    "cache_implementation": "static",
+                    "max_new_tokens": 200,
+                },
             )
             t = time.perf_counter()
             static.warmup()
@@ -342,7 +347,7 @@ def main() -> None:
                     e2e.append(
                         {
                             "translator": r["model"],
-                            "static_cache": tr.static_cache,
+                            "loop": tr.loop_name,
                             "xtts_first_chunk_tokens": first,
                             "ms": ms,
                         }
@@ -408,11 +413,11 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## End to end: translate (25 new tokens), then the first XTTS chunk",
         "",
-        "| translator | static cache | XTTS first chunk tokens | ms |",
+        "| translator | NLLB decode loop | XTTS first chunk tokens | ms |",
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {e['translator']} | {e['static_cache']} | {e['xtts_first_chunk_tokens']} | {e['ms']} |"
+        f"| {e['translator']} | {e['loop']} | {e['xtts_first_chunk_tokens']} | {e['ms']} |"
         for e in r["end_to_end_first_audio"]
     ]
     return "\n".join(lines) + "\n"

@@ -189,8 +189,11 @@ def save_xtts(dst: Path, gpt: dict[str, Any] | None = None, seed: int = 0) -> Pa
 # ---------------------------------------------------------------- hub layout
 
 
-def put_in_hub_cache(src: Path, hub_cache: Path, repo_id: str, revision: str = "0" * 40) -> Path:
-    """Lay `src`'s files out as huggingface_hub caches a download of `repo_id`.
+def put_in_hub_cache(
+    src: Path, hub_cache: Path, repo_id: str, revision: str = "0" * 40, *, move: bool = False
+) -> Path:
+    """Lay `src`'s files out as huggingface_hub caches a download of `repo_id` (`move`: move
+    them there instead of copying, for gigabytes).
 
     Returns the snapshot folder; `snapshot_download(repo_id, cache_dir=hub_cache,
     local_files_only=True)` resolves to it, exactly as for a real download.
@@ -204,7 +207,10 @@ def put_in_hub_cache(src: Path, hub_cache: Path, repo_id: str, revision: str = "
         if f.is_file():
             rel = f.relative_to(src)
             blob = blobs / (str(rel).replace("/", "_") + ".blob")
-            shutil.copyfile(f, blob)
+            if move:
+                shutil.move(f, blob)
+            else:
+                shutil.copyfile(f, blob)
             target = snap / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(blob)

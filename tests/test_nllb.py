@@ -199,11 +199,3 @@ def test_ct2_converts_once_and_translates(tmp_path: Path) -> None:
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="ct2"):
         make_translator(REPO, backend="onnx", tgt="de")  # type: ignore[arg-type]
-
-
-def test_static_cache_pads_inputs_to_few_shapes(translator: NllbTranslator) -> None:
-    t = NllbTranslator(translator.model, translator.tokenizer, tgt="de", static_cache=True)
-    lengths = {t._encode("x" * n)["input_ids"].shape[1] for n in range(1, 40)}
-    assert lengths == {16, 32, 48}
-    ids = t.generate_ids("Hello there.")
-    assert ids[1] == t.forced_bos_token_id

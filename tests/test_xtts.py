@@ -8,7 +8,10 @@ tokenizer, speakers_xtts.pth), in the hub's cache layout, and loaded by repo id.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +27,7 @@ from stream_tts.engines.base import SpeechEngine
 from stream_tts.engines.hub import ModelNotFoundError
 from stream_tts.engines.langs import UnknownLanguageError
 from stream_tts.engines.xtts import (
+    Voice,
     VoiceError,
     XttsEngine,
     make_xtts,
@@ -195,13 +199,19 @@ def test_without_the_patch_streaming_breaks_on_renamed_transformers(
 ) -> None:
     from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel
 
+    # coqui's own stream (our loop does not go through its forward).
+    voice = Voice(engine.gpt_cond_latent, engine.speaker_embedding)
+    stock = XttsEngine(
+        engine.model, voice, language="de", chunk_tokens=6, first_chunk_tokens=2, loop="stock"
+    )
+    stock.generate_kwargs = dict(engine.generate_kwargs)
     forward = GPT2InferenceModel.forward
     if getattr(forward, "stream_tts_patch", False):
         monkeypatch.setattr(GPT2InferenceModel, "forward", forward.original)
         with pytest.raises(AttributeError, match="get_seq_length"):
-            list(engine.synthesize("Hallo."))
+            list(stock.synthesize("Hallo."))
     else:  # a transformers before the rename: coqui's own forward streams
-        assert len(list(engine.synthesize("Hallo."))) == 4
+        assert len(list(stock.synthesize("Hallo."))) == 4
 
 
 @pytest.mark.parametrize(
@@ -219,3 +229,54 @@ def test_non_latin_languages_have_their_text_front_ends(
     e = XttsEngine(engine.model, voice, language=language, first_chunk_tokens=2, chunk_tokens=6)
     e.generate_kwargs = engine.generate_kwargs
     assert sum(len(c) for c in e.synthesize(text)) == decoded_len(engine, TOKENS)
+
+
+def _deltas(message_id: str, parts: list[tuple[float, str]]) -> list[tuple[float, bytes]]:
+    """A message as Claude Code's --include-partial-messages streams it: (delay, line)."""
+
+    def ev(e: dict[str, object]) -> bytes:
+        return json.dumps({"type": "stream_event", "event": e}).encode() + b"\n"
+
+    msg = {"id": message_id, "type": "message", "role": "assistant", "content": []}
+    out = [
+        (0.0, ev({"type": "message_start", "message": msg})),
+        (0.0, ev({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})),
+    ]
+    for delay, text in parts:
+        delta = {"type": "text_delta", "text": text}
+        out.append((delay, ev({"type": "content_block_delta", "index": 0, "delta": delta})))
+    out.append((0.0, ev({"type": "message_stop"})))
+    return out
+
+
+def test_pipeline_speaks_on_after_a_held_guess_and_a_pause(engine: XttsEngine) -> None:
+    # The hang of issue 13: a sentence's guess is held (its stream open, so XTTS's lock taken),
+    # input pauses past the re-warm threshold, then resumes: the re-warm must not wait on
+    # the lock the held guess owns.
+    from stream_tts._core import NullSink
+    from stream_tts.config import Settings
+    from stream_tts.pipeline import REWARM_AFTER_S, Pipeline
+    from stream_tts.stats import Stats
+
+    parts = [
+        (0.0, "Here is the plan for the"),
+        (0.05, " build."),
+        (REWARM_AFTER_S + 0.5, " Next"),
+        (0.05, " up."),
+    ]
+    r, w = os.pipe()
+    sink = NullSink(engine.sample_rate, realtime=False)
+    stats = Stats(None)
+    pipeline = Pipeline(Settings(), engine=engine, sink=sink, stats=stats)
+    runner = threading.Thread(target=pipeline.run, args=(r,), daemon=True)
+    runner.start()
+    for delay, line in _deltas("msg_H", parts):
+        time.sleep(delay)
+        os.write(w, line)
+    os.close(w)
+    runner.join(120)
+    assert not runner.is_alive(), "the pipeline hung after the pause"
+    os.close(r)
+    assert [rec.text for rec in stats.records] == ["Here is the plan for the build.", "Next up."]
+    assert stats.records[0].speculated
+    assert all(rec.audio_s > 0 for rec in stats.records)

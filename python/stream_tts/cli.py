@@ -520,6 +520,9 @@ def _speak(
         engine.warmup()
     except KeyboardInterrupt:
         return signals.exit_status()
+    except RuntimeError as e:  # e.g. a GPU engine's graph capture (torch raises RuntimeError)
+        con.error(f"warm-up failed: {e}")
+        return EXIT_FAILED
     con.info(f"warmed up in {time.monotonic() - t1:.2f} s; reading stdin")
     if ready is not None:
         ready()  # --hook: voice and device are up, the hook may return
@@ -557,7 +560,7 @@ def _speak(
         con.error(f"writing the speech failed: {e}")
         return EXIT_FAILED
     except Exception as e:  # an engine failed mid-run: say what, keep the output so far
-        con.error(f"stopped: {type(e).__name__}: {e}")
+        con.error(f"speech stopped: the {settings.tts} or translation engine failed: {e}")
         if con.verbosity >= 1:
             traceback.print_exc()
         return EXIT_FAILED

@@ -272,7 +272,9 @@ class Pipeline:
                 item = self._speak_queue.get()
                 self._idle_at = None
                 if item is _WARM:
-                    if self._speak_queue.empty():
+                    # A held guess owns the engine (XTTS holds its lock across yields) and
+                    # ran it just now: no throwaway chunk then.
+                    if self._speak_queue.empty() and held is None:
                         warm = iter(engine.synthesize("Ready."))
                         next(warm, None)
                         _close(warm)

@@ -1,13 +1,15 @@
-"""NLLB-200 translation through transformers, one sentence at a time.
+"""NLLB-200 translation, one sentence at a time.
 
-Greedy decoding by default (`beams` > 1 for beam search), the target language forced as the
-first generated token, bf16/fp16 on GPU and float32 on CPU, SDPA attention. Safe to call from a
-worker thread; `interrupt()` stops a generation in flight at the next token.
+Greedy decoding by default, the target language forced as the first generated token, bf16/fp16
+on GPU and float32 on CPU. Safe to call from any thread; `interrupt()` stops a generation in
+flight at the next token.
 
-`static_cache=True` (CUDA) gives generate() a fixed-size KV cache, which lets transformers compile
-the decode step into CUDA graphs: about 3-4x faster per sentence on an H100, for a one-time
-compile in `warmup()` (benches/results/). Inputs are padded to a multiple of `PAD_TO` tokens and
-the cache has a fixed length, so a handful of shapes cover every sentence.
+Two decode loops compute the same tokens (tests/test_nllb_loop.py checks it):
+- `own` (default, engines/decode/nllb_loop.py): our encoder pass and decode loop over the
+  model's weights; on CUDA each step is a CUDA graph, captured in `warmup()` (about a second)
+  and replayed on the translator's own thread, whichever thread asks;
+- `stock`: transformers' generate(), also what beam search (`beams` > 1) and generation configs
+  our loop does not cover use.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 QUALITY_MODELS = {"fast": DEFAULT_MODEL, "best": "facebook/nllb-200-3.3B"}
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
-PAD_TO = 16  # static cache: input lengths are rounded up to this, to bound recompiles
-STATIC_MAX_NEW_TOKENS = 200  # static cache: one cache length for every sentence
-WARMUP_MAX_TOKENS = 64  # static cache: input lengths captured by warmup()
+LOOPS = ("own", "stock")
+# generate() settings our loop honours; others (set by benches and tests) go to generate().
+_OWN_KWARGS = {"min_new_tokens", "max_new_tokens"}
+WARMUP_MAX_TOKENS = 64  # own loop on CUDA: input lengths whose graphs warmup() captures
 WARMUP_TEXTS = (
     "Hello, this is a warm-up sentence.",
     "The build finished, all the tests passed, and the change is now ready for a review.",
@@ -69,10 +72,11 @@ class NllbTranslator:
         beams: int = 1,
         max_new_tokens: int | None = None,
         generate_kwargs: dict[str, Any] | None = None,
-        static_cache: bool = False,
+        loop: str = "own",
     ) -> None:
+        if loop not in LOOPS:
+            raise ValueError(f"unknown decode loop {loop!r}; use one of {', '.join(LOOPS)}")
         self.model = model
-        self.static_cache = static_cache
         self.tokenizer = tokenizer
         self.src = to_flores(src)
         self.tgt = to_flores(tgt)
@@ -87,6 +91,21 @@ class NllbTranslator:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.interrupted = 0  # sentences cut short by interrupt()
+        self.loop = self._own_loop() if loop == "own" else None
+        self.loop_name = "own" if self.loop is not None else "stock"
+
+    def _own_loop(self) -> Any:
+        """Our loop where it computes what generate() would; None (generate) otherwise."""
+        from stream_tts.engines.decode.nllb_loop import NllbLoop
+        from stream_tts.engines.decode.runner import GpuThread
+
+        extra = set(self.generate_kwargs) - _OWN_KWARGS
+        if extra or NllbLoop.unsupported(self.model, self.beams) is not None:
+            return None
+        cuda = self.device.type == "cuda"
+        # CUDA graphs are captured and replayed on this one thread, whoever calls translate().
+        self._gpu = GpuThread("stream-tts-nllb") if cuda else None
+        return NllbLoop(self.model, graphs=cuda)
 
     def _lang_id(self, flores: str) -> int:
         tid = self.tokenizer.convert_tokens_to_ids(flores)
@@ -95,19 +114,13 @@ class NllbTranslator:
         return int(tid)
 
     def warmup(self) -> None:
-        if not self.static_cache:
-            self.translate(WARMUP_TEXTS[0])
-            return
-        # Compile once, then capture each padded input length up to WARMUP_MAX_TOKENS here,
-        # so no sentence pays for it later (a longer one pays about a second, once).
-        text = " ".join(WARMUP_TEXTS * 16)
-        for n in range(PAD_TO, WARMUP_MAX_TOKENS + 1, PAD_TO):
-            self._generate(self._encode(text, max_length=n))
+        if self.loop is not None and self._gpu is not None:
+            self._gpu.call(lambda: self.loop.warmup(max_src=WARMUP_MAX_TOKENS))
+        for text in WARMUP_TEXTS:
+            self.translate(text)
 
-    def _encode(self, text: str, max_length: int | None = None) -> Any:
-        pad = {"padding": True, "pad_to_multiple_of": PAD_TO} if self.static_cache else {}
-        cut = {"truncation": True, "max_length": max_length} if max_length else {}
-        return self.tokenizer(text, return_tensors="pt", **pad, **cut).to(self.device)
+    def _encode(self, text: str) -> Any:
+        return self.tokenizer(text, return_tensors="pt").to(self.device)
 
     def translate(self, text: str) -> str:
         ids = self.generate_ids(text)
@@ -123,39 +136,64 @@ class NllbTranslator:
         return self._generate(self._encode(text))
 
     def _generate(self, enc: Any) -> list[int]:
-        import torch
-        from transformers import StoppingCriteriaList
-
         with self._lock:
             self._stop.clear()
             n_in = int(enc["input_ids"].shape[1])
-            kwargs: dict[str, Any] = {
-                "forced_bos_token_id": self.forced_bos_token_id,
-                "num_beams": self.beams,
-                "do_sample": False,
-                "max_new_tokens": self.max_new_tokens or min(512, 2 * n_in + 16),
-            }
-            if self.static_cache:
-                kwargs["cache_implementation"] = "static"
-                kwargs["max_new_tokens"] = self.max_new_tokens or STATIC_MAX_NEW_TOKENS
-            extra = dict(self.generate_kwargs)
-            stops = [_Interrupted(self._stop), *extra.pop("stopping_criteria", [])]
-            kwargs.update(extra)
-            kwargs["stopping_criteria"] = StoppingCriteriaList(stops)
-            with torch.inference_mode():
-                out = self.model.generate(**enc, **kwargs)
-            if self._stop.is_set():
+            max_new = self.max_new_tokens or min(512, 2 * n_in + 16)
+            if self.loop is not None and set(self.generate_kwargs) <= _OWN_KWARGS:
+                out = self._generate_own(enc, max_new)
+            else:
+                out = self._generate_stock(enc, max_new)
+            if out is None or self._stop.is_set():
                 self.interrupted += 1
                 return []
-            return [int(i) for i in out[0]]
+            return out
+
+    def _generate_own(self, enc: Any, max_new: int) -> list[int] | None:
+        ids = [int(i) for i in enc["input_ids"][0]]
+        kw = self.generate_kwargs
+        max_new = int(kw.get("max_new_tokens", max_new))
+
+        def run() -> list[int] | None:
+            return self.loop.generate(  # type: ignore[no-any-return]
+                ids,
+                self.forced_bos_token_id,
+                max_new,
+                stop=self._stop,
+                min_new_tokens=kw.get("min_new_tokens"),
+            )
+
+        return self._gpu.call(run) if self._gpu is not None else run()
+
+    def _generate_stock(self, enc: Any, max_new: int) -> list[int]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        kwargs: dict[str, Any] = {
+            "forced_bos_token_id": self.forced_bos_token_id,
+            "num_beams": self.beams,
+            "do_sample": False,
+            "max_new_tokens": max_new,
+        }
+        extra = dict(self.generate_kwargs)
+        stops = [_Interrupted(self._stop), *extra.pop("stopping_criteria", [])]
+        kwargs.update(extra)
+        kwargs["stopping_criteria"] = StoppingCriteriaList(stops)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kwargs)
+        return [int(i) for i in out[0]]
 
     def interrupt(self) -> None:
         """Stop the translation in flight (it returns ''); later calls run normally."""
         self._stop.set()
 
     def close(self) -> None:
+        gpu = getattr(self, "_gpu", None)
+        if gpu is not None:
+            gpu.close()
         self.model = None
         self.tokenizer = None
+        self.loop = None
 
 
 def load_nllb(
@@ -166,7 +204,7 @@ def load_nllb(
     device: str | None = None,
     beams: int = 1,
     dtype: Any = None,
-    static_cache: bool = False,
+    loop: str = "own",
 ) -> NllbTranslator:
     """Load an NLLB model (hub id or local folder) onto the chosen device."""
     require("torch", "nllb")
@@ -178,9 +216,7 @@ def load_nllb(
         path, dtype=dtype or pick_dtype(dev), attn_implementation="sdpa"
     )
     m.to(dev).eval()
-    return NllbTranslator(
-        m, tokenizer, src=src, tgt=tgt, beams=beams, static_cache=static_cache and dev != "cpu"
-    )
+    return NllbTranslator(m, tokenizer, src=src, tgt=tgt, beams=beams, loop=loop)
 
 
 def make_translator(
@@ -190,17 +226,14 @@ def make_translator(
     tgt: str = "de",
     device: str | None = None,
     beams: int = 1,
-    static_cache: bool = False,
+    loop: str = "own",
 ) -> Translator:
-    """The translator the CLI asks for: `--translator MODEL` on `backend`.
-
-    `static_cache` (transformers on CUDA only): compiled decode step, much faster per sentence
-    after a warm-up of tens of seconds (see the module doc).
-    """
+    """The translator the CLI asks for: `--translator MODEL` on `backend`, with `loop` (own or
+    stock, see the module doc) on transformers."""
     if backend == "ct2":
         from stream_tts.engines.ct2 import load_ct2
 
         return load_ct2(model, src=src, tgt=tgt, device=device, beams=beams)
     if backend != "transformers":
         raise ValueError(f"unknown translation backend {backend!r}; use 'transformers' or 'ct2'")
-    return load_nllb(model, src=src, tgt=tgt, device=device, beams=beams, static_cache=static_cache)
+    return load_nllb(model, src=src, tgt=tgt, device=device, beams=beams, loop=loop)

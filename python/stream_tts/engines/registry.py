@@ -100,6 +100,7 @@ def _xtts(s: Settings) -> SpeechEngine:
         device=o.get("device") or s.compute_device,
         chunk_tokens=int(o.get("chunk_tokens", 20)),
         first_chunk_tokens=None if first is None else int(first),
+        loop=s.engine_options.get("gpu", {}).get("loop") or "own",
     )
 
 
@@ -180,7 +181,15 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
         "--static-cache",
         dest="translate.static_cache",
         action=argparse.BooleanOptionalAction,
-        help="CUDA: compile the decode step (long warm-up, then 2-3x faster)",
+        help="kept for old scripts: CUDA graphs of the decode step are now the default "
+        "(--decode-loop own)",
+    )
+    g.add_argument(
+        "--decode-loop",
+        dest="gpu.loop",
+        choices=["own", "stock"],
+        help="own: our NLLB and XTTS decode loops (CUDA graphs on GPU; default); stock: "
+        "transformers generate() and coqui-tts' stream, to compare",
     )
     g.add_argument(
         "--compute-device",
@@ -207,7 +216,7 @@ def create_translator(settings: Settings) -> Translator | None:
         tgt=settings.translate_to,
         device=o.get("device") or settings.compute_device,
         beams=int(o.get("beams", 1)),
-        static_cache=bool(o.get("static_cache", False)),
+        loop=settings.engine_options.get("gpu", {}).get("loop") or "own",
     )
 
 

@@ -29,11 +29,19 @@ from stream_tts.engines.langs import to_xtts
 
 DEFAULT_MODEL = "coqui/XTTS-v2"
 XTTS_PATTERNS = ["config.json", "model.pth", "vocab.json", "speakers_xtts.pth"]
+WARMUP_TEXT = "Hello, this is a warm-up sentence."
 DEFAULT_SPEAKER = "Claribel Dervla"  # first of the speakers XTTS-v2 ships
+
+
+LOOPS = ("own", "stock")
 
 
 class VoiceError(ValueError):
     """No usable voice: a bad reference WAV or an unknown speaker name."""
+
+
+class EngineBusyError(RuntimeError):
+    """synthesize() was called on a thread whose earlier stream is still open."""
 
 
 def patch_coqui_for_transformers() -> bool:
@@ -145,7 +153,10 @@ class XttsEngine:
         top_p: float = 0.85,
         repetition_penalty: float = 10.0,
         generate_kwargs: dict[str, Any] | None = None,
+        loop: str = "own",
     ) -> None:
+        if loop not in LOOPS:
+            raise ValueError(f"unknown decode loop {loop!r}; use one of {', '.join(LOOPS)}")
         self.model = model
         self.language = to_xtts(language)
         self.sample_rate = int(model.args.output_sample_rate)
@@ -165,12 +176,38 @@ class XttsEngine:
         # Extra generate() settings, e.g. min/max_new_tokens to force token counts in benches.
         self.generate_kwargs = dict(generate_kwargs or {})
         self._lock = threading.Lock()
+        self._owner: int | None = None  # thread holding _lock (its stream is open)
         self._stop = threading.Event()
         self.interrupted = 0  # sentences cut short by interrupt()
+        self._gpu: Any = None
+        self.loop: Any = None
+        if loop == "own":
+            self.loop = self._own_loop()
+        self.loop_name = "own" if self.loop is not None else "stock"
+
+    def _own_loop(self) -> Any:
+        from stream_tts.engines.decode.runner import GpuThread
+        from stream_tts.engines.decode.xtts_loop import XttsLoop
+        from stream_tts.engines.device import pick_dtype
+
+        device = str(self.model.device)
+        cuda = device.startswith("cuda")
+        # CUDA graphs are captured and replayed on this one thread, whoever calls synthesize().
+        self._gpu = GpuThread("stream-tts-xtts") if cuda else None
+        dtype = pick_dtype(device, extra="xtts") if cuda else None
+        return XttsLoop(self.model.gpt, graphs=cuda, dtype=dtype, sampling=self.sampling)
+
+    def _on_gpu(self, fn: Any) -> Any:
+        return self._gpu.call(fn) if self._gpu is not None else fn()
 
     def warmup(self) -> None:
-        for _ in self.synthesize("Hello, this is a warm-up sentence."):
-            pass
+        if self.loop is not None and self._gpu is not None:
+            self._gpu.call(self.loop.warmup)
+        # A long one too: a longer prompt than any before can take slower kernels the first
+        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s).
+        for text in (WARMUP_TEXT, " ".join([WARMUP_TEXT] * 6)):
+            for _ in self.synthesize(text):
+                pass
 
     def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
         text = text.strip().lower()
@@ -178,15 +215,44 @@ class XttsEngine:
             return
         import torch
 
-        with self._lock, torch.inference_mode():
-            self._stop.clear()
-            yield from self._stream(text, torch)
+        me = threading.get_ident()
+        if not self._lock.acquire(blocking=False):
+            if self._owner == me:
+                # Waiting would never end: this thread holds the open stream.
+                raise EngineBusyError(
+                    "XTTS is still speaking a sentence on this thread; close that stream first"
+                )
+            self._lock.acquire()
+        self._owner = me
+        self._stop.clear()
+        inner = self._stream(text, torch)
 
-    def _stream(self, text: str, torch: Any) -> Iterator[npt.NDArray[np.float32]]:
+        def step() -> Any:
+            with torch.inference_mode():
+                return next(inner, None)
+
+        try:
+            while (chunk := self._on_gpu(step)) is not None:
+                yield chunk
+        finally:
+            # Each chunk is made on the GPU thread (graphs live there), and so is the cleanup.
+            self._on_gpu(inner.close)
+            self._owner = None
+            self._lock.release()
+
+    def _tokens(self, text_ids: Any, torch: Any) -> Iterator[tuple[Any, Any]]:
+        """(audio token, latent) pairs from our loop or coqui's stream."""
         m = self.model
-        ids = m.tokenizer.encode(text, lang=self.language)
-        tokens = torch.IntTensor(ids).unsqueeze(0).to(m.device)
-        inputs = m.gpt.compute_embeddings(self.gpt_cond_latent, tokens)
+        kw = self.generate_kwargs
+        if self.loop is not None and set(kw) <= {"min_new_tokens", "max_new_tokens"}:
+            yield from self.loop.stream(
+                self.gpt_cond_latent,
+                text_ids,
+                min_new_tokens=int(kw.get("min_new_tokens", 0)),
+                max_new_tokens=kw.get("max_new_tokens"),
+            )
+            return
+        inputs = m.gpt.compute_embeddings(self.gpt_cond_latent, text_ids)
         gen = m.gpt.get_generator(
             fake_inputs=inputs,
             num_beams=1,
@@ -198,6 +264,17 @@ class XttsEngine:
             **self.sampling,
             **self.generate_kwargs,
         )
+        try:
+            yield from gen
+        finally:
+            gen.close()
+
+    def _stream(self, text: str, torch: Any) -> Iterator[npt.NDArray[np.float32]]:
+        m = self.model
+        ids = m.tokenizer.encode(text, lang=self.language)
+        tokens = torch.IntTensor(ids).unsqueeze(0).to(m.device)
+        gen = self._tokens(tokens, torch)
+        decoder_dtype = next(m.hifigan_decoder.parameters()).dtype
         latents: list[Any] = []
         prev = overlap = None
         pending, target, done = 0, self.first_chunk_tokens, False
@@ -215,9 +292,8 @@ class XttsEngine:
                 if (done and pending) or pending >= target:
                     # The decoder sees every latent so far (as coqui's inference_stream does),
                     # so each chunk is continuous with the last; handle_chunks crossfades.
-                    wav = m.hifigan_decoder(
-                        torch.cat(latents, dim=0)[None, :], g=self.speaker_embedding
-                    )
+                    z = torch.cat(latents, dim=0)[None, :].to(decoder_dtype)
+                    wav = m.hifigan_decoder(z, g=self.speaker_embedding)
                     chunk, prev, overlap = m.handle_chunks(
                         wav.squeeze(), prev, overlap, self.overlap, is_final=done
                     )
@@ -233,7 +309,10 @@ class XttsEngine:
         self._stop.set()
 
     def close(self) -> None:
+        if self._gpu is not None:
+            self._gpu.close()
         self.model = None
+        self.loop = None
 
 
 def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> Any:
@@ -246,10 +325,19 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
     path = ensure_model(model, XTTS_PATTERNS, required=["config.json", "model.pth", "vocab.json"])
+    from transformers.utils import logging as hf_logging
+
     config = XttsConfig()
     config.load_json(str(path / "config.json"))
-    m = Xtts(config)
-    m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+    # coqui builds GPT2Configs with GPT-2's token ids, which transformers warns about four
+    # times per load; they are unused (XTTS has its own start and stop tokens).
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        m = Xtts(config)
+        m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+    finally:
+        hf_logging.set_verbosity(level)
     m.model_key = str(path.resolve())
     return m.to(dev)
 
@@ -262,8 +350,9 @@ def make_xtts(
     device: str | None = None,
     chunk_tokens: int = 20,
     first_chunk_tokens: int | None = 8,
+    loop: str = "own",
 ) -> XttsEngine:
-    """The XTTS engine the CLI asks for (`--tts xtts`)."""
+    """The XTTS engine the CLI asks for (`--tts xtts`); `loop`: own or stock (coqui's)."""
     language = to_xtts(language)  # fail on a bad language before loading gigabytes
     m = load_xtts_model(model, device)
     if speaker_wav:
@@ -276,4 +365,5 @@ def make_xtts(
         language=language,
         chunk_tokens=chunk_tokens,
         first_chunk_tokens=first_chunk_tokens,
+        loop=loop,
     )

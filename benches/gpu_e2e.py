@@ -1,0 +1,460 @@
+"""Translated neural speech through the real CLI on a GPU: time to first audio per sentence.
+
+    python benches/gpu_e2e.py models --hub /tmp/hf/hub          # full-size random weights
+    python benches/gpu_e2e.py parts --out DIR                   # engine-level timings
+    python benches/gpu_e2e.py cli --out DIR [--configs a,b]     # stream-tts fed stream-json
+
+`models` lays out NLLB-200 3.3B and distilled-600M and XTTS-v2 in the Hugging Face hub cache,
+full size, random weights, built from the real architectures (tests/gpu_models.py), changed so
+lengths are realistic: a 256k-entry tokenizer whose ids decode to pseudo-words (English words of
+ANSWER get tokens of their own, so inputs tokenize about as densely as with the real model);
+language/special embedding rows zeroed so greedy decoding does not repeat a tag; a generation
+config (min_new_tokens and the exponential EOS penalty, both of which our loop honours as
+generate() does) ending each translation after about NLLB_NEW tokens; XTTS mel-position rows
+tilted toward the stop token so each sentence stops after about XTTS_TOKENS audio tokens.
+
+`cli` runs `stream-tts --tts xtts [--translate-to de ...] -o x.wav --stats FILE` with the answer
+below written to its stdin as Claude Code's stream-json partial messages (6-character deltas
+every 20 ms, GAP seconds after each sentence), once per configuration, and writes the --stats
+records, the median and p95 time to first audio (first sentence included) and startup-to-ready.
+Timings are benchmarks, not tests: results go to benches/results/ with date, device, command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import string
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+NLLB_NEW = int(os.environ.get("NLLB_NEW", "25"))
+XTTS_TOKENS = int(os.environ.get("XTTS_TOKENS", "80"))
+NLLB_REPOS = {"3.3b": "facebook/nllb-200-3.3B", "600m": "facebook/nllb-200-distilled-600M"}
+
+ANSWER = (
+    "I found the cause of the slow build. "
+    "The release profile sets fat LTO and a single codegen unit, so the final link takes four "
+    "minutes. "
+    "Switching to thin LTO keeps most of the speed and cuts the link to about forty seconds. "
+    "I also turned on the compiler cache in the CI workflow. "
+    "Next, I looked at the failing test in the parser module. "
+    "It expects a trailing newline that the new writer no longer emits. "
+    "The writer is right, so I changed the test instead. "
+    "Then I ran the whole suite again, and every test passed. "
+    "The benchmark for the tokenizer shows a small regression. "
+    "Most of it comes from a vector that is cloned on every call. "
+    "Borrowing the slice removes the clone and brings the time back to where it was. "
+    "I checked the memory profile too, and the peak is down by about ten percent. "
+    "There is one warning left from the linter about an unused import. "
+    "I removed the import, since nothing in the module needs it anymore. "
+    "The documentation build now succeeds without warnings. "
+    "I updated the changelog with a short note for each change. "
+    "The configuration loader had a subtle bug with empty tables. "
+    "An empty table was treated as missing, so the defaults replaced the user's settings. "
+    "Now an empty table keeps the defaults but no longer hides other keys. "
+    "I added a test that covers exactly that case. "
+    "The pull request is ready for review, and the description lists every change. "
+    "Let me know if you want the thin LTO change in a separate commit. "
+    "Otherwise I will merge it once the checks are green."
+)
+WARM_TEXT = (
+    "Hello, this is a warm-up sentence. The build finished, all the tests passed, and the "
+    "change is now ready for a review."
+)
+
+
+def sentences() -> list[str]:
+    return re.split(r"(?<=\.) (?=[A-Z])", ANSWER)
+
+
+# ------------------------------------------------------------------------------ models
+
+
+def big_nllb_tokenizer(n_vocab: int = 256000) -> Any:
+    """An NLLB tokenizer with NLLB-200's vocabulary size: English words of the answer as
+    whole tokens (merges), the rest pseudo-words, so every id decodes to something."""
+    from transformers import NllbTokenizer
+
+    chars = "▁" + string.ascii_letters + string.digits + ".,!?'-:;()äöüßéèàçñ"
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for ch in chars:
+        vocab.setdefault(ch, len(vocab))
+    merges = []
+    for word in sorted(set(re.findall(r"[A-Za-z]+", ANSWER + " " + WARM_TEXT))):
+        w = "▁" + word
+        for k in range(2, len(w) + 1):
+            if w[:k] not in vocab:
+                vocab[w[:k]] = len(vocab)
+                merges.append((w[: k - 1], w[k - 1]))
+    syllables = [c + v for c in "bdfghklmnprstvwz" for v in "aeiou"]
+    i = 0
+    while len(vocab) < n_vocab:
+        a, b, c = i % 80, (i // 80) % 80, i // 6400
+        tail = "" if c == 0 else syllables[(c - 1) % 80] + str((c - 1) // 80)
+        vocab.setdefault("▁" + syllables[a] + syllables[b] + tail, len(vocab))
+        i += 1
+    return NllbTokenizer(vocab=vocab, merges=merges)
+
+
+def make_nllb(hub: Path, which: str, tok: Any, tiny: bool = False) -> None:
+    import gpu_models as gm
+    import torch
+
+    repo = NLLB_REPOS[which]
+    if (hub / ("models--" + repo.replace("/", "--"))).exists():
+        return
+    t = time.time()
+    torch.manual_seed(0)
+    shape = dict(gm.NLLB_3_3B if which == "3.3b" else gm.NLLB_600M)
+    if tiny:  # a CPU smoke run of this script
+        shape = {**gm.NLLB_TINY, "vocab_size": shape["vocab_size"]}
+    shape["vocab_size"] = max(shape["vocab_size"], len(tok))
+    cuda = torch.cuda.is_available()
+    with torch.device("cuda" if cuda else "cpu"):
+        model = gm.nllb_model(shape, tok, dtype=torch.bfloat16 if cuda else torch.float32)
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        emb[[0, 1, 3, *range(256000, emb.shape[0])]] = 0
+    gc = model.generation_config
+    gc.min_new_tokens = NLLB_NEW - 1
+    gc.exponential_decay_length_penalty = (NLLB_NEW - 1, 1e4)
+    dst = hub.parent / "build" / which
+    model.save_pretrained(dst)
+    tok.save_pretrained(dst)
+    del model
+    torch.cuda.empty_cache()
+    gm.put_in_hub_cache(dst, hub, repo, move=True)
+    print(f"{repo}: laid out in {time.time() - t:.1f} s", flush=True)
+
+
+def make_xtts(hub: Path, tiny: bool = False) -> None:
+    import gpu_models as gm
+    import torch
+
+    repo = "coqui/XTTS-v2"
+    if (hub / ("models--" + repo.replace("/", "--"))).exists():
+        return
+    t = time.time()
+    torch.manual_seed(0)
+    dst = hub.parent / "build" / "xtts"
+    dst.mkdir(parents=True, exist_ok=True)
+    parts = gm.xtts_model(gm.XTTS_TINY_GPT if tiny else None, gm.xtts_vocab(dst / "vocab.json"))
+    gpt = parts.model.gpt
+    stop = parts.model.args.gpt_stop_audio_token
+    with torch.no_grad():
+        # Rows past XTTS_TOKENS lean toward the stop token's head row: sentences end there.
+        w = gpt.mel_pos_embedding.emb.weight
+        d = torch.randn(w.shape[1])
+        d = (d - d.mean()) / (d - d.mean()).norm()
+        w[XTTS_TOKENS + 1 :] += 1000.0 * d
+        gpt.mel_head.weight[stop] = 0.25 * d
+        gpt.mel_head.bias[stop] = 0.0
+    parts.config.save_json(str(dst / "config.json"))
+    torch.save({"model": parts.model.state_dict()}, dst / "model.pth")
+    width = parts.config.model_args.gpt_n_model_channels
+    speaker = {
+        "gpt_cond_latent": torch.randn(1, 32, width),
+        "speaker_embedding": torch.randn(1, 512, 1),
+    }
+    torch.save({gm.TEST_SPEAKER: speaker}, dst / "speakers_xtts.pth")
+    gm.put_in_hub_cache(dst, hub, repo, move=True)
+    print(f"{repo}: laid out in {time.time() - t:.1f} s", flush=True)
+
+
+def cmd_models(a: argparse.Namespace) -> None:
+    hub = Path(a.hub)
+    hub.mkdir(parents=True, exist_ok=True)
+    which = a.which.split(",")
+    tok = big_nllb_tokenizer() if any(w in NLLB_REPOS for w in which) else None
+    for w in which:
+        if w in NLLB_REPOS:
+            make_nllb(hub, w, tok, a.tiny)
+        elif w == "xtts":
+            make_xtts(hub, a.tiny)
+
+
+# ------------------------------------------------------------------------------ engine parts
+
+
+def _ms(f: Any, reps: int) -> tuple[float, list[float]]:
+    import torch
+
+    times = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        f()
+        torch.cuda.synchronize()
+        times.append(1000 * (time.perf_counter() - t))
+    return statistics.median(times), times
+
+
+def _step_ms(gpu: Any, loop: Any, graphs: Any, key: Any, n: int = 50) -> float:
+    """One decode step's graph replayed n times back to back, on the engine's thread, from a
+    position that leaves room for all of them."""
+
+    def run() -> None:
+        pos = getattr(loop, "pos", None)
+        for t in [pos] if pos is not None else [loop.cpos, loop.gpos]:
+            t.fill_(1)
+        g = graphs()
+        for _ in range(n):
+            g.run(key)
+
+    med, _ = _ms(lambda: gpu.call(run), 6)
+    return med / n
+
+
+def cmd_parts(a: argparse.Namespace) -> None:
+    """Per-part timings in one process: translation and XTTS first chunk, own vs stock."""
+    import torch
+
+    from stream_tts.engines.nllb import load_nllb
+    from stream_tts.engines.xtts import make_xtts as make_engine
+
+    out: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    text = sentences()[2]
+    for which in filter(None, a.nllb.split(",")):
+        for loop in ("own", "stock"):
+            t = time.perf_counter()
+            tr = load_nllb(NLLB_REPOS[which], tgt="de", loop=loop)
+            load_s = time.perf_counter() - t
+            t = time.perf_counter()
+            tr.warmup()
+            warm_s = time.perf_counter() - t
+            n = len(tr.generate_ids(text)) - 1
+            med, times = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
+            row = {"load_s": load_s, "warmup_s": warm_s, "tokens": n, "ms": med, "all_ms": times}
+            if loop == "own" and tr.loop.graphs:
+                lp = tr.loop
+                row["step_ms"] = _step_ms(tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32))
+                tr._gpu.call(lambda lp=lp: lp.set_attention("math"))
+                row["step_ms_math"] = _step_ms(
+                    tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32)
+                )
+                row["ms_math"], _ = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
+            out[f"nllb-{which}-{loop}"] = row
+            print(which, loop, {k: v for k, v in row.items() if k != "all_ms"}, flush=True)
+            tr.close()
+            del tr
+            torch.cuda.empty_cache()
+    for loop in ("own", "stock"):
+        t = time.perf_counter()
+        e = make_engine(language="de", loop=loop)
+        load_s = time.perf_counter() - t
+        t = time.perf_counter()
+        e.warmup()
+        warm_s = time.perf_counter() - t
+        firsts, totals, audio = [], [], []
+        for _ in range(a.reps):
+            torch.cuda.synchronize()
+            t = time.perf_counter()
+            first = None
+            n = 0
+            for c in e.synthesize(text):
+                if first is None:
+                    first = time.perf_counter() - t
+                n += len(c)
+            totals.append(time.perf_counter() - t)
+            firsts.append(1000 * (first or 0))
+            audio.append(n / e.sample_rate)
+        row = {
+            "load_s": load_s,
+            "warmup_s": warm_s,
+            "first_chunk_ms": statistics.median(firsts),
+            "all_first_ms": firsts,
+            "rtf": statistics.median(t / s for t, s in zip(totals, audio, strict=True)),
+            "audio_s": statistics.median(audio),
+        }
+        if loop == "own" and e.loop.graphs:
+            lp = e.loop
+            row["step_ms"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
+            e._gpu.call(lambda lp=lp: lp.set_attention("math"))
+            row["step_ms_math"] = _step_ms(e._gpu, lp, lambda lp=lp: lp._graphs, 256)
+        out[f"xtts-{loop}"] = row
+        print("xtts", loop, {k: v for k, v in row.items() if not k.startswith("all")}, flush=True)
+        e.close()
+        del e
+        torch.cuda.empty_cache()
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "parts.json").write_text(json.dumps(out, indent=1))
+
+
+def cmd_idle(a: argparse.Namespace) -> None:
+    """XTTS first chunk (own loop) after the GPU sat idle for a while, against back to back."""
+    import torch
+
+    from stream_tts.engines.xtts import make_xtts as make_engine
+
+    e = make_engine(language="en")
+    e.warmup()
+    text = sentences()[4]
+    out: dict[str, Any] = {"device": torch.cuda.get_device_name()}
+    for idle in (0.0, 0.3, 1.2, 0.0):
+        firsts = []
+        for _ in range(a.reps):
+            time.sleep(idle)
+            t = time.perf_counter()
+            stream = e.synthesize(text)
+            next(stream)
+            firsts.append(1000 * (time.perf_counter() - t))
+            stream.close()
+        out[f"idle_{idle}s"] = {"first_chunk_ms": statistics.median(firsts), "all": firsts}
+        print(f"idle {idle} s: first chunk median {statistics.median(firsts):.1f} ms", flush=True)
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "idle.json").write_text(json.dumps(out, indent=1))
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+CONFIGS: dict[str, list[str]] = {
+    "own-3.3b": ["--translate-to", "de", "--quality", "best"],
+    "own-3.3b-first4": [
+        "--translate-to",
+        "de",
+        "--quality",
+        "best",
+        "--xtts-first-chunk-tokens",
+        "4",
+    ],
+    "own-600m": ["--translate-to", "de", "--quality", "fast"],
+    "own-xtts": [],
+    "own-xtts-nospec": ["--no-speculate"],
+    "stock-3.3b": ["--translate-to", "de", "--quality", "best", "--decode-loop", "stock"],
+    "stock-xtts": ["--decode-loop", "stock"],
+    "stock-xtts-nospec": ["--decode-loop", "stock", "--no-speculate"],
+}
+
+
+def _event(write: Any, event: dict[str, Any]) -> None:
+    write({"type": "stream_event", "event": event, "parent_tool_use_id": None})
+
+
+def feed(proc: subprocess.Popen[bytes], gap: float, count: int) -> None:
+    """Claude Code's stream-json with partial messages, at its pace, into proc's stdin."""
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def write(obj: dict[str, Any]) -> None:
+        stdin.write(json.dumps(obj).encode() + b"\n")
+        stdin.flush()
+
+    mid = "msg_" + uuid.uuid4().hex[:24]
+    write({"type": "system", "subtype": "init", "session_id": "bench"})
+    msg = {"id": mid, "type": "message", "role": "assistant", "content": []}
+    _event(write, {"type": "message_start", "message": msg})
+    _event(write, {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})
+    parts = sentences()[:count]
+    for i, s in enumerate(parts):
+        piece = s if i == 0 else " " + s
+        for k in range(0, len(piece), 6):
+            delta = {"type": "text_delta", "text": piece[k : k + 6]}
+            _event(write, {"type": "content_block_delta", "index": 0, "delta": delta})
+            time.sleep(0.02)
+        time.sleep(gap)
+    _event(write, {"type": "content_block_stop", "index": 0})
+    _event(write, {"type": "message_stop"})
+    time.sleep(gap)  # a live agent keeps stdin open while the last sentence is spoken
+    stdin.close()
+
+
+def run_cli(
+    name: str, extra: list[str], out: Path, gap: float, limit: float, count: int
+) -> dict[str, Any]:
+    wav, stats, err = out / f"{name}.wav", out / f"stats_{name}.jsonl", out / f"err_{name}.txt"
+    cmd = [sys.executable, "-m", "stream_tts.cli", "--tts", "xtts", *extra]
+    cmd += ["-o", str(wav), "--stats", str(stats), "-v"]
+    print("==", name, " ".join(cmd[2:]), flush=True)
+    t0 = time.monotonic()
+    with open(err, "wb") as errf:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errf, stdout=subprocess.DEVNULL)
+        ready = None
+        while proc.poll() is None and time.monotonic() - t0 < limit:
+            if "reading stdin" in err.read_text(errors="replace"):
+                ready = time.monotonic() - t0
+                break
+            time.sleep(0.05)
+        feeder = threading.Thread(target=feed, args=(proc, gap, count), daemon=True)
+        if ready is not None:
+            feeder.start()
+        try:
+            rc = proc.wait(timeout=max(1.0, limit - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = "timeout"
+    recs, summary = [], None
+    if stats.exists():
+        for line in stats.read_text().splitlines():
+            d = json.loads(line)
+            if d.get("summary"):
+                summary = d
+            else:
+                recs.append(d)
+    ttfa = [r["ttfa_ms"] for r in recs if r.get("ttfa_ms") is not None]
+    row: dict[str, Any] = {"cmd": " ".join(cmd[2:]), "rc": rc, "ready_s": ready, "n": len(ttfa)}
+    if ttfa:
+        q = sorted(ttfa)
+        row |= {
+            "ttfa_median_ms": statistics.median(ttfa),
+            "ttfa_p95_ms": q[min(len(q) - 1, round(0.95 * (len(q) - 1)))],
+            "ttfa_first_ms": ttfa[0],
+            "ttfa_max_ms": q[-1],
+        }
+        for key in ("translate_ms", "first_ready_ms", "rtf"):
+            vals = [r[key] for r in recs if isinstance(r.get(key), (int, float))]
+            if vals:
+                row[f"{key}_median"] = statistics.median(vals)
+    row["summary"] = summary
+    tail = [ln for ln in err.read_text(errors="replace").splitlines() if not ln.startswith("{")]
+    row["stderr_tail"] = tail[-8:]
+    print(json.dumps({k: v for k, v in row.items() if k != "summary"}), flush=True)
+    return row
+
+
+def cmd_cli(a: argparse.Namespace) -> None:
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in a.configs.split(","):
+        results[name] = run_cli(name, CONFIGS[name], out, a.gap, a.limit, a.sentences)
+        (out / "cli.json").write_text(json.dumps(results, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("models")
+    m.add_argument("--hub", required=True)
+    m.add_argument("--which", default="3.3b,600m,xtts")
+    m.add_argument("--tiny", action="store_true", help="tiny shapes: a CPU smoke run")
+    p = sub.add_parser("parts")
+    p.add_argument("--out", required=True)
+    p.add_argument("--nllb", default="3.3b")
+    p.add_argument("--reps", type=int, default=10)
+    i = sub.add_parser("idle")
+    i.add_argument("--out", required=True)
+    i.add_argument("--reps", type=int, default=8)
+    c = sub.add_parser("cli")
+    c.add_argument("--out", required=True)
+    c.add_argument("--configs", default=",".join(CONFIGS))
+    c.add_argument("--gap", type=float, default=1.5)
+    c.add_argument("--limit", type=float, default=240.0)
+    c.add_argument("--sentences", type=int, default=len(sentences()))
+    a = ap.parse_args()
+    {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/bin/bash
+# The GPU machine's side of benches/gpu_e2e.py: install the carried wheels, lay out the models,
+# run the stages in order of importance, each one's output under $OUT as it finishes.
+# usage (from a copy of the checkout with whl/ and lib/ beside it): bash benches/gpu_e2e_device.sh STAGES
+# whl/: cp312 manylinux wheels the device image lacks (pip download --no-deps): coqui-tts 0.28.0,
+#   coqpit-config, coqui-tts-trainer, anyascii, inflect, jaraco.functools, more-itertools,
+#   typeguard, num2words, pysbd, librosa 1.0.0, audioread, soxr, pooch, decorator, soundfile,
+#   cffi, pycparser, torchcodec 0.11.1, monotonic-alignment-search, six, platformdirs,
+#   ko-speech-tools (about 8 MB); python/ holds our package with its built _core.abi3.so.
+# lib/: libasound.so.2 (Debian's libasound2), which _core links and the image lacks.
+# Env: MODELS, CONFIGS, GAP, NLLB (empty: skip NLLB in parts), REPS.
+set -u
+OUT=${OUT:-/tmp/out}
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/python HF_HOME=/tmp/hf HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}  # libasound.so.2 for our core (carried)
+export STREAM_TTS_CACHE=/tmp/stc
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/device.txt
+for stage in ${1:-models cli parts}; do
+  case $stage in
+    models) python3 benches/gpu_e2e.py models --hub /tmp/hf/hub --which ${MODELS:-3.3b,xtts} 2>&1 | grep -v Warning | tee $OUT/models.log ;;
+    cli) python3 benches/gpu_e2e.py cli --out /tmp/r --configs ${CONFIGS:-own-3.3b,own-xtts,stock-3.3b} --gap ${GAP:-1.2} 2>&1 | tee -a $OUT/cli.log
+         cp /tmp/r/cli.json $OUT/ ; tar czf $OUT/stats.tgz -C /tmp/r $(cd /tmp/r && ls stats_* err_*) ;;
+    idle) python3 benches/gpu_e2e.py idle --out $OUT 2>&1 | grep -v Warning | tee $OUT/idle.log ;;
+    parts) python3 benches/gpu_e2e.py parts --out $OUT --nllb "${NLLB-3.3b}" --reps ${REPS:-5} 2>&1 | grep -v Warning | tee $OUT/parts.log ;;
+  esac
+done

@@ -1,0 +1,325 @@
+"""Greedy NLLB-200 (M2M100) translation with our own encoder pass and decode loop.
+
+Computes what transformers' `generate(num_beams=1, do_sample=False, forced_bos_token_id=...)`
+computes, with the processors an NLLB generation config can ask for (min_new_tokens, the
+exponential EOS length penalty), from the same weights:
+
+- the q/k/v projections of each attention are one matrix (the modules' weights become views of
+  it, so the stock path still works and no memory is doubled): one launch instead of three;
+- the self-attention KV cache is allocated once for `max_len` tokens, the cross-attention K/V
+  once per sentence for its (padded) source length;
+- on CUDA the encoder (per padded source length) and each decode step (per pair of padded cache
+  and source lengths) are CUDA graphs; the step also picks the next token and advances the
+  position on the device, so the host only reads one token id per step.
+
+Padded lengths come from SRC_BUCKETS and SELF_BUCKETS; pads are masked out of attention.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
+
+SRC_BUCKETS = (16, 32, 64, 128, 256, 512)
+SELF_BUCKETS = (32, 128, 512)
+NEG_INF = float("-inf")
+
+
+def _fuse_linears(mods: list[Any], torch: Any) -> tuple[Any, Any]:
+    """One weight and bias for several nn.Linear of one input; the modules then view into it."""
+    weight = torch.cat([m.weight.data for m in mods], dim=0).contiguous()
+    bias = torch.cat([m.bias.data for m in mods], dim=0).contiguous()
+    start = 0
+    for m in mods:
+        n = m.weight.shape[0]
+        m.weight.data = weight[start : start + n]
+        m.bias.data = bias[start : start + n]
+        start += n
+    return weight, bias
+
+
+class NllbLoop:
+    """Translate token ids with an M2M100ForConditionalGeneration's weights."""
+
+    def __init__(
+        self, model: Any, *, graphs: bool, pad: bool | None = None, max_len: int = SELF_BUCKETS[-1]
+    ) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        self.torch, self.F = torch, F
+        cfg = model.config
+        if cfg.activation_function not in ("relu", "gelu"):
+            raise ValueError(f"unsupported NLLB activation {cfg.activation_function!r}")
+        self.act = F.relu if cfg.activation_function == "relu" else F.gelu
+        core = model.model
+        self.enc, self.dec = core.encoder, core.decoder
+        self.d = cfg.d_model
+        self.heads = cfg.decoder_attention_heads
+        self.enc_heads = cfg.encoder_attention_heads
+        self.pad = cfg.pad_token_id
+        self.embed = core.shared.weight  # tied to the output layer in NLLB-200
+        self.lm_head = model.get_output_embeddings().weight
+        self.embed_scale = math.sqrt(self.d) if cfg.scale_embedding else 1.0
+        self.positions = self.dec.embed_positions.weights  # sinusoidal table, row pad+1+i
+        self.dtype = self.embed.dtype
+        dev = self.device = self.embed.device
+        self.enc_qkv = [
+            _fuse_linears([lyr.self_attn.q_proj, lyr.self_attn.k_proj, lyr.self_attn.v_proj], torch)
+            for lyr in self.enc.layers
+        ]
+        self.self_qkv = [
+            _fuse_linears([lyr.self_attn.q_proj, lyr.self_attn.k_proj, lyr.self_attn.v_proj], torch)
+            for lyr in self.dec.layers
+        ]
+        self.cross_kv = [
+            _fuse_linears([lyr.encoder_attn.k_proj, lyr.encoder_attn.v_proj], torch)
+            for lyr in self.dec.layers
+        ]
+        n_layers = len(self.dec.layers)
+        hd = self.d // self.heads
+        self.max_len = max_len
+        self.max_src = SRC_BUCKETS[-1]
+        kv = (n_layers, 2, 1, self.heads, max_len, hd)
+        self.self_cache = torch.zeros(kv, dtype=self.dtype, device=dev)
+        self.cross_cache = torch.zeros(
+            (n_layers, 2, 1, self.heads, self.max_src, hd), dtype=self.dtype, device=dev
+        )
+        # Static inputs and state of the graphs.
+        self.src_ids = torch.full((1, self.max_src), self.pad, dtype=torch.long, device=dev)
+        self.src_keep = torch.zeros(self.max_src, dtype=torch.bool, device=dev)
+        self.tok = torch.zeros(1, dtype=torch.long, device=dev)
+        self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # decoder index of `tok`
+        self.next_tok = torch.zeros(1, dtype=torch.long, device=dev)
+        self.arange = torch.arange(max(max_len, self.max_src), device=dev)
+        # Token choice, as generate's processors do it; set per sentence by prepare().
+        self.forced_bos = torch.zeros(1, dtype=torch.long, device=dev)
+        self.eos = int(model.generation_config.eos_token_id or cfg.eos_token_id)
+        gc = model.generation_config
+        # A tensor, not a constant baked into the graphs: a call may ask for another minimum.
+        self.min_new_default = int(gc.min_new_tokens or 0)
+        self.min_new = torch.zeros(1, dtype=torch.long, device=dev)
+        decay = gc.exponential_decay_length_penalty
+        self.decay = (int(decay[0]), float(decay[1])) if decay else None
+        self.start_token = int(gc.decoder_start_token_id or cfg.decoder_start_token_id)
+        # generate() forces EOS as the last token allowed, when the config names one.
+        self.forced_eos = gc.forced_eos_token_id is not None
+        self.graphs = graphs
+        # Decode-step attention: SDPA measured faster than one_query_attention on an H200
+        # (benches/results/2026-11-30-h200-gpu-e2e.md), so it is the default.
+        self.attention = "sdpa"
+        self.record: list[Any] | None = None  # tests: each step's logits (eager only)
+        self.pad_lengths = graphs if pad is None else pad  # padded lengths (graphs need them)
+        state = [self.tok, self.pos, self.next_tok]
+        self._step_graphs = StepGraphs(self._step, torch, state) if graphs else None
+        self._enc_graphs = StepGraphs(self._encode, torch, []) if graphs else None
+
+    @staticmethod
+    def unsupported(model: Any, beams: int) -> str | None:
+        """Why this loop cannot stand in for generate() with this model, or None."""
+        gc = model.generation_config
+        if beams > 1:
+            return "beam search"
+        for name, neutral in (
+            ("repetition_penalty", 1.0),
+            ("no_repeat_ngram_size", 0),
+            ("encoder_no_repeat_ngram_size", 0),
+            ("min_length", 0),
+            ("bad_words_ids", None),
+            ("suppress_tokens", None),
+            ("begin_suppress_tokens", None),
+        ):
+            value = getattr(gc, name, neutral)
+            if value not in (neutral, None):
+                return f"generation_config.{name}={value!r}"
+        if gc.do_sample:
+            return "sampling"
+        return None
+
+    # -- the computation -----------------------------------------------------------------
+
+    def _ln(self, mod: Any, x: Any) -> Any:
+        return self.F.layer_norm(x, (self.d,), mod.weight, mod.bias, mod.eps)
+
+    def _split(self, x: Any, heads: int) -> Any:
+        # [1, n, heads*hd] -> [1, heads, n, hd]
+        return x.view(1, x.shape[1], heads, -1).transpose(1, 2)
+
+    def _merge(self, x: Any) -> Any:
+        return x.transpose(1, 2).reshape(1, x.shape[2], self.d)
+
+    def set_attention(self, kind: str) -> None:
+        """Decode-step attention, "math" or "sdpa"; graphs are captured again on next use."""
+        self.attention = kind
+        if self.graphs:
+            state = [self.tok, self.pos, self.next_tok]
+            self._step_graphs = StepGraphs(self._step, self.torch, state)
+
+    def _attend(self, q: Any, k: Any, v: Any, mask: Any) -> Any:
+        if self.attention == "sdpa":
+            return self.F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return one_query_attention(q, k, v, mask, self.torch)
+
+    def _encode(self, n_src: int) -> None:
+        """Encoder over src_ids[:, :n_src], then every layer's cross-attention K/V."""
+        F, torch = self.F, self.torch
+        ids = self.src_ids[:, :n_src]
+        keep = self.src_keep[:n_src]
+        # Positions as transformers numbers them: pad+1+i for tokens, `pad` (a zero row) for pads.
+        pos = torch.where(keep, self.arange[:n_src] + self.pad + 1, self.pad)
+        x = F.embedding(ids, self.enc.embed_tokens.weight) * self.embed_scale
+        x = x + self.enc.embed_positions.weights[pos].to(x.dtype)
+        mask = keep.view(1, 1, 1, n_src)
+        for lyr, (w, b) in zip(self.enc.layers, self.enc_qkv, strict=True):
+            h = self._ln(lyr.self_attn_layer_norm, x)
+            q, k, v = F.linear(h, w, b).split(self.d, dim=-1)
+            a = F.scaled_dot_product_attention(
+                self._split(q, self.enc_heads),
+                self._split(k, self.enc_heads),
+                self._split(v, self.enc_heads),
+                attn_mask=mask,
+            )
+            x = x + lyr.self_attn.out_proj(self._merge(a))
+            h = self._ln(lyr.final_layer_norm, x)
+            x = x + lyr.fc2(self.act(lyr.fc1(h)))
+        x = self._ln(self.enc.layer_norm, x)
+        for i, (w, b) in enumerate(self.cross_kv):
+            k, v = F.linear(x, w, b).split(self.d, dim=-1)
+            self.cross_cache[i, 0, :, :, :n_src] = self._split(k, self.heads)
+            self.cross_cache[i, 1, :, :, :n_src] = self._split(v, self.heads)
+
+    def _step(self, key: tuple[int, int]) -> None:
+        """One decoder token: attends to cache[:n_self] and the source's first n_src K/V."""
+        n_self, n_src = key
+        F = self.F
+        pos = self.pos
+        x = F.embedding(self.tok, self.embed).view(1, 1, self.d) * self.embed_scale
+        x = x + self.positions.index_select(0, pos + self.pad + 1).to(x.dtype).view(1, 1, self.d)
+        self_mask = (self.arange[:n_self] <= pos).view(1, 1, 1, n_self)
+        src_mask = self.src_keep[:n_src].view(1, 1, 1, n_src)
+        for i, (lyr, (w, b)) in enumerate(zip(self.dec.layers, self.self_qkv, strict=True)):
+            h = self._ln(lyr.self_attn_layer_norm, x)
+            q, k, v = F.linear(h, w, b).split(self.d, dim=-1)
+            cache = self.self_cache[i]
+            cache[0].index_copy_(2, pos, self._split(k, self.heads))
+            cache[1].index_copy_(2, pos, self._split(v, self.heads))
+            a = self._attend(
+                self._split(q, self.heads),
+                cache[0, :, :, :n_self],
+                cache[1, :, :, :n_self],
+                self_mask,
+            )
+            x = x + lyr.self_attn.out_proj(self._merge(a))
+            h = self._ln(lyr.encoder_attn_layer_norm, x)
+            q = self._split(lyr.encoder_attn.q_proj(h), self.heads)
+            cross = self.cross_cache[i]
+            a = self._attend(q, cross[0, :, :, :n_src], cross[1, :, :, :n_src], src_mask)
+            x = x + lyr.encoder_attn.out_proj(self._merge(a))
+            h = self._ln(lyr.final_layer_norm, x)
+            x = x + lyr.fc2(self.act(lyr.fc1(h)))
+        x = self._ln(self.dec.layer_norm, x)
+        scores = F.linear(x.view(1, self.d), self.lm_head).float()
+        self._choose(scores)
+
+    def _choose(self, scores: Any) -> None:
+        """generate()'s greedy choice: processors on the EOS score, then argmax, on device."""
+        torch = self.torch
+        if self.record is not None:
+            self.record.append(scores.clone())  # the raw logits, as generate's output_logits
+        pos = self.pos  # new tokens so far = pos (the start token is not one)
+        eos = scores[:, self.eos]
+        eos = torch.where(pos < self.min_new, NEG_INF, eos)
+        if self.decay is not None:
+            start, factor = self.decay
+            # transformers: penalty index = cur_len - (start + 1), cur_len = pos + 1.
+            k = (pos - start).to(scores.dtype)
+            eos = torch.where(k > 0, eos + eos.abs() * (torch.pow(factor, k) - 1), eos)
+        scores[:, self.eos] = eos
+        best = scores.argmax(dim=-1)
+        best = torch.where(pos == 0, self.forced_bos, best)
+        self.next_tok.copy_(best)
+        self.tok.copy_(best)
+        self.pos.add_(1)
+
+    # -- driving it ----------------------------------------------------------------------
+
+    def _src_len(self, n: int) -> int:
+        return bucket(n, SRC_BUCKETS) if self.pad_lengths else n
+
+    def _self_len(self, n: int) -> int:
+        return bucket(n, SELF_BUCKETS) if self.pad_lengths else n
+
+    def generate(
+        self,
+        ids: list[int],
+        forced_bos: int,
+        max_new_tokens: int,
+        stop: Any = None,
+        min_new_tokens: int | None = None,
+    ) -> list[int] | None:
+        """[decoder start, forced_bos, ..., eos] as generate() returns them; None if `stop`
+        (a threading.Event) was set between two tokens."""
+        torch = self.torch
+        n = len(ids)
+        if n > self.max_src:
+            raise ValueError(f"{n} source tokens; this decoder takes at most {self.max_src}")
+        max_new = min(max_new_tokens, self.max_len - 1)
+        n_src = self._src_len(n)
+        with torch.inference_mode():
+            self.src_ids[0, :n] = torch.tensor(ids, dtype=torch.long)
+            self.src_ids[0, n:] = self.pad
+            self.src_keep.copy_(self.src_ids[0] != self.pad)
+            self.forced_bos.fill_(forced_bos)
+            self.min_new.fill_(self.min_new_default if min_new_tokens is None else min_new_tokens)
+            self.tok.fill_(self.start_token)
+            self.pos.zero_()
+            if self._enc_graphs is not None:
+                self._enc_graphs.run(n_src)
+            else:
+                self._encode(n_src)
+            out = [self.start_token]
+            for i in range(max_new):
+                if stop is not None and stop.is_set():
+                    return None
+                if i == max_new - 1 and self.forced_eos:
+                    out.append(self.eos)
+                    break
+                key = (self._self_len(i + 1), n_src)
+                if self._step_graphs is not None:
+                    self._step_graphs.run(key)
+                else:
+                    self._step(key)
+                tok = int(self.next_tok.item())
+                out.append(tok)
+                if tok == self.eos:
+                    break
+        return out
+
+    def warmup(self, max_src: int = 64, max_self: int = 128) -> int:
+        """Capture the graphs for sources up to `max_src` tokens and outputs up to `max_self`;
+        returns how many were captured."""
+        if not self.graphs:
+            return 0
+        torch = self.torch
+        n = 0
+        with torch.inference_mode():
+            self.min_new.zero_()
+            self.src_ids.fill_(self.pad)
+            self.src_ids[0, 0] = self.eos
+            self.src_keep.copy_(self.src_ids[0] != self.pad)
+            for s in SRC_BUCKETS:
+                if s > max_src:
+                    break
+                assert self._enc_graphs is not None and self._step_graphs is not None
+                self._enc_graphs.capture(s)
+                n += 1
+                for t in SELF_BUCKETS:
+                    if t > max_self:
+                        break
+                    self.pos.zero_()
+                    self._step_graphs.capture((t, s))
+                    n += 1
+            torch.cuda.synchronize()
+        return n
