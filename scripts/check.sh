@@ -15,6 +15,7 @@ step "cargo test";              cargo test --all-targets
 step "ruff check";              ruff check python tests benches
 step "ruff format --check";     ruff format --check python tests benches
 step "mypy stubtest";           python -m mypy.stubtest stream_tts._core --allowlist python/stubtest-allowlist.txt
+step "mypy --strict";           python -m mypy python/stream_tts  # strict: [tool.mypy] in pyproject.toml
 # Stop the sound server at the end if this run started it (a later plain `stream-tts` would
 # otherwise "play" into the rig's silent null sink).
 if ! pactl info >/dev/null 2>&1; then trap 'bash scripts/pulse-rig.sh stop' EXIT; fi

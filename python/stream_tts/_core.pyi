@@ -139,9 +139,16 @@ class TextPipeline:
     @property
     def counters(self) -> dict[str, int]: ...
     def take_warnings(self) -> list[str]: ...
-    def take_guess(self) -> tuple[str, str] | None:
-        """With `speculate`: `(message_id, text)` of the sentence whose terminator has arrived
-        but not yet the word that makes its end certain (once per guess), else None."""
+    def take_guess(self) -> Guess | None:
+        """With `speculate`: the sentence whose terminator has arrived but not yet the word
+        that makes its end certain (once per guess), else None."""
+
+@final
+class Guess:
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 # ---------------------------------------------------------------------------------------
 # Audio output.  (rust/src/audio/)

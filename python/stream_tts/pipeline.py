@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from stream_tts._core import split_clauses
 from stream_tts.config import Settings
 from stream_tts.engines.base import AudioChunk, SpeechEngine, Translator
 from stream_tts.stats import SentenceRecord, Stats
+
+if TYPE_CHECKING:
+    from stream_tts._core import Sentence, TextPipeline
 
 RING_MS = 30_000.0  # room for whole answers: synthesis runs ahead of playback
 _SLICE_S = 0.25  # push in slices so an interrupt lands between them, not after a long one
@@ -136,7 +139,7 @@ class Pipeline:
         sink: Sink | None = None,
         stats: Stats | None = None,
         text_out: IO[str] | None = None,
-        make_text_pipeline: Callable[[], object] | None = None,
+        make_text_pipeline: Callable[[], TextPipeline] | None = None,
         translator: Translator | None = None,
     ) -> None:
         if (engine is None or sink is None) and text_out is None:
@@ -166,7 +169,7 @@ class Pipeline:
         self._error: BaseException | None = None
         self.outcome = Outcome()
 
-    def _default_text_pipeline(self) -> object:
+    def _default_text_pipeline(self) -> TextPipeline:
         from stream_tts._core import TextPipeline
 
         s = self.settings
@@ -183,7 +186,7 @@ class Pipeline:
 
     def _read(self, fd: int) -> None:
         tp = self._make_tp()
-        feed = tp.feed  # type: ignore[attr-defined]
+        feed = tp.feed
         try:
             while not self._stop.is_set():
                 data = os.read(fd, _READ_SIZE)
@@ -198,21 +201,21 @@ class Pipeline:
                     self._warm_posted = True
                     self._queue.put(_WARM)
                 if not data:
-                    self._sentences(tp.finish(), read_at)  # type: ignore[attr-defined]
+                    self._sentences(tp.finish(), read_at)
                     break
                 self._sentences(feed(data), read_at)
                 if self._speculate:
-                    guess = tp.take_guess()  # type: ignore[attr-defined]
+                    guess = tp.take_guess()
                     if guess is not None:
-                        self._queue.put(_Guess(guess[1], guess[0], self._generation))
+                        self._queue.put(_Guess(guess.text, guess.message_id, self._generation))
         except BaseException as e:
             self._fail(e)
         finally:
-            self.outcome.counters = dict(tp.counters)  # type: ignore[attr-defined]
-            self.outcome.warnings = list(tp.take_warnings())  # type: ignore[attr-defined]
+            self.outcome.counters = dict(tp.counters)
+            self.outcome.warnings = list(tp.take_warnings())
             self._queue.put(_EOF)
 
-    def _sentences(self, sentences: list, read_at: float) -> None:  # type: ignore[type-arg]
+    def _sentences(self, sentences: list[Sentence], read_at: float) -> None:
         for s in sentences:
             self.outcome.sentences += 1
             if self.text_out is not None:
@@ -315,8 +318,8 @@ class Pipeline:
                     # Begun before the sentence was certain: its synthesis started earlier.
                     rec.synth_start, rec.speculated = spec.started, True
                     rec.first_ready_at = spec.ready
-                    first = [] if spec.first is None else [spec.first]
-                    chunks: Iterator[AudioChunk] = itertools.chain(first, spec.chunks)
+                    ready: list[AudioChunk] = [] if spec.first is None else [spec.first]
+                    chunks: Iterator[AudioChunk] = itertools.chain(ready, spec.chunks)
                 else:
                     rec.synth_start = time.monotonic()
                     chunks = _spoken(engine, item.text)

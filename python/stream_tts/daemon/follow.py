@@ -146,8 +146,8 @@ class Transcripts:
             saved = self._saved.get(path)
             offset = saved.get("offset") if saved else None
             fits = isinstance(offset, int) and 0 <= offset <= st.st_size
-            if saved and saved.get("ino") == st.st_ino and fits:
-                f = Followed(path, session, int(offset), st.st_ino, time.time())
+            if saved and saved.get("ino") == st.st_ino and isinstance(offset, int) and fits:
+                f = Followed(path, session, offset, st.st_ino, time.time())
             else:
                 start = st.st_size if from_end else answer_start(path)
                 f = Followed(path, session, start, st.st_ino, time.time())

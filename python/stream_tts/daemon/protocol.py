@@ -38,7 +38,7 @@ def socket_path() -> Path:
 def peer_uid(sock: socket.socket) -> int:
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
+    return int(uid)
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:

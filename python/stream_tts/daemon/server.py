@@ -396,7 +396,7 @@ class Daemon:
             latest = self._latest_started_line()
         while self._unsaid and self._unsaid[0][0] < latest:
             self._unsaid.popleft()
-        durable = {}
+        durable: dict[str, int] = {}
         for _, path, start in self._unsaid:
             durable.setdefault(path, start)
         moved = False
@@ -410,7 +410,7 @@ class Daemon:
         records = self.stats.records
         for i in range(len(records) - 1, max(-1, len(records) - 200), -1):
             if records[i].started_at is not None:
-                return records[i].line
+                return int(records[i].line)
         return 0
 
     def _idle(self) -> bool:
@@ -448,6 +448,7 @@ def _open_voice(settings: Any, con: Any) -> tuple[Any, Any, Any]:
         engine = create_speech_engine(settings)
     except (VoiceError, ValueError, ImportError, OSError, RuntimeError) as e:
         raise _VoiceError(str(e), 2) from None
+    sink: _core.WavSink | _core.AudioSink
     try:
         if settings.output:
             sink = _core.WavSink(settings.output, engine.sample_rate)

@@ -41,7 +41,7 @@ def converted_model(model: str, cache: Path | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=out.parent))
     try:
-        from ctranslate2.converters import TransformersConverter  # type: ignore[import-untyped]
+        from ctranslate2.converters import TransformersConverter
 
         # float16 storage: loads as int8 on CPU and float16 on CUDA without a second copy.
         TransformersConverter(str(src)).convert(str(tmp), quantization="float16", force=True)

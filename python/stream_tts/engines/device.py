@@ -43,13 +43,15 @@ def pick_device(prefer: str | None = None, extra: str = "nllb") -> str:
 
 def pick_dtype(device: str, extra: str = "nllb") -> torch.dtype:
     """bf16 on CUDA (fp16 on GPUs without bf16), fp16 on MPS, float32 on CPU."""
-    torch = require("torch", extra)
+    tm = require("torch", extra)
     kind = device.split(":")[0]
+    name = "float32"
     if kind == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if kind == "mps":
-        return torch.float16
-    return torch.float32
+        name = "bfloat16" if tm.cuda.is_bf16_supported() else "float16"
+    elif kind == "mps":
+        name = "float16"
+    dtype: torch.dtype = getattr(tm, name)
+    return dtype
 
 
 def _mps_available(torch: object) -> bool:

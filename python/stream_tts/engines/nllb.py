@@ -114,8 +114,9 @@ class NllbTranslator:
         return int(tid)
 
     def warmup(self) -> None:
-        if self.loop is not None and self._gpu is not None:
-            self._gpu.call(lambda: self.loop.warmup(max_src=WARMUP_MAX_TOKENS))
+        loop = self.loop
+        if loop is not None and self._gpu is not None:
+            self._gpu.call(lambda: loop.warmup(max_src=WARMUP_MAX_TOKENS))
         for text in WARMUP_TEXTS:
             self.translate(text)
 
@@ -154,14 +155,18 @@ class NllbTranslator:
         kw = self.generate_kwargs
         max_new = int(kw.get("max_new_tokens", max_new))
 
+        loop = self.loop
+        assert loop is not None  # the caller chose our loop
+
         def run() -> list[int] | None:
-            return self.loop.generate(  # type: ignore[no-any-return]
+            result: list[int] | None = loop.generate(
                 ids,
                 self.forced_bos_token_id,
                 max_new,
                 stop=self._stop,
                 min_new_tokens=kw.get("min_new_tokens"),
             )
+            return result
 
         return self._gpu.call(run) if self._gpu is not None else run()
 

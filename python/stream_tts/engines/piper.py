@@ -271,7 +271,7 @@ class PiperEngine:
             else f"whole graph per clause ({self.not_streaming_because})"
         ) + (", 1 thread" if threads_used == 1 else f", {threads_used} threads")
         # Phonemes and ids come from Piper itself; its session runs only when not streaming.
-        self._voice = PiperVoice(session=whole, config=config)  # type: ignore[arg-type]
+        self._voice = PiperVoice(session=whole, config=config)
         self.sample_rate: int = config.sample_rate
         self._scales = np.array(
             [config.noise_scale, config.length_scale / speed, config.noise_w_scale],

@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def patch_coqui_for_transformers() -> bool:
     token fails. We rename the argument on the way in. Returns True if the patch was applied now.
     """
     from transformers.modeling_outputs import CausalLMOutputWithCrossAttentions
-    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel  # type: ignore[import-untyped]
+    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel
 
     renamed = "cache" in getattr(CausalLMOutputWithCrossAttentions, "__dataclass_fields__", {})
     forward = GPT2InferenceModel.forward
@@ -87,7 +87,7 @@ def latents_cache_dir() -> Path:
 
 def voice_from_wav(model: Any, wav: str | os.PathLike[str], model_key: str) -> Voice:
     """Conditioning latents for `wav`, computed once and cached by the file's hash."""
-    import soundfile as sf  # type: ignore[import-untyped]
+    import soundfile as sf
     import torch
     import torchaudio  # type: ignore[import-untyped]
 
@@ -240,7 +240,7 @@ class XttsEngine:
             self._owner = None
             self._lock.release()
 
-    def _tokens(self, text_ids: Any, torch: Any) -> Iterator[tuple[Any, Any]]:
+    def _tokens(self, text_ids: Any, torch: Any) -> Generator[tuple[Any, Any], None, None]:
         """(audio token, latent) pairs from our loop or coqui's stream."""
         m = self.model
         kw = self.generate_kwargs
@@ -269,7 +269,7 @@ class XttsEngine:
         finally:
             gen.close()
 
-    def _stream(self, text: str, torch: Any) -> Iterator[npt.NDArray[np.float32]]:
+    def _stream(self, text: str, torch: Any) -> Generator[npt.NDArray[np.float32], None, None]:
         m = self.model
         ids = m.tokenizer.encode(text, lang=self.language)
         tokens = torch.IntTensor(ids).unsqueeze(0).to(m.device)
@@ -319,8 +319,8 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json)."""
     require("torch", "xtts")
     require("TTS", "xtts")
-    from TTS.tts.configs.xtts_config import XttsConfig  # type: ignore[import-untyped]
-    from TTS.tts.models.xtts import Xtts  # type: ignore[import-untyped]
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
 
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
@@ -332,7 +332,7 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     # coqui builds GPT2Configs with GPT-2's token ids, which transformers warns about four
     # times per load; they are unused (XTTS has its own start and stop tokens).
     level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         m = Xtts(config)
         m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)

@@ -1,4 +1,5 @@
-//! `TextPipeline` and `Sentence`: the whole text stage for Python, one FFI crossing per chunk.
+//! `TextPipeline`, `Sentence` and `Guess`: the whole text stage for Python, one FFI crossing
+//! per chunk.
 
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyDict, PyList};
@@ -53,6 +54,26 @@ impl PySentence {
             self.first,
             self.fragment,
             self.kind.as_str()
+        )
+    }
+}
+
+/// The sentence a block is probably ending (its terminator came, the word that makes the end
+/// certain has not yet): what `take_guess` hands the speculating synthesis.
+#[pyclass(frozen, name = "Guess", module = "stream_tts._core")]
+pub(crate) struct PyGuess {
+    #[pyo3(get)]
+    message_id: String,
+    #[pyo3(get)]
+    text: String,
+}
+
+#[pymethods]
+impl PyGuess {
+    fn __repr__(&self) -> String {
+        format!(
+            "Guess(message_id={:?}, text={:?})",
+            self.message_id, self.text
         )
     }
 }
@@ -130,14 +151,18 @@ impl PyTextPipeline {
         self.inner.take_warnings()
     }
 
-    /// `(message_id, text)` of the sentence the last feeds probably ended, once.
-    fn take_guess(&mut self) -> Option<(String, String)> {
-        self.inner.take_guess().map(|g| (g.message_id, g.text))
+    /// The sentence the last feeds probably ended, once.
+    fn take_guess(&mut self) -> Option<PyGuess> {
+        self.inner.take_guess().map(|g| PyGuess {
+            message_id: g.message_id,
+            text: g.text,
+        })
     }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySentence>()?;
+    m.add_class::<PyGuess>()?;
     m.add_class::<PyTextPipeline>()?;
     Ok(())
 }

@@ -56,7 +56,7 @@ class XttsLoop:
         self.stop = int(gpt.stop_audio_token)
         self.vocab = gpt.mel_head.weight.shape[0]
         self.max_tokens = int(gpt.max_gen_mel_tokens)
-        self.sampling = {
+        self.sampling: dict[str, Any] = {
             "repetition_penalty": float(sampling.get("repetition_penalty", 1.0)),
             "temperature": float(sampling.get("temperature", 1.0)),
             "top_k": int(sampling.get("top_k", 0)),
@@ -156,7 +156,7 @@ class XttsLoop:
         emb = g.text_embedding(text) + g.text_pos_embedding(text)
         start = g.mel_embedding.weight[self.start] + g.mel_pos_embedding.emb.weight[0]
         x = torch.cat([cond.to(self.dtype), emb.to(self.dtype), start.view(1, 1, -1)], dim=1)
-        n = x.shape[1]
+        n = int(x.shape[1])
         if n > PROMPT_BUCKETS[-1] or n + self.max_tokens > self.max_len:
             raise ValueError(f"a prompt of {n} positions leaves too little room for speech")
         # Coqui's stream penalizes repeats of the prompt's ids too: its dummy ids (1) and start.
