@@ -17,8 +17,8 @@ import torch
 
 from stream_tts.engines.hub import ModelNotFoundError, ensure_model
 from stream_tts.engines.langs import UnknownLanguageError
-from stream_tts.engines.lookahead import TranslateAhead
-from stream_tts.engines.nllb import NllbTranslator, load_nllb, make_translator
+from stream_tts.engines.nllb import NllbTranslator, load_nllb
+from stream_tts.engines.registry import make_translator
 
 REPO = "test-org/nllb-tiny"
 
@@ -133,32 +133,6 @@ def test_interrupt_from_another_thread(translator: NllbTranslator) -> None:
     assert t.generate_ids("Hello.")[1] == t.forced_bos_token_id  # next sentence runs
 
 
-def test_translate_ahead_keeps_order(translator: NllbTranslator) -> None:
-    t = NllbTranslator(translator.model, translator.tokenizer, tgt="ja")
-    t.generate_kwargs = wordy(t)
-    sentences = ["One.", "Two is longer.", "Three!", "Four, four.", "Five?"]
-    expected = [t.translate(s) for s in sentences]
-    ahead = TranslateAhead(t)
-    for s in sentences:
-        ahead.put(s)
-    assert [ahead.get(timeout=60) for _ in sentences] == expected
-    ahead.close()
-
-
-def test_translate_ahead_interrupt_drops_queued(translator: NllbTranslator) -> None:
-    t = NllbTranslator(translator.model, translator.tokenizer, tgt="ja")
-    t.generate_kwargs = wordy(t, 60)
-    ahead = TranslateAhead(t)
-    for s in ["a b c"] * 6:
-        ahead.put(s)
-    ahead.interrupt()
-    t.generate_kwargs = wordy(t)
-    ahead.put("After the interrupt.")
-    assert ahead.get(timeout=60) == t.translate("After the interrupt.")
-    assert ahead.dropped + t.interrupted >= 4
-    ahead.close()
-
-
 def test_bad_model_paths(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         load_nllb(str(tmp_path / "nope"), tgt="de", device="cpu")
@@ -198,4 +172,4 @@ def test_ct2_converts_once_and_translates(tmp_path: Path) -> None:
 
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="ct2"):
-        make_translator(REPO, backend="onnx", tgt="de")  # type: ignore[arg-type]
+        make_translator(REPO, backend="onnx", tgt="de")

@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from stream_tts.engines.extras import require
-from stream_tts.engines.hub import ensure_model
+from stream_tts.engines.hub import cache_dir, ensure_model
 from stream_tts.engines.langs import UnknownLanguageError, to_flores
 from stream_tts.engines.nllb import DEFAULT_MODEL, NLLB_PATTERNS
 
 
 def ct2_cache_dir() -> Path:
-    base = os.environ.get("STREAM_TTS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "stream-tts"
-    )
-    return Path(base) / "ct2"
+    return cache_dir("ct2")
 
 
 def converted_model(model: str, cache: Path | None = None) -> Path:

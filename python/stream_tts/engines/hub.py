@@ -12,6 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def cache_dir(kind: str) -> Path:
+    """Where stream-tts keeps what it derives from models (`kind`: a folder per use):
+    `$STREAM_TTS_CACHE`, else `$XDG_CACHE_HOME/stream-tts`, else `~/.cache/stream-tts`."""
+    base = os.environ.get("STREAM_TTS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "stream-tts"
+    )
+    return Path(base) / kind
+
+
 class ModelNotFoundError(FileNotFoundError):
     """Neither a local model folder nor a hub repo that could be fetched."""
 

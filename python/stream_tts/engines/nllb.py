@@ -15,9 +15,8 @@ Two decode loops compute the same tokens (tests/test_nllb_loop.py checks it):
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Any
 
-from stream_tts.engines.base import Translator
 from stream_tts.engines.device import pick_device, pick_dtype
 from stream_tts.engines.extras import require
 from stream_tts.engines.hub import ensure_model
@@ -222,23 +221,3 @@ def load_nllb(
     )
     m.to(dev).eval()
     return NllbTranslator(m, tokenizer, src=src, tgt=tgt, beams=beams, loop=loop)
-
-
-def make_translator(
-    model: str = DEFAULT_MODEL,
-    backend: Literal["transformers", "ct2"] = "transformers",
-    src: str = "en",
-    tgt: str = "de",
-    device: str | None = None,
-    beams: int = 1,
-    loop: str = "own",
-) -> Translator:
-    """The translator the CLI asks for: `--translator MODEL` on `backend`, with `loop` (own or
-    stock, see the module doc) on transformers."""
-    if backend == "ct2":
-        from stream_tts.engines.ct2 import load_ct2
-
-        return load_ct2(model, src=src, tgt=tgt, device=device, beams=beams)
-    if backend != "transformers":
-        raise ValueError(f"unknown translation backend {backend!r}; use 'transformers' or 'ct2'")
-    return load_nllb(model, src=src, tgt=tgt, device=device, beams=beams, loop=loop)

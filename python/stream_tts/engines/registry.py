@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stream_tts.config import Settings
 
@@ -167,7 +167,7 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--translate-backend",
         dest="translate.backend",
-        choices=["transformers", "ct2"],
+        choices=sorted(TRANSLATORS),
         help="transformers (default) or CTranslate2 (int8 on CPU)",
     )
     g.add_argument(
@@ -198,11 +198,59 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
     )
 
 
+@dataclass(frozen=True)
+class TranslatorSpec:
+    """A translation backend: `load(model, src=, tgt=, device=, beams=, loop=)`."""
+
+    name: str
+    help: str
+    load: Callable[..., Translator]
+
+
+def _nllb_transformers(model: str, **kw: Any) -> Translator:
+    from stream_tts.engines.nllb import load_nllb
+
+    return load_nllb(model, **kw)
+
+
+def _nllb_ct2(model: str, *, loop: str, **kw: Any) -> Translator:
+    from stream_tts.engines.ct2 import load_ct2
+
+    return load_ct2(model, **kw)  # CTranslate2 runs its own decoding: no loop to choose
+
+
+# Adding a translation backend is one entry here (`--translate-backend` lists the keys).
+TRANSLATORS: dict[str, TranslatorSpec] = {
+    "transformers": TranslatorSpec(
+        "transformers", "NLLB-200 through transformers, our decode loop on CUDA", _nllb_transformers
+    ),
+    "ct2": TranslatorSpec("ct2", "NLLB-200 through CTranslate2 (int8 on CPU)", _nllb_ct2),
+}
+
+
+def make_translator(
+    model: str,
+    backend: str = "transformers",
+    *,
+    src: str = "en",
+    tgt: str = "de",
+    device: str | None = None,
+    beams: int = 1,
+    loop: str = "own",
+) -> Translator:
+    """The translator `backend` loads for `model` (`loop`: own or stock, transformers only)."""
+    spec = TRANSLATORS.get(backend)
+    if spec is None:
+        names = ", ".join(TRANSLATORS)
+        raise ValueError(f"unknown translation backend {backend!r} (choose from {names})")
+    return spec.load(model, src=src, tgt=tgt, device=device, beams=beams, loop=loop)
+
+
 def create_translator(settings: Settings) -> Translator | None:
     if not settings.translate_to:
         return None
     from stream_tts.engines.langs import to_flores
-    from stream_tts.engines.nllb import DEFAULT_MODEL, QUALITY_MODELS, make_translator
+    from stream_tts.engines.nllb import DEFAULT_MODEL, QUALITY_MODELS
 
     # A bad language code fails here, before a model of gigabytes is fetched.
     to_flores(settings.translate_to)
@@ -210,8 +258,8 @@ def create_translator(settings: Settings) -> Translator | None:
     o = settings.engine_options.get("translate", {})
     model = o.get("model") or QUALITY_MODELS.get(o.get("quality") or "", DEFAULT_MODEL)
     return make_translator(
-        model=model,
-        backend=o.get("backend") or "transformers",
+        model,
+        o.get("backend") or "transformers",
         src=settings.translate_from,
         tgt=settings.translate_to,
         device=o.get("device") or settings.compute_device,

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from stream_tts.engines.device import pick_device
 from stream_tts.engines.extras import require
-from stream_tts.engines.hub import ensure_model
+from stream_tts.engines.hub import cache_dir, ensure_model
 from stream_tts.engines.langs import to_xtts
 
 DEFAULT_MODEL = "coqui/XTTS-v2"
@@ -79,10 +79,7 @@ class Voice:
 
 
 def latents_cache_dir() -> Path:
-    base = os.environ.get("STREAM_TTS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "stream-tts"
-    )
-    return Path(base) / "xtts-latents"
+    return cache_dir("xtts-latents")
 
 
 def voice_from_wav(model: Any, wav: str | os.PathLike[str], model_key: str) -> Voice:
