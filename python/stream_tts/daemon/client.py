@@ -143,7 +143,7 @@ def hook_request(payload: dict[str, Any]) -> dict[str, Any]:
 
 def forward(payload: dict[str, Any], serve_args: list[str] | None = None) -> int:
     """Hand a hook payload to the daemon; 0, or 1 with a message."""
-    from stream_tts.hook import EXIT_HOOK_FAILED
+    from stream_tts.hook_input import EXIT_HOOK_FAILED
 
     try:
         request(hook_request(payload), start=True, serve_args=serve_args)
@@ -157,7 +157,12 @@ def forward(payload: dict[str, Any], serve_args: list[str] | None = None) -> int
 def hook_main(argument: str | None = None) -> int:
     """`stream-tts --hook [JSON]`: the fast path, without the CLI's imports. The payload is
     on stdin (Claude Code, Gemini CLI) or the one argument (Codex CLI's notify)."""
-    from stream_tts.hook import EXIT_HOOK_FAILED, HookError, payload_from_stdin, read_payload
+    from stream_tts.hook_input import (
+        EXIT_HOOK_FAILED,
+        HookError,
+        payload_from_stdin,
+        read_payload,
+    )
 
     try:
         data = argument.encode() if argument is not None else payload_from_stdin()

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from stream_tts.hook import TAIL_BYTES, HookError, _is_prompt, parse_line, read_tail
+from stream_tts.hook_input import TAIL_BYTES, HookError, _is_prompt, parse_line, read_tail
 from stream_tts.paths import log, shorten, state_dir, write_atomic
 
 READ_MAX = 4 << 20

@@ -30,7 +30,8 @@ from typing import Any
 from stream_tts.daemon.follow import Transcripts
 from stream_tts.daemon.playback import PausableSink
 from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
-from stream_tts.hook import HookError, remove_legacy_pid_file
+from stream_tts.hook import remove_legacy_pid_file
+from stream_tts.hook_input import HookError
 from stream_tts.paths import UnsafePathError, log, runtime_dir, shorten
 from stream_tts.rate import clamp
 from stream_tts.speaker_lock import LockTimeout, SpeakerLock
