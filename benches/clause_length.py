@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -32,24 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from _rig import machine
+from speech_support import run_on  # tests/ (on the path through _rig)
 
 LENGTHS = [100, 300, 1000, 2000, 5000, 10_000, 20_000]
-WORDS = (
-    "the build runs every test on each change we make to the worker loop while the cache "
-    "keeps old results around for later use by anyone who asks"
-).split()
-
-
-def run_on(n: int, seed: int = 1) -> str:
-    """`n` bytes of prose with no punctuation (same generator as tests/test_clause_cli.py)."""
-    rng = random.Random(seed)
-    out: list[str] = []
-    size = -1
-    while size < n:
-        w = rng.choice(WORDS)
-        out.append(w)
-        size += len(w) + 1
-    return " ".join(out)[:n].rstrip()
 
 
 def rev_of(python: str) -> str:

@@ -9,7 +9,6 @@ the machine's OOM killer; the address-space cap here makes such a regression fai
 from __future__ import annotations
 
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech_support import run_on
 
 # Address space the CLI may map: a normal run maps ~1.3 GB (onnxruntime, numpy, threads);
 # the uncut 20 kB run needed 24 GB, 5 kB 6 GB.
@@ -30,23 +30,6 @@ RSS_CAP = 1 << 30
 SPEED = 3.0
 # Speech of the bundled voice at speed 1: 0.053-0.059 s per byte of this prose (0.1-20 kB).
 S_PER_BYTE = (0.035 / SPEED, 0.09 / SPEED)
-
-WORDS = (
-    "the build runs every test on each change we make to the worker loop while the cache "
-    "keeps old results around for later use by anyone who asks"
-).split()
-
-
-def run_on(n: int, seed: int = 1) -> str:
-    """`n` bytes of prose with no punctuation at all: one sentence that never ends."""
-    rng = random.Random(seed)
-    out: list[str] = []
-    size = -1
-    while size < n:
-        w = rng.choice(WORDS)
-        out.append(w)
-        size += len(w) + 1
-    return " ".join(out)[:n].rstrip()
 
 
 def speak_capped(text: str, wav: Path, *args: str, timeout: float = 900) -> tuple[int, int, str]:

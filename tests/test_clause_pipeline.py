@@ -7,33 +7,14 @@ import os
 import threading
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
-from test_clause_cli import run_on
+from speech_support import Recording, run_on
 
 from stream_tts._core import CLAUSE_MAX_BYTES, NullSink
 from stream_tts.config import Settings
 from stream_tts.engines.piper import PiperEngine, bundled_voice
 from stream_tts.pipeline import Pipeline
 from stream_tts.stats import SentenceRecord, Stats
-
-
-class _Recording:
-    """The real engine, noting each text it is given."""
-
-    def __init__(self, engine: PiperEngine) -> None:
-        self.engine, self.name, self.sample_rate = engine, engine.name, engine.sample_rate
-        self.asked: list[str] = []
-
-    def warmup(self) -> None:
-        self.engine.warmup()
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        self.asked.append(text)
-        return self.engine.synthesize(text)
-
-    def close(self) -> None:
-        self.engine.close()
 
 
 class _Echo:
@@ -64,7 +45,7 @@ def engine() -> Iterator[PiperEngine]:
     e.close()
 
 
-def _speak(rec: _Recording, data: bytes, translator: _Echo | None = None) -> list[SentenceRecord]:
+def _speak(rec: Recording, data: bytes, translator: _Echo | None = None) -> list[SentenceRecord]:
     r, w = os.pipe()
     stats = Stats(None)
     sink = NullSink(rec.sample_rate)
@@ -93,7 +74,7 @@ def _bounded(pieces: list[str], text: str) -> None:
 
 def test_a_run_on_sentence_reaches_the_engine_in_bounded_pieces(engine: PiperEngine) -> None:
     text = run_on(1500)
-    rec = _Recording(engine)
+    rec = Recording(engine)
     (record,) = _speak(rec, text.encode())
     spoken = [t for t in rec.asked if t != "Ready."]  # the pipeline's warm-up
     _bounded(spoken, text)
@@ -104,7 +85,7 @@ def test_a_run_on_sentence_reaches_the_engine_in_bounded_pieces(engine: PiperEng
 
 def test_a_run_on_sentence_is_translated_in_bounded_pieces(engine: PiperEngine) -> None:
     text = run_on(800, seed=2)
-    rec, echo = _Recording(engine), _Echo()
+    rec, echo = Recording(engine), _Echo()
     (record,) = _speak(rec, text.encode(), echo)
     _bounded(echo.asked, text)
     _bounded(rec.asked, text)
@@ -116,7 +97,7 @@ def test_ordinary_sentences_reach_the_engine_whole(engine: PiperEngine) -> None:
         "The release profile uses fat link time optimization, so the linker optimizes the "
         "whole program at once. That costs about forty seconds per build."
     )
-    rec = _Recording(engine)
+    rec = Recording(engine)
     records = _speak(rec, text.encode())
     assert len(records) >= 2
     assert [t for t in rec.asked if t != "Ready."] == [r.text for r in records]

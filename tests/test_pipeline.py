@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
+from speech_support import Recording, deltas
 
 from stream_tts._core import NullSink
 from stream_tts.config import Settings
@@ -154,32 +154,10 @@ def test_interrupt_now_silences_at_once(engine: PiperEngine) -> None:
     os.close(r)
 
 
-def _deltas(message_id: str, parts: list[tuple[float, str]]) -> list[tuple[float, bytes]]:
-    """A message as --include-partial-messages streams it: (delay, text delta) pairs."""
-
-    def ev(e: dict[str, object]) -> bytes:
-        line = {"type": "stream_event", "event": e, "parent_tool_use_id": None}
-        return json.dumps(line).encode() + b"\n"
-
-    msg = {"id": message_id, "type": "message", "role": "assistant", "content": []}
-    out = [
-        (0.0, ev({"type": "message_start", "message": msg})),
-        (0.0, ev({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})),
-    ]
-    for delay, text in parts:
-        delta = {"type": "text_delta", "text": text}
-        out.append((delay, ev({"type": "content_block_delta", "index": 0, "delta": delta})))
-    out += [
-        (0.0, ev({"type": "content_block_stop", "index": 0})),
-        (0.0, ev({"type": "message_stop"})),
-    ]
-    return out
-
-
 def test_a_sentence_is_synthesized_from_its_guess(engine: PiperEngine) -> None:
     # The period arrives, then (much later) the word that makes the end certain.
     parts = [(0.0, "Here is the plan for the"), (0.05, " build."), (0.6, " Next"), (0.05, " up.")]
-    recs, sink, _ = _run(engine, Settings(), _deltas("msg_S", parts))
+    recs, sink, _ = _run(engine, Settings(), deltas("msg_S", parts))
     first, second = recs
     assert first.text == "Here is the plan for the build." and second.text == "Next up."
     assert first.speculated
@@ -194,7 +172,7 @@ def test_a_wrong_guess_is_dropped(engine: PiperEngine) -> None:
     # "e.g." looks like an end until the next word says otherwise. (No period at the end: the
     # block's end says it, so no second guess races the sentence.)
     parts = [(0.0, "Pick a fast flag, e.g."), (0.6, " the thin one"), (0.05, " here")]
-    recs, sink, _ = _run(engine, Settings(early_fragment=False), _deltas("msg_W", parts))
+    recs, sink, _ = _run(engine, Settings(early_fragment=False), deltas("msg_W", parts))
     (rec,) = recs
     assert rec.text == "Pick a fast flag, e.g. the thin one here"
     assert not rec.speculated and rec.synth_start >= rec.read_at
@@ -205,33 +183,15 @@ def test_a_wrong_guess_is_dropped(engine: PiperEngine) -> None:
 
 def test_speculation_can_be_turned_off(engine: PiperEngine) -> None:
     parts = [(0.0, "Here is the plan."), (0.4, " Next"), (0.05, " up.")]
-    recs, _, _ = _run(engine, Settings(speculate=False), _deltas("msg_O", parts))
+    recs, _, _ = _run(engine, Settings(speculate=False), deltas("msg_O", parts))
     assert [r.text for r in recs] == ["Here is the plan.", "Next up."]
     assert not any(r.speculated for r in recs)
 
 
-class _Recording:
-    """The real engine, noting what it was asked to say (to see the pipeline's warm-up)."""
-
-    def __init__(self, engine: PiperEngine) -> None:
-        self.engine, self.name, self.sample_rate = engine, engine.name, engine.sample_rate
-        self.asked: list[str] = []
-
-    def warmup(self) -> None:
-        self.engine.warmup()
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        self.asked.append(text)
-        return self.engine.synthesize(text)
-
-    def close(self) -> None:
-        self.engine.close()
-
-
 def test_input_after_idle_warms_the_engine_first(engine: PiperEngine) -> None:
-    rec = _Recording(engine)
+    rec = Recording(engine)
     # A message starts after a second of quiet; its first sentence follows 0.3 s later.
-    chunks = _deltas("msg_I", [(0.3, "Back after a pause.")])
+    chunks = deltas("msg_I", [(0.3, "Back after a pause.")])
     chunks[0] = (1.0, chunks[0][1])
     recs, _, _ = _run(rec, Settings(), chunks)  # type: ignore[arg-type]
     assert [r.text for r in recs] == ["Back after a pause."]

@@ -8,7 +8,6 @@ tokenizer, speakers_xtts.pth), in the hub's cache layout, and loaded by repo id.
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import threading
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from speech_support import deltas
 
 from stream_tts.engines.base import SpeechEngine
 from stream_tts.engines.hub import ModelNotFoundError
@@ -231,24 +231,6 @@ def test_non_latin_languages_have_their_text_front_ends(
     assert sum(len(c) for c in e.synthesize(text)) == decoded_len(engine, TOKENS)
 
 
-def _deltas(message_id: str, parts: list[tuple[float, str]]) -> list[tuple[float, bytes]]:
-    """A message as Claude Code's --include-partial-messages streams it: (delay, line)."""
-
-    def ev(e: dict[str, object]) -> bytes:
-        return json.dumps({"type": "stream_event", "event": e}).encode() + b"\n"
-
-    msg = {"id": message_id, "type": "message", "role": "assistant", "content": []}
-    out = [
-        (0.0, ev({"type": "message_start", "message": msg})),
-        (0.0, ev({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}})),
-    ]
-    for delay, text in parts:
-        delta = {"type": "text_delta", "text": text}
-        out.append((delay, ev({"type": "content_block_delta", "index": 0, "delta": delta})))
-    out.append((0.0, ev({"type": "message_stop"})))
-    return out
-
-
 def test_pipeline_speaks_on_after_a_held_guess_and_a_pause(engine: XttsEngine) -> None:
     # The hang of issue 13: a sentence's guess is held (its stream open, so XTTS's lock taken),
     # input pauses past the re-warm threshold, then resumes: the re-warm must not wait on
@@ -270,7 +252,7 @@ def test_pipeline_speaks_on_after_a_held_guess_and_a_pause(engine: XttsEngine) -
     pipeline = Pipeline(Settings(), engine=engine, sink=sink, stats=stats)
     runner = threading.Thread(target=pipeline.run, args=(r,), daemon=True)
     runner.start()
-    for delay, line in _deltas("msg_H", parts):
+    for delay, line in deltas("msg_H", parts):
         time.sleep(delay)
         os.write(w, line)
     os.close(w)
