@@ -18,7 +18,7 @@ import torch
 from stream_tts.engines.hub import ModelNotFoundError, ensure_model
 from stream_tts.engines.langs import UnknownLanguageError
 from stream_tts.engines.nllb import NllbTranslator, load_nllb
-from stream_tts.engines.registry import make_translator
+from stream_tts.registry import make_translator
 
 REPO = "test-org/nllb-tiny"
 

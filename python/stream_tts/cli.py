@@ -24,7 +24,7 @@ from stream_tts.config import (
     load_file,
     merge,
 )
-from stream_tts.engines.registry import (
+from stream_tts.registry import (
     SPEECH_ENGINES,
     add_translation_arguments,
     create_speech_engine,
@@ -310,7 +310,7 @@ def _engine_option_types(parser: argparse.ArgumentParser) -> dict[str, dict[str,
     return out
 
 
-# Engine settings with no flag of their own (engines/registry.py reads them).
+# Engine settings with no flag of their own (registry.py reads them).
 _CONFIG_ONLY_KEYS: dict[str, dict[str, type]] = {
     "xtts": {"device": str},
     "translate": {"device": str},

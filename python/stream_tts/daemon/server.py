@@ -441,8 +441,8 @@ def _open_voice(settings: Any, con: Any) -> tuple[Any, Any, Any]:
     """The engine, the device and the translator of `settings`, warmed up."""
     from stream_tts import _core
     from stream_tts.engines.piper import VoiceError
-    from stream_tts.engines.registry import create_speech_engine, create_translator
     from stream_tts.pipeline import RING_MS
+    from stream_tts.registry import create_speech_engine, create_translator
 
     try:
         translator = create_translator(settings)

@@ -1,8 +1,11 @@
-"""Which engines `--tts` can name, how to build each from Settings, and their own flags.
+"""Which engines `--tts` and `--translate-backend` can name, how to build each from the CLI's
+Settings, and their own flags.
 
-Adding an engine is one `EngineSpec` here: a factory taking the merged Settings, and an
-optional function adding its flags to the CLI (their values land in
-`settings.engine_options[<engine>]`, as do keys of a `[<engine>]` table in config.toml).
+The engines themselves (`engines/`) take plain arguments and never see Settings: this module
+is the one place that turns the merged settings into them. Adding a speech engine is one
+`EngineSpec` here (a factory taking the Settings, and an optional function adding its flags,
+whose values land in `settings.engine_options[<engine>]`, as do keys of a `[<engine>]` table in
+config.toml); adding a translation backend is one `TranslatorSpec`.
 """
 
 from __future__ import annotations
