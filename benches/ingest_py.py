@@ -10,6 +10,7 @@ deltas. One run of each on the same input; prints a table.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import time
@@ -21,13 +22,11 @@ import orjson
 
 from stream_tts._core import StreamParser
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "claude_code_samples"
-    / "session.partial.jsonl"
+# $STREAM_TTS_DATA, else ../shared/data beside the checkout (docs/testing.md).
+DATA = Path(
+    os.environ.get("STREAM_TTS_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
+SAMPLE = DATA / "claude_code_samples" / "session.partial.jsonl"
 TARGET_BYTES = 10_000_000
 CHUNK = 64 * 1024
 
@@ -35,7 +34,7 @@ CHUNK = 64 * 1024
 def transcript() -> bytes:
     if not SAMPLE.is_file():
         raise SystemExit(
-            f"benchmark input {SAMPLE} is missing; see <repo>/../shared/data/README.md"
+            f"benchmark input {SAMPLE} is missing (set STREAM_TTS_DATA to the data folder)"
         )
     session = SAMPLE.read_text()
     parts: list[str] = []

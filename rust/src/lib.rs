@@ -42,6 +42,11 @@ pub mod audio;
 #[cfg(feature = "python")]
 mod py;
 
+/// Where the unit tests find the conformance data (shared with the integration tests).
+#[cfg(test)]
+#[path = "../tests/common/data.rs"]
+mod test_data;
+
 pub use error::{Error, Result};
 pub use text::markdown::speakable;
 pub use text::segment::split_sentences;

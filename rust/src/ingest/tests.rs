@@ -1,7 +1,6 @@
 use super::*;
 
-#[path = "../../tests/common/data.rs"]
-mod data;
+use crate::test_data as data;
 
 /// A Claude Code sample of the conformance data (tests check `data::have_data()` first).
 fn sample(name: &str) -> Vec<u8> {
