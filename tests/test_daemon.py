@@ -26,6 +26,20 @@ from stream_tts.daemon.protocol import receive, send
 _FAST_HOOK = "import sys; from stream_tts.__main__ import main; sys.exit(main())"
 
 
+def fast_hook(
+    env: dict[str, str], payload: dict[str, object] | None = None, *args: str
+) -> subprocess.CompletedProcess[bytes]:
+    """`stream-tts --hook [ARG]` as the agent runs it (the console script's fast path), with
+    `payload` as JSON on stdin (Claude Code, Gemini) or none (Codex passes an argument)."""
+    return subprocess.run(
+        [sys.executable, "-c", _FAST_HOOK, "--hook", *args],
+        input=b"" if payload is None else json.dumps(payload).encode(),
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 class Session:
     """A Claude Code session as the daemon sees it: a transcript and hook calls."""
 
@@ -419,13 +433,7 @@ def test_gemini_after_agent_and_codex_notify_say_their_answer(
         "prompt": "Say hello.",
         "prompt_response": "Gemini says hello.",
     }
-    r = subprocess.run(
-        [sys.executable, "-c", _FAST_HOOK, "--hook"],
-        input=json.dumps(gemini).encode(),
-        env=env,
-        capture_output=True,
-        timeout=60,
-    )
+    r = fast_hook(env, gemini)
     assert r.returncode == 0, r.stderr.decode()
     assert text_daemon.wait_said(1) == ["Gemini says hello."]
     codex = {
@@ -436,12 +444,7 @@ def test_gemini_after_agent_and_codex_notify_say_their_answer(
         "input-messages": ["Say hello."],
         "last-assistant-message": "Codex says hello.",
     }
-    r = subprocess.run(  # Codex runs its notify program with the JSON as one argument
-        [sys.executable, "-c", _FAST_HOOK, "--hook", json.dumps(codex)],
-        env=env,
-        capture_output=True,
-        timeout=60,
-    )
+    r = fast_hook(env, None, json.dumps(codex))  # Codex: the JSON as one argument
     assert r.returncode == 0, r.stderr.decode()
     assert text_daemon.wait_said(2) == ["Gemini says hello.", "Codex says hello."]
 
@@ -454,13 +457,7 @@ def test_notifications_are_said_only_when_asked(env: dict[str, str], tmp_path: P
             "transcript_path": str(s.transcript),
             "message": "Claude needs your permission to use Bash.",
         }
-        r = subprocess.run(
-            [sys.executable, "-c", _FAST_HOOK, "--hook"],
-            input=json.dumps(payload).encode(),
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
+        r = fast_hook(env, payload)
         assert r.returncode == 0, r.stderr.decode()
 
     quiet = TextDaemon(env)
