@@ -68,7 +68,7 @@ def _from_file(path: Path) -> VoiceFiles:
     return VoiceFiles(path.stem, path, config, "file")
 
 
-def _from_hub(name: str, *, offline: bool) -> VoiceFiles:
+def _from_hub(name: str) -> VoiceFiles:
     from huggingface_hub import hf_hub_download
 
     from stream_tts.engines.hub import offline_reason
@@ -81,13 +81,9 @@ def _from_hub(name: str, *, offline: bool) -> VoiceFiles:
             files.append(Path(hf_hub_download(VOICES_REPO, filename, local_files_only=True)))
             continue
         except Exception:
-            if offline:
-                raise VoiceError(
-                    f"Piper voice {name!r} is not cached and HF_HUB_OFFLINE is set; "
-                    f"pass a local voice with --voice /path/to/{name}.onnx "
-                    f"(with {name}.onnx.json beside it)"
-                ) from None
-        if (why := offline_reason()) is not None:  # fail now, not after the hub's retries
+            pass  # not cached: download below
+        # HF_HUB_OFFLINE, or no route to the hub: fail now, not after the hub's retries.
+        if (why := offline_reason()) is not None:
             raise VoiceError(
                 f"Piper voice {name!r} is not cached and cannot be downloaded: {why}; "
                 f"pass a local voice with --voice /path/to/{name}.onnx "
@@ -115,8 +111,7 @@ def resolve_voice(spec: str | None) -> VoiceFiles:
     if spec.endswith(".onnx") or os.sep in spec or path.exists():
         return _from_file(path)
     if _VOICE_NAME.match(spec):
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        return _from_hub(spec, offline=offline)
+        return _from_hub(spec)
     raise VoiceError(
         f"--voice {spec!r} is neither a .onnx file nor a Piper voice name like "
         "en_US-lessac-medium (see --list-voices)"
