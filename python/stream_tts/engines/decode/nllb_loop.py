@@ -18,6 +18,7 @@ Padded lengths come from SRC_BUCKETS and SELF_BUCKETS; pads are masked out of at
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
@@ -261,6 +262,24 @@ class NllbLoop:
     ) -> list[int] | None:
         """[decoder start, forced_bos, ..., eos] as generate() returns them; None if `stop`
         (a threading.Event) was set between two tokens."""
+        out = [self.start_token]
+        for tok in self.generate_iter(ids, forced_bos, max_new_tokens, min_new_tokens):
+            if stop is not None and stop.is_set():
+                return None
+            out.append(tok)
+        if stop is not None and stop.is_set() and out[-1] != self.eos:
+            return None
+        return out
+
+    def generate_iter(
+        self,
+        ids: list[int],
+        forced_bos: int,
+        max_new_tokens: int,
+        min_new_tokens: int | None = None,
+    ) -> Iterator[int]:
+        """The new tokens of generate() (forced_bos first, eos last if reached), one at a time
+        as each step finishes; closing the iterator stops between two steps."""
         torch = self.torch
         n = len(ids)
         if n > self.max_src:
@@ -279,23 +298,20 @@ class NllbLoop:
                 self._enc_graphs.run(n_src)
             else:
                 self._encode(n_src)
-            out = [self.start_token]
-            for i in range(max_new):
-                if stop is not None and stop.is_set():
-                    return None
-                if i == max_new - 1 and self.forced_eos:
-                    out.append(self.eos)
-                    break
-                key = (self._self_len(i + 1), n_src)
+        for i in range(max_new):
+            if i == max_new - 1 and self.forced_eos:
+                yield self.eos
+                return
+            key = (self._self_len(i + 1), n_src)
+            with torch.inference_mode():
                 if self._step_graphs is not None:
                     self._step_graphs.run(key)
                 else:
                     self._step(key)
                 tok = int(self.next_tok.item())
-                out.append(tok)
-                if tok == self.eos:
-                    break
-        return out
+            yield tok
+            if tok == self.eos:
+                return
 
     def warmup(self, max_src: int = 64, max_self: int = 128) -> int:
         """Capture the graphs for sources up to `max_src` tokens and outputs up to `max_self`;
