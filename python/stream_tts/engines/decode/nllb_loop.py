@@ -13,14 +13,20 @@ exponential EOS length penalty), from the same weights:
   position on the device, so the host only reads one token id per step.
 
 Padded lengths come from SRC_BUCKETS and SELF_BUCKETS; pads are masked out of attention.
+
+The fused step (`fused=True`, and always with int8 weights or a script head) runs the decoder
+as fused_step.FusedDecoder: Triton kernels on CUDA (kernels.py, eight launches per layer, one
+graph per source length since the kernels read the position on the device), the same function
+in torch elsewhere (torch_ops.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from stream_tts.engines.decode.fused_step import WEIGHTS, FusedDecoder, triton_ops
 from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
 
 SRC_BUCKETS = (16, 32, 64, 128, 256, 512)
@@ -45,8 +51,21 @@ class NllbLoop:
     """Translate token ids with an M2M100ForConditionalGeneration's weights."""
 
     def __init__(
-        self, model: Any, *, graphs: bool, pad: bool | None = None, max_len: int = SELF_BUCKETS[-1]
+        self,
+        model: Any,
+        *,
+        graphs: bool,
+        pad: bool | None = None,
+        max_len: int = SELF_BUCKETS[-1],
+        weights: str = "bf16",
+        head_ids: Sequence[int] | None = None,
+        fused: bool | None = None,
+        kernels: str | None = None,
     ) -> None:
+        """`weights`: bf16 (the model's own dtype) or int8 (decoder and output layer, per-row
+        scales); `head_ids`: the vocabulary rows the output layer keeps (script_head.kept_ids),
+        None for all; `fused`: the fused step (default: when int8 or head_ids ask for it);
+        `kernels`: "triton" or "torch" for the fused step (default: Triton on CUDA)."""
         import torch
         import torch.nn.functional as F
 
@@ -113,9 +132,45 @@ class NllbLoop:
         self.attention = "sdpa"
         self.record: list[Any] | None = None  # tests: each step's logits (eager only)
         self.pad_lengths = graphs if pad is None else pad  # padded lengths (graphs need them)
+        self._setup_fused(weights, head_ids, fused, kernels)
         state = [self.tok, self.pos, self.next_tok]
         self._step_graphs = StepGraphs(self._step, torch, state) if graphs else None
         self._enc_graphs = StepGraphs(self._encode, torch, []) if graphs else None
+
+    def _setup_fused(
+        self, weights: str, head_ids: Sequence[int] | None, fused: bool | None, kernels: str | None
+    ) -> None:
+        torch = self.torch
+        if weights not in WEIGHTS:
+            raise ValueError(f"unknown NLLB weights {weights!r}; use one of {', '.join(WEIGHTS)}")
+        need = weights != "bf16" or head_ids is not None
+        if fused is False and need:
+            raise ValueError("int8 weights and a script head need the fused step")
+        self.weights = weights
+        self.fused: FusedDecoder | None = None
+        self.head_ids: Any = None
+        self.eos_col = self.eos  # the EOS score's column in the logits
+        self.reads_pos = False  # the step's attention length comes from the device position
+        if not (fused or need):
+            return
+        if self.act is not self.F.relu:
+            raise ValueError("the fused NLLB step supports ReLU models only")
+        if kernels not in (None, "triton", "torch"):
+            raise ValueError(f"unknown kernels {kernels!r}; use triton or torch")
+        ops: Any = None
+        if kernels == "triton":
+            from stream_tts.engines.decode import kernels as ops
+        elif kernels is None:
+            ops = triton_ops(self.device)
+        if head_ids is not None:
+            if self.eos not in head_ids:
+                raise ValueError("the output layer's rows must include EOS")
+            self.head_ids = torch.tensor(list(head_ids), dtype=torch.long, device=self.device)
+            self.eos_col = list(head_ids).index(self.eos)
+        self.fused = FusedDecoder(
+            self.dec, self.self_qkv, self.lm_head, weights=weights, head_ids=self.head_ids, ops=ops
+        )
+        self.reads_pos = ops is not None
 
     @staticmethod
     def unsupported(model: Any, beams: int) -> str | None:
@@ -194,6 +249,14 @@ class NllbLoop:
     def _step(self, key: tuple[int, int]) -> None:
         """One decoder token: attends to cache[:n_self] and the source's first n_src K/V."""
         n_self, n_src = key
+        if self.fused is not None:
+            embed = (self.embed, self.positions, self.embed_scale, self.pad + 1)
+            logits = self.fused.step(
+                embed, self.tok, self.pos, self.self_cache, self.cross_cache, self.src_keep,
+                n_self, n_src,
+            )  # fmt: skip
+            self._choose(logits.view(1, -1))
+            return
         F = self.F
         pos = self.pos
         x = F.embedding(self.tok, self.embed).view(1, 1, self.d) * self.embed_scale
@@ -230,15 +293,17 @@ class NllbLoop:
         if self.record is not None:
             self.record.append(scores.clone())  # the raw logits, as generate's output_logits
         pos = self.pos  # new tokens so far = pos (the start token is not one)
-        eos = scores[:, self.eos]
+        eos = scores[:, self.eos_col]
         eos = torch.where(pos < self.min_new, NEG_INF, eos)
         if self.decay is not None:
             start, factor = self.decay
             # transformers: penalty index = cur_len - (start + 1), cur_len = pos + 1.
             k = (pos - start).to(scores.dtype)
             eos = torch.where(k > 0, eos + eos.abs() * (torch.pow(factor, k) - 1), eos)
-        scores[:, self.eos] = eos
+        scores[:, self.eos_col] = eos
         best = scores.argmax(dim=-1)
+        if self.head_ids is not None:
+            best = self.head_ids.index_select(0, best)
         best = torch.where(pos == 0, self.forced_bos, best)
         self.next_tok.copy_(best)
         self.tok.copy_(best)
@@ -250,7 +315,55 @@ class NllbLoop:
         return bucket(n, SRC_BUCKETS) if self.pad_lengths else n
 
     def _self_len(self, n: int) -> int:
+        if self.reads_pos:  # one graph for every length: the kernels read the position
+            return self.max_len
         return bucket(n, SELF_BUCKETS) if self.pad_lengths else n
+
+    def _start(self, ids: list[int], forced_bos: int, min_new_tokens: int | None) -> int:
+        """Set up a sentence and run the encoder; returns the source length the steps use."""
+        torch = self.torch
+        n = len(ids)
+        if n > self.max_src:
+            raise ValueError(f"{n} source tokens; this decoder takes at most {self.max_src}")
+        n_src = self._src_len(n)
+        with torch.inference_mode():
+            self.src_ids[0, :n] = torch.tensor(ids, dtype=torch.long)
+            self.src_ids[0, n:] = self.pad
+            self.src_keep.copy_(self.src_ids[0] != self.pad)
+            self.forced_bos.fill_(forced_bos)
+            self.min_new.fill_(self.min_new_default if min_new_tokens is None else min_new_tokens)
+            self.tok.fill_(self.start_token)
+            self.pos.zero_()
+            if self._enc_graphs is not None:
+                self._enc_graphs.run(n_src)
+            else:
+                self._encode(n_src)
+        return n_src
+
+    def forced_logits(self, ids: list[int], forced_bos: int, targets: list[int]) -> list[Any]:
+        """Teacher forcing: step i's raw logits (float32, full vocabulary; rows a script head
+        leaves out are -inf) when the decoder has been fed the start token and targets[:i].
+        Runs eagerly (no graphs)."""
+        torch = self.torch
+        if len(targets) >= self.max_len:
+            raise ValueError(f"{len(targets)} targets; this decoder takes at most {self.max_len}")
+        n_src = self._start(ids, forced_bos, 0)
+        self.record = []
+        try:
+            with torch.inference_mode():
+                for i, t in enumerate(targets):
+                    self._step((self._self_len(i + 1), n_src))
+                    self.tok.fill_(t)
+            rows = self.record
+        finally:
+            self.record = None
+        if self.head_ids is None:
+            return [r.float().view(-1) for r in rows]
+        full = []
+        for r in rows:
+            f = torch.full((self.lm_head.shape[0],), NEG_INF, device=r.device)
+            full.append(f.index_copy_(0, self.head_ids, r.float().view(-1)))
+        return full
 
     def generate(
         self,
@@ -281,23 +394,8 @@ class NllbLoop:
         """The new tokens of generate() (forced_bos first, eos last if reached), one at a time
         as each step finishes; closing the iterator stops between two steps."""
         torch = self.torch
-        n = len(ids)
-        if n > self.max_src:
-            raise ValueError(f"{n} source tokens; this decoder takes at most {self.max_src}")
         max_new = min(max_new_tokens, self.max_len - 1)
-        n_src = self._src_len(n)
-        with torch.inference_mode():
-            self.src_ids[0, :n] = torch.tensor(ids, dtype=torch.long)
-            self.src_ids[0, n:] = self.pad
-            self.src_keep.copy_(self.src_ids[0] != self.pad)
-            self.forced_bos.fill_(forced_bos)
-            self.min_new.fill_(self.min_new_default if min_new_tokens is None else min_new_tokens)
-            self.tok.fill_(self.start_token)
-            self.pos.zero_()
-            if self._enc_graphs is not None:
-                self._enc_graphs.run(n_src)
-            else:
-                self._encode(n_src)
+        n_src = self._start(ids, forced_bos, min_new_tokens)
         for i in range(max_new):
             if i == max_new - 1 and self.forced_eos:
                 yield self.eos
@@ -331,8 +429,8 @@ class NllbLoop:
                 assert self._enc_graphs is not None and self._step_graphs is not None
                 self._enc_graphs.capture(s)
                 n += 1
-                for t in SELF_BUCKETS:
-                    if t > max_self:
+                for t in (self.max_len,) if self.reads_pos else SELF_BUCKETS:
+                    if t > max_self and not self.reads_pos:
                         break
                     self.pos.zero_()
                     self._step_graphs.capture((t, s))

@@ -1,0 +1,162 @@
+"""NLLB decoder step as eight fused launches per layer (kernels.py), int8 weights optional.
+
+Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
+the cache; self-attention; out-proj added into the residual stream; cross-attention query with
+its LayerNorm; cross-attention; out-proj added; fc1 with LayerNorm and ReLU; fc2 added. Then the
+output layer with the final LayerNorm. The residual stream is float32 (transformers keeps it in
+the model's dtype; float32 on CPU, where both compute the same thing).
+
+The output layer may keep only some rows of the vocabulary (`head_ids`, a script head): the
+logits are then those rows' scores, in `head_ids` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stream_tts.engines.decode.quant import quantize_rows
+
+WEIGHTS = ("bf16", "int8")  # bf16: the model's own dtype (float32 on CPU)
+
+
+@dataclass
+class Linear:
+    w: Any  # [N, K], the model's dtype or int8
+    scale: Any  # float32 [N] for int8, else None
+    bias: Any  # [N] or None
+
+    @staticmethod
+    def of(w: Any, bias: Any, int8: bool) -> Linear:
+        if int8:
+            q, s = quantize_rows(w)
+            return Linear(q, s, bias)
+        return Linear(w.contiguous(), None, bias)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.w.numel() * self.w.element_size())
+
+
+@dataclass
+class Layer:
+    ln1: tuple[Any, Any, float]
+    qkv: Linear
+    out: Linear
+    ln2: tuple[Any, Any, float]
+    cq: Linear
+    co: Linear
+    ln3: tuple[Any, Any, float]
+    fc1: Linear
+    fc2: Linear
+
+
+def _ln(mod: Any) -> tuple[Any, Any, float]:
+    return (mod.weight, mod.bias, float(mod.eps))
+
+
+def triton_ops(device: Any) -> Any:
+    """kernels.py on CUDA when Triton imports, else None (torch_ops runs the step)."""
+    if device.type != "cuda":
+        return None
+    try:
+        from stream_tts.engines.decode import kernels
+    except ImportError:
+        return None
+    return kernels
+
+
+class FusedDecoder:
+    """The decoder weights of an NllbLoop, packed for the fused step."""
+
+    def __init__(
+        self,
+        dec: Any,
+        self_qkv: Sequence[tuple[Any, Any]],
+        lm_head: Any,
+        *,
+        weights: str = "bf16",
+        head_ids: Any = None,
+        ops: Any = None,
+    ) -> None:
+        import torch
+
+        from stream_tts.engines.decode import torch_ops
+
+        if weights not in WEIGHTS:
+            raise ValueError(f"unknown NLLB weights {weights!r}; use one of {', '.join(WEIGHTS)}")
+        int8 = weights == "int8"
+        self.ops = ops if ops is not None else torch_ops
+        self.layers = [
+            Layer(
+                ln1=_ln(lyr.self_attn_layer_norm),
+                qkv=Linear.of(w, b, int8),
+                out=Linear.of(lyr.self_attn.out_proj.weight, lyr.self_attn.out_proj.bias, int8),
+                ln2=_ln(lyr.encoder_attn_layer_norm),
+                cq=Linear.of(lyr.encoder_attn.q_proj.weight, lyr.encoder_attn.q_proj.bias, int8),
+                co=Linear.of(
+                    lyr.encoder_attn.out_proj.weight, lyr.encoder_attn.out_proj.bias, int8
+                ),
+                ln3=_ln(lyr.final_layer_norm),
+                fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, int8),
+                fc2=Linear.of(lyr.fc2.weight, lyr.fc2.bias, int8),
+            )
+            for lyr, (w, b) in zip(dec.layers, self_qkv, strict=True)
+        ]
+        self.final_ln = _ln(dec.layer_norm)
+        rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
+        self.head = Linear.of(rows, None, int8)
+        # torch_ops computes products of int8 weights in the model's dtype.
+        self._extra = {"compute": lm_head.dtype} if self.ops is torch_ops else {}
+        d = lm_head.shape[1]
+        dev = lm_head.device
+        f32 = torch.float32
+        self.x = torch.zeros(d, dtype=f32, device=dev)  # the residual stream
+        self.q = torch.zeros(d, dtype=f32, device=dev)
+        self.a = torch.zeros(d, dtype=f32, device=dev)
+        self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
+        self.logits = torch.zeros(self.head.w.shape[0], dtype=f32, device=dev)
+
+    @property
+    def nbytes(self) -> int:
+        """Weight bytes one step reads (LayerNorms and biases left out)."""
+        per = [lin.nbytes for ly in self.layers for lin in (ly.qkv, ly.out, ly.cq, ly.co)]
+        per += [lin.nbytes for ly in self.layers for lin in (ly.fc1, ly.fc2)]
+        return sum(per) + self.head.nbytes
+
+    def _gemv(self, lin: Linear, x: Any, out: Any, **kw: Any) -> None:
+        self.ops.gemv(lin.w, x, out, scale=lin.scale, bias=lin.bias, **kw, **self._extra)
+
+    def step(
+        self,
+        embed: tuple[Any, Any, float, int],
+        tok: Any,
+        pos: Any,
+        self_cache: Any,
+        cross_cache: Any,
+        src_keep: Any,
+        n_self: int,
+        n_src: int,
+    ) -> Any:
+        """Logits of the token `tok` at decoder position `pos` (both 1-element device tensors);
+        writes its K/V into self_cache[layer] at pos. self_cache/cross_cache: [layers, 2, 1,
+        heads, len, hd]. `n_self` bounds the keys torch_ops looks at (the kernels read pos)."""
+        ops = self.ops
+        table, positions, scale, off = embed
+        x, q, a = self.x, self.q, self.a
+        ops.embed(table, positions, tok, pos, x, scale, off)
+        hd = self_cache.shape[-1]
+        for i, ly in enumerate(self.layers):
+            cache = self_cache[i, :, 0]
+            self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, hd))
+            ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
+            self._gemv(ly.out, a, x, add=True)
+            self._gemv(ly.cq, x, q, ln=ly.ln2)
+            cross = cross_cache[i, :, 0]
+            ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
+            self._gemv(ly.co, a, x, add=True)
+            self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
+            self._gemv(ly.fc2, self.h, x, add=True)
+        self._gemv(self.head, x, self.logits, ln=self.final_ln)
+        return self.logits

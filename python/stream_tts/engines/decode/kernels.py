@@ -1,0 +1,243 @@
+# Triton kernels take untyped tensor arguments; their launchers below are typed.
+# mypy: disable-error-code="no-untyped-def,untyped-decorator"
+"""Triton kernels of the fused NLLB decode step (batch 1), and their launchers.
+
+- `gemv`: y = epilogue(W · prologue(x)) for one token. W is bf16/fp16/fp32, or int8 with one
+  symmetric scale per output row. Prologue: an optional LayerNorm of x, its statistics computed
+  by every program over the whole x (x is one d_model vector: cheaper than another launch).
+  Epilogue: scale, bias, optional ReLU, then one of: store; add into `out` (the residual
+  stream, float32; split-K programs add with atomics); or write rows [d, 3d) as K and V into a
+  KV cache at the position held on the device (the fused QKV of self-attention).
+- `attend`: one query over a cache, per head, online softmax in float32; the self-attention
+  length comes from the device position (pos + 1), so one graph serves every length.
+- `embed`: the decoder input, token embedding times scale plus its sinusoidal position.
+
+Everything accumulates in float32; the residual stream and the small vectors between kernels
+are float32, only weights and the KV caches keep their own dtype. With TRITON_INTERPRET=1 set
+before this module is imported, the kernels run on CPU tensors (tests/test_kernels.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import triton  # type: ignore[import-untyped]
+import triton.language as tl  # type: ignore[import-untyped]
+
+
+@dataclass(frozen=True)
+class GemvConfig:
+    block_n: int  # output rows per program
+    block_k: int  # input elements per loop iteration
+    split_k: int  # programs sharing one row (residual outputs only: they add atomically)
+    warps: int
+
+
+def gemv_config(n: int, k: int, *, int8: bool, residual: bool) -> GemvConfig:
+    """Block sizes for an H200-class GPU (132 SMs): enough programs to keep every SM's memory
+    pipe busy (~4 or more per SM), each streaming contiguous rows in 16-byte pieces."""
+    block_k = min(1024 if int8 else 512, triton.next_power_of_2(k))
+    block_n = 16 if n >= 65536 else (8 if n >= 4096 else 4)
+    split = 1
+    if residual:  # only added outputs may be split over K
+        while (n // block_n) * split < 1024 and k // (2 * split) >= block_k and split < 8:
+            split *= 2
+    return GemvConfig(block_n, block_k, split, 4)
+
+
+# Benches may replace entries: (n, k, int8, residual) -> config.
+OVERRIDES: dict[tuple[int, int, bool, bool], GemvConfig] = {}
+
+
+@triton.jit
+def _gemv_kernel(
+    w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr,
+    N, K, eps, kv_start, kv_half_stride, kv_head_stride,
+    HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
+    RELU: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr,
+    SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = rows < N
+    cols0 = tl.arange(0, BLOCK_K)
+    mean = 0.0
+    rstd = 1.0
+    if HAS_LN:
+        acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK_K):
+            c = k0 + cols0
+            acc1 += tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
+        mean = tl.sum(acc1, axis=0) / K
+        acc2 = tl.zeros([BLOCK_K], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK_K):
+            c = k0 + cols0
+            xv = tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
+            xv = tl.where(c < K, xv - mean, 0.0)
+            acc2 += xv * xv
+        rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / K + eps)
+    # This program's share of K: whole BLOCK_K chunks, so splits never overlap.
+    per_split = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K) * BLOCK_K
+    k_lo = pid_k * per_split
+    k_hi = tl.minimum(k_lo + per_split, K)
+    w_rows = w_ptr + rows.to(tl.int64)[:, None] * K
+    acc = tl.zeros([BLOCK_N, BLOCK_K], dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BLOCK_K):
+        c = k0 + cols0
+        c_ok = c < k_hi
+        xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        if HAS_LN:
+            g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
+        wv = tl.load(w_rows + c[None, :], mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+        acc += wv.to(tl.float32) * xv[None, :]
+    y = tl.sum(acc, axis=1)
+    if HAS_SCALE:
+        y = y * tl.load(scale_ptr + rows, mask=row_ok, other=0.0)
+    if HAS_BIAS:
+        if pid_k == 0:
+            y = y + tl.load(bias_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    if RELU:
+        y = tl.maximum(y, 0.0)
+    if MODE == 0:  # store
+        tl.store(out_ptr + rows, y, mask=row_ok)
+    elif MODE == 1:  # add into the residual stream
+        if SPLIT_K == 1:
+            prev = tl.load(out_ptr + rows, mask=row_ok, other=0.0)
+            tl.store(out_ptr + rows, prev + y, mask=row_ok)
+        else:
+            tl.atomic_add(out_ptr + rows, y, mask=row_ok)
+    else:  # rows < kv_start to out, the rest as K then V into the cache at `pos`
+        tl.store(out_ptr + rows, y, mask=row_ok & (rows < kv_start))
+        j = tl.maximum(rows - kv_start, 0)
+        pos = tl.load(pos_ptr)
+        half = j // kv_start
+        within = j % kv_start
+        dst = half * kv_half_stride + (within // HD) * kv_head_stride + pos * HD + within % HD
+        tl.store(cache_ptr + dst, y, mask=row_ok & (rows >= kv_start))
+
+
+def gemv(
+    w: Any,
+    x: Any,
+    out: Any,
+    *,
+    scale: Any = None,
+    bias: Any = None,
+    ln: tuple[Any, Any, float] | None = None,
+    relu: bool = False,
+    add: bool = False,
+    kv: tuple[Any, Any, int] | None = None,
+    config: GemvConfig | None = None,
+) -> None:
+    """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
+
+    `scale`: float32 per-row scales of an int8 `w`; `ln`: (weight, bias, eps) of a LayerNorm
+    applied to x first; `add`: out += result (out float32); `kv`: (cache, pos, head_dim) with
+    cache [2, heads, max_len, head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K
+    and V of position pos (a 1-element device tensor), d = heads * head_dim.
+    """
+    n, k = w.shape
+    int8 = w.dtype == torch.int8
+    cfg = config or OVERRIDES.get((n, k, int8, add)) or gemv_config(n, k, int8=int8, residual=add)
+    split = cfg.split_k if add else 1
+    if relu and split > 1:
+        raise ValueError("ReLU needs the whole sum: split_k must be 1")
+    dummy = x
+    mode, hd, half_stride, head_stride, kv_start = 0, 1, 0, 0, n
+    cache, pos = dummy, dummy
+    if add:
+        mode = 1
+    elif kv is not None:
+        cache, pos, hd = kv
+        mode = 2
+        kv_start = n // 3
+        half_stride, head_stride = cache.stride(0), cache.stride(1)
+    grid = (triton.cdiv(n, cfg.block_n), split)
+    _gemv_kernel[grid](
+        w, scale if scale is not None else dummy, x,
+        ln[0] if ln else dummy, ln[1] if ln else dummy,
+        bias if bias is not None else dummy, out, cache, pos,
+        n, k, float(ln[2]) if ln else 0.0, kv_start, half_stride, head_stride,
+        HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
+        RELU=relu, MODE=mode, HD=hd,
+        SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, num_warps=cfg.warps,
+    )  # fmt: skip
+
+
+@triton.jit
+def _attend_kernel(
+    q_ptr, k_ptr, v_ptr, keep_ptr, out_ptr, pos_ptr, T, head_stride, sm_scale,
+    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr,
+):  # fmt: skip
+    h = tl.program_id(0)
+    d = tl.arange(0, HD)
+    q = tl.load(q_ptr + h * HD + d).to(tl.float32) * sm_scale
+    if CAUSAL:
+        n = tl.load(pos_ptr).to(tl.int32) + 1  # cache slots 0..pos hold this sentence
+    else:
+        n = T
+    m = -1.0e30  # finite: a block with no key left never yields inf - inf
+    den = 0.0
+    acc = tl.zeros([HD], dtype=tl.float32)
+    base = h * head_stride
+    for t0 in range(0, n, BLOCK_T):
+        t = t0 + tl.arange(0, BLOCK_T)
+        ok = t < n
+        if not CAUSAL:
+            ok = ok & (tl.load(keep_ptr + t, mask=ok, other=0) != 0)
+        offs = base + t[:, None] * HD + d[None, :]
+        kk = tl.load(k_ptr + offs, mask=ok[:, None], other=0.0).to(tl.float32)
+        s = tl.where(ok, tl.sum(kk * q[None, :], axis=1), float("-inf"))
+        m_new = tl.maximum(m, tl.max(s, axis=0))
+        p = tl.exp(s - m_new)
+        alpha = tl.exp(m - m_new)
+        vv = tl.load(v_ptr + offs, mask=ok[:, None], other=0.0).to(tl.float32)
+        den = den * alpha + tl.sum(p, axis=0)
+        acc = acc * alpha + tl.sum(p[:, None] * vv, axis=0)
+        m = m_new
+    tl.store(out_ptr + h * HD + d, acc / den)
+
+
+def attend(
+    q: Any, k: Any, v: Any, out: Any, *, pos: Any = None, keep: Any = None, n: int = 0
+) -> None:
+    """Softmax attention of one query per head: q, out [heads * hd]; k, v [heads, T, hd]
+    (strided by head). Self-attention: `pos` (device tensor), keys 0..pos. Cross-attention:
+    `keep` (bool [>= n]) masks the first `n` keys."""
+    heads, _, hd = k.shape
+    causal = pos is not None
+    if not causal and keep is None:
+        raise ValueError("attend needs pos (self-attention) or keep (cross-attention)")
+    dummy = q
+    _attend_kernel[(heads,)](
+        q, k, v, keep if keep is not None else dummy, out, pos if causal else dummy,
+        n, k.stride(0), 1.0 / math.sqrt(hd),
+        CAUSAL=causal, HD=hd, BLOCK_T=32, num_warps=4,
+    )  # fmt: skip
+
+
+@triton.jit
+def _embed_kernel(
+    emb_ptr, posw_ptr, tok_ptr, pos_ptr, out_ptr, D, scale, pos_offset, BLOCK: tl.constexpr
+):
+    tok = tl.load(tok_ptr).to(tl.int64)
+    p = tl.load(pos_ptr).to(tl.int64) + pos_offset
+    for c0 in range(0, D, BLOCK):
+        c = c0 + tl.arange(0, BLOCK)
+        ok = c < D
+        e = tl.load(emb_ptr + tok * D + c, mask=ok, other=0.0).to(tl.float32)
+        pe = tl.load(posw_ptr + p * D + c, mask=ok, other=0.0).to(tl.float32)
+        tl.store(out_ptr + c, e * scale + pe, mask=ok)
+
+
+def embed(table: Any, positions: Any, tok: Any, pos: Any, out: Any, scale: float, off: int) -> None:
+    """out = table[tok] * scale + positions[pos + off] in float32 (transformers rounds both
+    terms and the sum to the model's dtype); tok and pos are 1-element device tensors."""
+    d = table.shape[1]
+    _embed_kernel[(1,)](table, positions, tok, pos, out, d, scale, off, BLOCK=1024)

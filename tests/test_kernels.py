@@ -1,0 +1,195 @@
+"""The fused decode step's Triton kernels (engines/decode/kernels.py) against plain torch, on
+fresh random inputs. Without a GPU they run in Triton's interpreter (numpy on CPU), with small
+shapes; with one they compile for it: `pytest -q tests/test_kernels.py` on the GPU machine.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gpu_models as gm
+import pytest
+import torch
+import torch.nn.functional as F
+import triton_interp
+from triton_interp import DEVICE
+
+from stream_tts.engines.decode import kernels as K
+from stream_tts.engines.decode.quant import dequantize, quantize_rows
+
+# Small blocks make the loops over K, rows and splits run more than once at small shapes.
+SMALL = K.GemvConfig(block_n=8, block_k=32, split_k=2, warps=4)
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "int8": torch.int8}
+
+
+def rand(*shape: int, g: torch.Generator, scale: float = 1.0, shift: float = 0.0) -> Any:
+    return (torch.randn(*shape, generator=g) * scale + shift).to(DEVICE)
+
+
+def weights(n: int, k: int, kind: str, g: torch.Generator) -> tuple[Any, Any, Any]:
+    """(w as the kernel takes it, its scale or None, the float32 matrix it stands for)."""
+    w = rand(n, k, g=g, scale=0.2)
+    if kind == "int8":
+        q, s = quantize_rows(w)
+        return q, s, dequantize(q, s, torch.float32)
+    w = w.to(DTYPES[kind])
+    return w, None, w.float()
+
+
+def close(a: Any, b: Any) -> None:
+    torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
+@pytest.mark.parametrize("cfg", [SMALL, None], ids=["small-blocks", "default-blocks"])
+def test_gemv_layernorm_bias_relu(kind: str, cfg: Any) -> None:
+    g = torch.Generator().manual_seed(1)
+    n, k = 44, 80  # neither a multiple of the blocks
+    w, scale, ref_w = weights(n, k, kind, g)
+    x = rand(k, g=g, scale=3.0, shift=1.5)  # a mean and spread for the LayerNorm to remove
+    ln_w, ln_b, bias = rand(k, g=g), rand(k, g=g), rand(n, g=g)
+    out = torch.zeros(n, device=DEVICE)
+    K.gemv(w, x, out, scale=scale, bias=bias, ln=(ln_w, ln_b, 1e-5), relu=True, config=cfg)
+    ref = F.relu(F.linear(F.layer_norm(x, (k,), ln_w, ln_b, 1e-5), ref_w, bias))
+    close(out, ref)
+    assert (ref == 0).any() and (ref > 0).any()  # the ReLU had work on both sides
+
+    plain = torch.zeros(n, device=DEVICE)
+    K.gemv(w, x, plain, scale=scale, config=cfg)
+    close(plain, F.linear(x, ref_w))
+
+
+@pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
+@pytest.mark.parametrize("split", [1, 2, 4])
+def test_gemv_adds_into_the_residual_stream(kind: str, split: int) -> None:
+    g = torch.Generator().manual_seed(2)
+    n, k = 40, 200
+    w, scale, ref_w = weights(n, k, kind, g)
+    x, bias, res = rand(k, g=g), rand(n, g=g), rand(n, g=g)
+    out = res.clone()
+    cfg = K.GemvConfig(block_n=8, block_k=32, split_k=split, warps=4)
+    K.gemv(w, x, out, scale=scale, bias=bias, add=True, config=cfg)
+    close(out, res + F.linear(x, ref_w, bias))  # the bias once, whatever the split
+
+
+def test_gemv_writes_k_and_v_into_the_cache_at_the_device_position() -> None:
+    g = torch.Generator().manual_seed(3)
+    heads, hd, max_len, layers = 2, 16, 12, 3
+    d = heads * hd
+    w, _, ref_w = weights(3 * d, d, "bf16", g)
+    x, bias = rand(d, g=g), rand(3 * d, g=g)
+    ln_w, ln_b = rand(d, g=g), rand(d, g=g)
+    cache = torch.zeros(layers, 2, 1, heads, max_len, hd, dtype=torch.bfloat16, device=DEVICE)
+    before = cache.clone()
+    q = torch.zeros(d, device=DEVICE)
+    pos = torch.tensor([5], device=DEVICE)
+    K.gemv(w, x, q, bias=bias, ln=(ln_w, ln_b, 1e-5), kv=(cache[1, :, 0], pos, hd), config=SMALL)
+    ref = F.linear(F.layer_norm(x, (d,), ln_w, ln_b, 1e-5), ref_w, bias)
+    close(q, ref[:d])
+    expect = before.clone()
+    expect[1, 0, 0, :, 5] = ref[d : 2 * d].view(heads, hd).to(torch.bfloat16)
+    expect[1, 1, 0, :, 5] = ref[2 * d :].view(heads, hd).to(torch.bfloat16)
+    torch.testing.assert_close(cache.float(), expect.float(), rtol=1e-2, atol=1e-2)
+    assert torch.equal(cache[1, :, :, :, :5], before[1, :, :, :, :5])  # nothing else written
+    assert torch.equal(cache[0], before[0]) and torch.equal(cache[2], before[2])
+
+
+def test_gemv_refuses_relu_with_split_k() -> None:
+    x = torch.zeros(64, device=DEVICE)
+    with pytest.raises(ValueError, match="ReLU"):
+        K.gemv(torch.zeros(8, 64, device=DEVICE), x, x, relu=True, add=True, config=SMALL)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("pos", [0, 6, 40])
+def test_self_attention_reads_keys_up_to_the_device_position(dtype: Any, pos: int) -> None:
+    g = torch.Generator().manual_seed(4)
+    heads, hd, max_len = 3, 16, 48
+    cache = rand(2, heads, max_len, hd, g=g).to(dtype)  # slots past pos hold junk
+    q = rand(heads * hd, g=g)
+    out = torch.zeros(heads * hd, device=DEVICE)
+    K.attend(q, cache[0], cache[1], out, pos=torch.tensor([pos], device=DEVICE))
+    n = pos + 1
+    ref = F.scaled_dot_product_attention(
+        q.view(1, heads, 1, hd), cache[0, :, :n].float()[None], cache[1, :, :n].float()[None]
+    )
+    close(out, ref.reshape(-1))
+
+
+@pytest.mark.parametrize("n", [5, 37, 64])
+def test_cross_attention_masks_pads(n: int) -> None:
+    g = torch.Generator().manual_seed(5)
+    heads, hd, max_src = 2, 32, 64
+    cache = rand(2, heads, max_src, hd, g=g).to(torch.bfloat16)
+    keep = torch.rand(max_src, generator=g).to(DEVICE) < 0.7
+    keep[0] = True
+    q = rand(heads * hd, g=g)
+    out = torch.zeros(heads * hd, device=DEVICE)
+    K.attend(q, cache[0], cache[1], out, keep=keep, n=n)
+    ref = F.scaled_dot_product_attention(
+        q.view(1, heads, 1, hd),
+        cache[0, :, :n].float()[None],
+        cache[1, :, :n].float()[None],
+        attn_mask=keep[:n].view(1, 1, 1, n),
+    )
+    close(out, ref.reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_embed(dtype: Any) -> None:
+    g = torch.Generator().manual_seed(6)
+    table = rand(50, 40, g=g).to(dtype)
+    positions = rand(30, 40, g=g)
+    out = torch.zeros(40, device=DEVICE)
+    tok, pos = torch.tensor([17], device=DEVICE), torch.tensor([4], device=DEVICE)
+    K.embed(table, positions, tok, pos, out, math.sqrt(40), 2)
+    ref = table[17].float() * math.sqrt(40) + positions[6]
+    close(out, ref)
+
+
+def test_quantize_rows() -> None:
+    g = torch.Generator().manual_seed(7)
+    w = rand(20, 33, g=g)
+    w[3] = 0
+    q, s = quantize_rows(w)
+    assert q.dtype == torch.int8 and q.abs().max() <= 127
+    assert (q.abs().amax(dim=1)[torch.arange(20) != 3] == 127).all()  # each row uses the range
+    err = (dequantize(q, s, torch.float32) - w).abs()
+    assert (err <= s[:, None] / 2 + 1e-7).all()  # round to nearest
+    assert not q[3].any() and s[3] == 1
+
+
+def test_interpreter_flag_matches_the_machine() -> None:
+    assert triton_interp.INTERPRET == (not torch.cuda.is_available())
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+def test_fused_loop_on_the_kernels_matches_its_torch_twin(
+    weights: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole fused step on the kernels: same tokens as generate() in float32 (bf16 mode,
+    i.e. the model's own float32 weights) and as the same loop on torch ops (int8)."""
+    from test_nllb_loop import SENTENCES, reference, wide_model
+
+    from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    if triton_interp.INTERPRET:  # the interpreter pays per program: few, large ones
+        monkeypatch.setattr(K, "gemv_config", lambda n, k, **kw: K.GemvConfig(64, 64, 1, 4))
+
+    tok = gm.nllb_tokenizer()
+    tok.src_lang = "eng_Latn"
+    bos = tok.convert_tokens_to_ids("deu_Latn")
+    m = wide_model(tok, 11).to(DEVICE)
+    ours = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="triton")
+    twin = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="torch")
+    assert ours.reads_pos and not twin.reads_pos
+    for text in SENTENCES[:1]:
+        ids = tok(text)["input_ids"]
+        ours.record, twin.record = [], []
+        got = ours.generate(ids, bos, 12)
+        assert got == twin.generate(ids, bos, 12)
+        if weights == "bf16":
+            assert got == reference(m, tok, text, 12)[0]
+        for a, b in zip(ours.record, twin.record, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
