@@ -195,6 +195,20 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
         "transformers generate() and coqui-tts' stream, to compare",
     )
     g.add_argument(
+        "--nllb-weights",
+        dest="translate.weights",
+        choices=["bf16", "int8"],
+        help="bf16: the checkpoint's own weights (default); int8: the decoder and output layer "
+        "quantised per row, half the bytes per token (our decode loop)",
+    )
+    g.add_argument(
+        "--nllb-head",
+        dest="translate.head",
+        choices=["full", "script"],
+        help="full: score the whole vocabulary (default); script: only tokens written in the "
+        "target language's script (or without letters), faster, cannot copy foreign names",
+    )
+    g.add_argument(
         "--compute-device",
         metavar="DEV",
         help="torch device for GPU engines: cuda, cuda:1, mps, cpu (default: best)",
@@ -216,9 +230,11 @@ def _nllb_transformers(model: str, **kw: Any) -> Translator:
     return load_nllb(model, **kw)
 
 
-def _nllb_ct2(model: str, *, loop: str, **kw: Any) -> Translator:
+def _nllb_ct2(model: str, *, loop: str, weights: str, head: str, **kw: Any) -> Translator:
     from stream_tts.engines.ct2 import load_ct2
 
+    if weights != "bf16" or head != "full":
+        raise ValueError("NLLB int8 weights and the script head are options of our decode loop")
     return load_ct2(model, **kw)  # CTranslate2 runs its own decoding: no loop to choose
 
 
@@ -240,13 +256,18 @@ def make_translator(
     device: str | None = None,
     beams: int = 1,
     loop: str = "own",
+    weights: str = "bf16",
+    head: str = "full",
 ) -> Translator:
-    """The translator `backend` loads for `model` (`loop`: own or stock, transformers only)."""
+    """The translator `backend` loads for `model` (`loop`: own or stock, `weights`: bf16 or
+    int8, `head`: full or script; transformers only)."""
     spec = TRANSLATORS.get(backend)
     if spec is None:
         names = ", ".join(TRANSLATORS)
         raise ValueError(f"unknown translation backend {backend!r} (choose from {names})")
-    return spec.load(model, src=src, tgt=tgt, device=device, beams=beams, loop=loop)
+    return spec.load(
+        model, src=src, tgt=tgt, device=device, beams=beams, loop=loop, weights=weights, head=head
+    )
 
 
 def create_translator(settings: Settings) -> Translator | None:
@@ -268,6 +289,8 @@ def create_translator(settings: Settings) -> Translator | None:
         device=o.get("device") or settings.compute_device,
         beams=int(o.get("beams", 1)),
         loop=settings.engine_options.get("gpu", {}).get("loop") or "own",
+        weights=o.get("weights") or "bf16",
+        head=o.get("head") or "full",
     )
 
 

@@ -28,6 +28,8 @@ QUALITY_MODELS = {"fast": DEFAULT_MODEL, "best": "facebook/nllb-200-3.3B"}
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 LOOPS = ("own", "stock")
+WEIGHTS = ("bf16", "int8")  # bf16: the checkpoint's own dtype; int8: decoder + output layer
+HEADS = ("full", "script")  # script: output rows of the target language's script only
 # generate() settings our loop honours; others (set by benches and tests) go to generate().
 _OWN_KWARGS = {"min_new_tokens", "max_new_tokens"}
 WARMUP_MAX_TOKENS = 64  # own loop on CUDA: input lengths whose graphs warmup() captures
@@ -72,9 +74,16 @@ class NllbTranslator:
         max_new_tokens: int | None = None,
         generate_kwargs: dict[str, Any] | None = None,
         loop: str = "own",
+        weights: str = "bf16",
+        head: str = "full",
     ) -> None:
         if loop not in LOOPS:
             raise ValueError(f"unknown decode loop {loop!r}; use one of {', '.join(LOOPS)}")
+        if weights not in WEIGHTS:
+            raise ValueError(f"unknown NLLB weights {weights!r}; use one of {', '.join(WEIGHTS)}")
+        if head not in HEADS:
+            raise ValueError(f"unknown NLLB head {head!r}; use one of {', '.join(HEADS)}")
+        self.weights, self.head = weights, head
         self.model = model
         self.tokenizer = tokenizer
         self.src = to_flores(src)
@@ -92,6 +101,11 @@ class NllbTranslator:
         self.interrupted = 0  # sentences cut short by interrupt()
         self.loop = self._own_loop() if loop == "own" else None
         self.loop_name = "own" if self.loop is not None else "stock"
+        if self.loop is None and (weights, head) != ("bf16", "full"):
+            raise ValueError(
+                "NLLB int8 weights and the script head need our decode loop, which does not "
+                f"cover this configuration (loop {loop!r}, beams {self.beams})"
+            )
 
     def _own_loop(self) -> Any:
         """Our loop where it computes what generate() would; None (generate) otherwise."""
@@ -102,9 +116,16 @@ class NllbTranslator:
         if extra or NllbLoop.unsupported(self.model, self.beams) is not None:
             return None
         cuda = self.device.type == "cuda"
+        head_ids = None
+        if self.head == "script":
+            from stream_tts.engines.decode.script_head import kept_ids
+
+            rows = self.model.get_output_embeddings().weight.shape[0]
+            head_ids = kept_ids(self.tokenizer, self.tgt, rows)
+        loop = NllbLoop(self.model, graphs=cuda, weights=self.weights, head_ids=head_ids)
         # CUDA graphs are captured and replayed on this one thread, whoever calls translate().
         self._gpu = GpuThread("stream-tts-nllb") if cuda else None
-        return NllbLoop(self.model, graphs=cuda)
+        return loop
 
     def _lang_id(self, flores: str) -> int:
         tid = self.tokenizer.convert_tokens_to_ids(flores)
@@ -209,6 +230,8 @@ def load_nllb(
     beams: int = 1,
     dtype: Any = None,
     loop: str = "own",
+    weights: str = "bf16",
+    head: str = "full",
 ) -> NllbTranslator:
     """Load an NLLB model (hub id or local folder) onto the chosen device."""
     require("torch", "nllb")
@@ -220,4 +243,6 @@ def load_nllb(
         path, dtype=dtype or pick_dtype(dev), attn_implementation="sdpa"
     )
     m.to(dev).eval()
-    return NllbTranslator(m, tokenizer, src=src, tgt=tgt, beams=beams, loop=loop)
+    return NllbTranslator(
+        m, tokenizer, src=src, tgt=tgt, beams=beams, loop=loop, weights=weights, head=head
+    )
