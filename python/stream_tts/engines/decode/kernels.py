@@ -45,7 +45,9 @@ def gemv_config(n: int, k: int, *, int8: bool, residual: bool) -> GemvConfig:
     if residual:  # only added outputs may be split over K
         while (n // block_n) * split < 1024 and k // (2 * split) >= block_k and split < 8:
             split *= 2
-    return GemvConfig(block_n, block_k, split, 4)
+    # The float32 accumulator tile: at most 64 registers a thread.
+    warps = min(8, max(4, block_n * block_k // 2048))
+    return GemvConfig(block_n, block_k, split, warps)
 
 
 # Benches may replace entries: (n, k, int8, residual) -> config.

@@ -1,0 +1,342 @@
+"""NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
+
+    python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep]
+
+Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
+real shapes (tests/gpu_models.py; no checkpoint, no tokenizer: the source is 20 fixed ids). For
+each of: current (SDPA step graph), fused bf16, fused int8, fused int8 + script head, it writes
+- the decode step, graph replay, ms (median of REPS runs of 24 steps from position 1, so the
+  self-attention lengths are those of a 25-token sentence);
+- kernel launches in one eager step (torch.profiler, CUDA-side events);
+- weight bytes per step and effective GB/s;
+- a whole 25-token translation (encoder + 25 steps, graphs), ms, median.
+Then each GEMV shape alone (20 back-to-back calls in one graph): torch (cuBLAS), our kernel in
+bf16 and int8, with and without its epilogue, against the copy rate measured here. `--sweep`
+also times 9 block configurations per shape (27 for split-K shapes; each compiles once, a few
+minutes more).
+
+The script head keeps a random HEAD_FRACTION of the vocabulary (plus EOS): the random-weight
+models have no real vocabulary to read scripts from, and only the row count matters for time.
+Results: DIR/gpu_kernels.json and DIR/gpu_kernels.md. Timings are benchmarks, not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "python"))
+
+STEPS = 24  # replays per timed run: positions 1..24
+REPS = 15
+NEW_TOKENS = 25
+HEAD_FRACTION = 0.5
+SRC = [256047, *range(1000, 1019), 2]  # language code, 19 word ids, EOS: 21 tokens
+
+
+def _cuda_ms(fn: Any, reps: int) -> float:
+    import torch
+
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def build(which: str) -> Any:
+    import gpu_models as gm
+    import torch
+
+    shape = dict(gm.NLLB_3_3B if which == "3.3b" else gm.NLLB_600M)
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        return gm.nllb_model(shape, gm.nllb_tokenizer(), dtype=torch.bfloat16)
+
+
+def weight_bytes(loop: Any) -> int:
+    if loop.fused is not None:
+        return int(loop.fused.nbytes)
+    total = loop.lm_head.numel() * loop.lm_head.element_size()
+    for lyr, (w, _) in zip(loop.dec.layers, loop.self_qkv, strict=True):
+        mods = [lyr.self_attn.out_proj, lyr.encoder_attn.q_proj, lyr.encoder_attn.out_proj]
+        for t in [w] + [m.weight for m in [*mods, lyr.fc1, lyr.fc2]]:
+            total += t.numel() * t.element_size()
+    return int(total)
+
+
+def launches(loop: Any, key: Any) -> dict[str, int]:
+    """CUDA-side events of one eager step (kernels, copies, sets)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    saved = [t.clone() for t in (loop.tok, loop.pos, loop.next_tok)]
+    with torch.inference_mode():
+        loop._step(key)  # compiles/warms anything lazy first
+        torch.cuda.synchronize()
+        for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
+            t.copy_(s)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            loop._step(key)
+            torch.cuda.synchronize()
+        for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
+            t.copy_(s)
+    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel")
+    return {
+        "cuda_events": len(events),
+        "ours": sum(1 for e in events if any(k in e.name for k in ours)),
+    }
+
+
+def time_variant(name: str, loop: Any, reads: int) -> dict[str, Any]:
+    import torch
+
+    n_src = 32
+    key = (loop._self_len(NEW_TOKENS), n_src)
+    t = time.perf_counter()
+    ids = SRC
+    loop.generate(ids, 256050, NEW_TOKENS, min_new_tokens=NEW_TOKENS)  # captures what it needs
+    capture_s = time.perf_counter() - t
+    row: dict[str, Any] = {"capture_s": capture_s, "weight_bytes": reads}
+    row["launches"] = launches(loop, key)
+    graphs = loop._step_graphs
+    assert graphs is not None and key in graphs
+
+    def steps() -> None:
+        loop.pos.fill_(1)
+        for _ in range(STEPS):
+            graphs.run(key)
+
+    with torch.inference_mode():
+        row["step_ms"] = _cuda_ms(steps, REPS) / STEPS
+    row["gb_s"] = reads / row["step_ms"] / 1e6
+
+    def translate() -> None:
+        loop.generate(ids, 256050, NEW_TOKENS, min_new_tokens=NEW_TOKENS)
+
+    times = []
+    for _ in range(10):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        translate()
+        times.append(1000 * (time.perf_counter() - t))
+    row["translate_ms"] = statistics.median(times)
+    row["tokens"] = NEW_TOKENS
+    print(name, {k: v for k, v in row.items()}, flush=True)
+    return row
+
+
+def run_model(which: str) -> tuple[dict[str, Any], Any]:
+    import torch
+
+    from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    t = time.perf_counter()
+    model = build(which)
+    out: dict[str, Any] = {"build_s": time.perf_counter() - t}
+    vocab = model.get_output_embeddings().weight.shape[0]
+    g = torch.Generator().manual_seed(1)
+    keep = sorted(set(torch.randperm(vocab, generator=g)[: int(HEAD_FRACTION * vocab)].tolist()))
+    keep = sorted({*keep, int(model.config.eos_token_id)})
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("current (SDPA step graph)", {}),
+        ("fused bf16", {"fused": True}),
+        ("fused int8", {"weights": "int8"}),
+        (
+            f"fused int8 + script head ({len(keep) / vocab:.0%} rows)",
+            {"weights": "int8", "head_ids": keep},
+        ),
+    ]
+    tokens = {}
+    for name, kw in variants:
+        loop = NllbLoop(model, graphs=True, **kw)
+        out[name] = time_variant(name, loop, weight_bytes(loop))
+        tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
+        del loop
+        torch.cuda.empty_cache()
+    base = tokens[variants[0][0]]
+    for name, _ in variants[1:]:
+        same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
+        out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
+    return out, model
+
+
+def copy_rate() -> float:
+    """Bytes read plus written per second by a 1 GiB device-to-device copy."""
+    import torch
+
+    a = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    b = torch.empty_like(a)
+    ms = _cuda_ms(lambda: b.copy_(a), 10)
+    return 2 * a.numel() / ms / 1e6
+
+
+def _graph_us(fn: Any, reps: int = 20) -> float:
+    """Microseconds per call of `fn`, called `reps` times back to back in one CUDA graph."""
+    import torch
+
+    fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(reps):
+            fn()
+    return 1000 * _cuda_ms(graph.replay, 10) / reps
+
+
+def time_shape(name: str, n: int, k: int, epi: str, sweep: bool) -> dict[str, Any]:
+    """One GEMV shape: cuBLAS, and our kernel in bf16 and int8, bare and with its epilogue."""
+    import torch
+    import torch.nn.functional as F
+
+    from stream_tts.engines.decode import kernels as K
+    from stream_tts.engines.decode.quant import quantize_rows
+
+    w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02
+    q, s = quantize_rows(w)
+    x = torch.randn(k, device="cuda")
+    xb = x.to(torch.bfloat16).view(1, k)
+    bias = torch.randn(n, device="cuda", dtype=torch.bfloat16)
+    ln = (torch.ones(k, device="cuda"), torch.zeros(k, device="cuda"), 1e-5)
+    out = torch.zeros(n, device="cuda")
+
+    def ours(wt: Any, sc: Any, full: bool, cfg: Any = None) -> Any:
+        kw: dict[str, Any] = {"scale": sc, "config": cfg}
+        if full:
+            kw["bias"] = None if name == "head" else bias
+            kw["ln"] = ln if "ln" in epi else None
+            kw["relu"] = "relu" in epi
+            kw["add"] = epi == "add"
+        return lambda: K.gemv(wt, x, out, **kw)
+
+    row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi}
+    row["cublas_us"] = _graph_us(lambda: F.linear(xb, w))
+    row["bf16_us"] = _graph_us(ours(w, None, False))
+    row["bf16_epi_us"] = _graph_us(ours(w, None, True))
+    row["int8_us"] = _graph_us(ours(q, s, False))
+    row["int8_epi_us"] = _graph_us(ours(q, s, True))
+    if sweep:
+        best: dict[str, Any] = {}
+        for wt, sc, tag in ((w, None, "bf16"), (q, s, "int8")):
+            for bn in (4, 8, 16):
+                for bk in (256, 512, 1024):
+                    for sp in (1, 2, 4) if epi == "add" else (1,):
+                        us = _graph_us(ours(wt, sc, True, K.GemvConfig(bn, bk, sp, 4)))
+                        if tag not in best or us < best[tag][0]:
+                            best[tag] = (us, f"block_n={bn} block_k={bk} split_k={sp}")
+        row["sweep_best"] = best
+    print(row, flush=True)
+    return row
+
+
+def gemv_shapes(model: Any, sweep: bool) -> list[dict[str, Any]]:
+    cfg = model.config
+    d, ffn, vocab = cfg.d_model, cfg.decoder_ffn_dim, cfg.vocab_size
+    # (name, N, K, epilogue): ln = LayerNorm prologue, add = into the residual stream
+    shapes = [
+        ("qkv", 3 * d, d, "ln"),
+        ("out-proj", d, d, "add"),
+        ("cross-q", d, d, "ln"),
+        ("fc1", ffn, d, "ln+relu"),
+        ("fc2", d, ffn, "add"),
+        ("head", vocab, d, "ln"),
+    ]
+    return [time_shape(*sh, sweep) for sh in shapes]
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        f"# NLLB decode step, fused Triton kernels ({res['device']}, {res['date']})",
+        "",
+        f"Command: `{res['command']}`. torch {res['torch']}, triton {res['triton']}. Random "
+        "bf16 weights, full-size shapes (no checkpoint offline); step = graph replay, median "
+        f"of {REPS} runs of {STEPS} steps; translation = encoder + {NEW_TOKENS} steps. "
+        f"Copy rate here: {res['copy_rate_gb_s']:.0f} GB/s (read + write).",
+        "",
+    ]
+    for which in res["models"]:
+        m = res["models"][which]
+        lines += [
+            f"## NLLB-{which}",
+            "",
+            "| path | step ms | CUDA events / step (ours) | weight MB | GB/s | 25-token "
+            "translation ms | same tokens as current |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, row in m.items():
+            if not isinstance(row, dict):
+                continue
+            ln = row["launches"]
+            lines.append(
+                f"| {name} | {row['step_ms']:.3f} | {ln['cuda_events']} ({ln['ours']}) | "
+                f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
+                f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} |"
+            )
+        lines += [
+            "",
+            "| GEMV | N x K | cuBLAS µs | bf16 µs | bf16 + epilogue µs | int8 µs | int8 + "
+            "epilogue µs | copy-rate floor bf16 / int8 µs |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        rate = res["copy_rate_gb_s"] / 2  # a GEMV only reads
+        for r in res["gemv"][which]:
+            floor = r["N"] * r["K"] * 2 / rate / 1e3
+            lines.append(
+                f"| {r['shape']} ({r['epilogue']}) | {r['N']}x{r['K']} | {r['cublas_us']:.1f} | "
+                f"{r['bf16_us']:.1f} | {r['bf16_epi_us']:.1f} | {r['int8_us']:.1f} | "
+                f"{r['int8_epi_us']:.1f} | {floor:.1f} / {floor / 2:.1f} |"
+            )
+            if "sweep_best" in r:
+                lines.append(f"|  best blocks: {r['sweep_best']} | | | | | | | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--which", default="3.3b,600m")
+    ap.add_argument("--sweep", action="store_true", help="also try block configurations")
+    a = ap.parse_args()
+    import torch
+    import triton
+
+    if not torch.cuda.is_available():
+        raise SystemExit("gpu_kernels.py needs a CUDA GPU")
+    res: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(),
+        "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "command": "python " + " ".join(sys.argv),
+        "copy_rate_gb_s": copy_rate(),
+        "models": {},
+        "gemv": {},
+    }
+    print("copy rate", res["copy_rate_gb_s"], "GB/s", flush=True)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for which in a.which.split(","):
+        res["models"][which], model = run_model(which)
+        res["gemv"][which] = gemv_shapes(model, a.sweep)
+        del model
+        torch.cuda.empty_cache()
+        (out / "gpu_kernels.json").write_text(json.dumps(res, indent=1))
+        (out / "gpu_kernels.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
