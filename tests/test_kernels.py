@@ -38,7 +38,9 @@ def weights(n: int, k: int, kind: str, g: torch.Generator) -> tuple[Any, Any, An
 
 
 def close(a: Any, b: Any) -> None:
-    torch.testing.assert_close(a, b, rtol=2e-4, atol=2e-4)
+    # The GPU's float32 references (cuBLAS, SDPA kernels) sum in other orders than ours.
+    tol = 2e-4 if triton_interp.INTERPRET else 1e-3
+    torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])

@@ -187,8 +187,17 @@ def test_make_translator_passes_the_options(tmp_path: Path) -> None:
         make_translator(str(tmp_path / "m"), "ct2", tgt="de", head="script")
 
 
-def test_cli_flags_and_config_keys() -> None:
-    from test_cli import _settings, _write
+def test_cli_flags_and_config_keys(tmp_path: Path) -> None:
+    from stream_tts.cli import _cli_values, build_parser
+    from stream_tts.config import merge
+
+    def _write(text: str) -> Path:
+        (tmp_path / "c.toml").write_text(text)
+        return tmp_path / "c.toml"
+
+    def _settings(argv: list[str], config: str = "") -> Any:
+        values = load_file(_write(config)) if config else {}
+        return merge(values, _cli_values(build_parser().parse_args(argv)))
 
     s = _settings(["--translate-to", "de", "--nllb-weights", "int8", "--nllb-head", "script"])
     assert s.engine_options["translate"] == {"weights": "int8", "head": "script"}
