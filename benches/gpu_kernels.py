@@ -151,7 +151,7 @@ def run_model(which: str) -> tuple[dict[str, Any], Any]:
     keep = sorted(set(torch.randperm(vocab, generator=g)[: int(HEAD_FRACTION * vocab)].tolist()))
     keep = sorted({*keep, int(model.config.eos_token_id)})
     variants: list[tuple[str, dict[str, Any]]] = [
-        ("current (SDPA step graph)", {}),
+        ("current (SDPA step graph)", {"fused": False}),
         ("fused bf16", {"fused": True}),
         ("fused int8", {"weights": "int8"}),
         (

@@ -138,10 +138,12 @@ class FusedDecoder:
         src_keep: Any,
         n_self: int,
         n_src: int,
+        argmax: tuple[Any, int] | None = None,
     ) -> Any:
         """Logits of the token `tok` at decoder position `pos` (both 1-element device tensors);
         writes its K/V into self_cache[layer] at pos. self_cache/cross_cache: [layers, 2, 1,
-        heads, len, hd]. `n_self` bounds the keys torch_ops looks at (the kernels read pos)."""
+        heads, len, hd]. `n_self` bounds the keys torch_ops looks at (the kernels read pos).
+        `argmax`: kernels.gemv's (best, excl) for the output layer (kernels only)."""
         ops = self.ops
         table, positions, scale, off = embed
         x, q, a = self.x, self.q, self.a
@@ -158,5 +160,6 @@ class FusedDecoder:
             self._gemv(ly.co, a, x, add=True)
             self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
             self._gemv(ly.fc2, self.h, x, add=True)
-        self._gemv(self.head, x, self.logits, ln=self.final_ln)
+        extra = {"argmax": argmax} if argmax is not None else {}
+        self._gemv(self.head, x, self.logits, ln=self.final_ln, **extra)
         return self.logits
