@@ -199,7 +199,7 @@ def run_model(which: str) -> tuple[dict[str, Any], Any]:
         torch.cuda.empty_cache()
     K.PDL, K.FAST_I8 = saved
     base = tokens[variants[0][0]]
-    for name, _ in variants[1:]:
+    for name, *_ in variants[1:]:
         same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
         out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
     return out, model
@@ -337,13 +337,12 @@ def markdown(res: dict[str, Any]) -> str:
             if not isinstance(row, dict):
                 continue
             ln = row["launches"]
+            layer = f"{row['layer_us']:.1f}" if "layer_us" in row else "-"
             lines.append(
                 f"| {name} | {row['step_ms']:.3f} | {ln['cuda_events']} ({ln['ours']}) | "
                 f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
                 f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} | "
-                f"{row['layer_us']:.1f} |"
-                if "layer_us" in row
-                else f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} | - |"
+                f"{layer} |"
             )
         lines += [
             "",
