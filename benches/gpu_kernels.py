@@ -10,8 +10,11 @@ each of: current (SDPA step graph), fused bf16, fused int8, fused int8 + script 
 - kernel launches in one eager step (torch.profiler, CUDA-side events);
 - weight bytes per step and effective GB/s;
 - a whole 25-token translation (encoder + 25 steps, graphs), ms, median.
-Then each GEMV shape alone (20 back-to-back calls in one graph): torch (cuBLAS), our kernel in
-bf16 and int8, with and without its epilogue, against the copy rate measured here. `--sweep`
+- one decoder layer's kernels, µs (all layers' distinct weights replayed in one graph / layers).
+Fused variants also run without PDL and int8 with the plain I2F conversion, for comparison.
+Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
+graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
+int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
 also times 9 block configurations per shape (27 for split-K shapes; each compiles once, a few
 minutes more).
 
@@ -38,6 +41,7 @@ STEPS = 24  # replays per timed run: positions 1..24
 REPS = 15
 NEW_TOKENS = 25
 HEAD_FRACTION = 0.5
+COLD_BYTES = 256 << 20  # per-shape timings cycle through this much weight (H200 L2: 50 MB)
 SRC = [256047, *range(1000, 1019), 2]  # language code, 19 word ids, EOS: 21 tokens
 
 
@@ -93,7 +97,7 @@ def launches(loop: Any, key: Any) -> dict[str, int]:
         for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
             t.copy_(s)
     events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel")
+    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel", "_choose_kernel")
     return {
         "cuda_events": len(events),
         "ours": sum(1 for e in events if any(k in e.name for k in ours)),
@@ -138,6 +142,26 @@ def time_variant(name: str, loop: Any, reads: int) -> dict[str, Any]:
     return row
 
 
+def layer_us(loop: Any) -> float:
+    """One decoder layer's kernels, µs: all layers (distinct weights, as in a step) replayed
+    in one graph, divided by their number."""
+    import torch
+
+    fused = loop.fused
+    n_src = 32
+    args = (loop.pos, loop.self_cache, loop.cross_cache, loop.src_keep, loop.max_len, n_src)
+
+    def layers() -> None:
+        for i in range(len(fused.layers)):
+            fused.layer(i, *args)
+
+    with torch.inference_mode():
+        loop.pos.fill_(12)
+        us = _graph_us(layers, reps=1, runs=REPS * 2)
+    print("layer", us / len(fused.layers), "us", flush=True)
+    return us / len(fused.layers)
+
+
 def run_model(which: str) -> tuple[dict[str, Any], Any]:
     import torch
 
@@ -150,24 +174,32 @@ def run_model(which: str) -> tuple[dict[str, Any], Any]:
     g = torch.Generator().manual_seed(1)
     keep = sorted(set(torch.randperm(vocab, generator=g)[: int(HEAD_FRACTION * vocab)].tolist()))
     keep = sorted({*keep, int(model.config.eos_token_id)})
-    variants: list[tuple[str, dict[str, Any]]] = [
-        ("current (SDPA step graph)", {}),
-        ("fused bf16", {"fused": True}),
-        ("fused int8", {"weights": "int8"}),
-        (
-            f"fused int8 + script head ({len(keep) / vocab:.0%} rows)",
-            {"weights": "int8", "head_ids": keep},
-        ),
+    from stream_tts.engines.decode import kernels as K
+
+    # (name, loop options, kernels.PDL, kernels.FAST_I8) - flags as the graphs are captured.
+    head = f"fused int8 + script head ({len(keep) / vocab:.0%} rows)"
+    variants: list[tuple[str, dict[str, Any], bool, bool]] = [
+        ("current (SDPA step graph)", {"fused": False}, K.PDL, K.FAST_I8),
+        ("fused bf16, no PDL", {"fused": True}, False, K.FAST_I8),
+        ("fused bf16", {"fused": True}, K.PDL, K.FAST_I8),
+        ("fused int8, I2F convert", {"weights": "int8"}, K.PDL, False),
+        ("fused int8", {"weights": "int8"}, K.PDL, K.FAST_I8),
+        (head, {"weights": "int8", "head_ids": keep}, K.PDL, K.FAST_I8),
     ]
     tokens = {}
-    for name, kw in variants:
+    saved = K.PDL, K.FAST_I8
+    for name, kw, pdl, fast in variants:
+        K.PDL, K.FAST_I8 = pdl, fast
         loop = NllbLoop(model, graphs=True, **kw)
         out[name] = time_variant(name, loop, weight_bytes(loop))
         tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
+        if loop.fused is not None and loop.fused.head.w.shape[0] == vocab:
+            out[name]["layer_us"] = layer_us(loop)
         del loop
         torch.cuda.empty_cache()
+    K.PDL, K.FAST_I8 = saved
     base = tokens[variants[0][0]]
-    for name, _ in variants[1:]:
+    for name, *_ in variants[1:]:
         same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
         out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
     return out, model
@@ -183,7 +215,7 @@ def copy_rate() -> float:
     return 2 * a.numel() / ms / 1e6
 
 
-def _graph_us(fn: Any, reps: int = 20) -> float:
+def _graph_us(fn: Any, reps: int = 20, runs: int = 10) -> float:
     """Microseconds per call of `fn`, called `reps` times back to back in one CUDA graph."""
     import torch
 
@@ -193,7 +225,13 @@ def _graph_us(fn: Any, reps: int = 20) -> float:
     with torch.cuda.graph(graph):
         for _ in range(reps):
             fn()
-    return 1000 * _cuda_ms(graph.replay, 10) / reps
+    return 1000 * _cuda_ms(graph.replay, runs) / reps
+
+
+def _copies(n: int, k: int) -> int:
+    """Distinct copies of an N x K bf16 weight that a timing cycles through: >= COLD_BYTES in
+    all, so each call reads HBM, not the 50 MB L2 the previous call filled."""
+    return max(1, -(-COLD_BYTES // (2 * n * k)))
 
 
 def time_shape(name: str, n: int, k: int, epi: str, sweep: bool) -> dict[str, Any]:
@@ -204,39 +242,59 @@ def time_shape(name: str, n: int, k: int, epi: str, sweep: bool) -> dict[str, An
     from stream_tts.engines.decode import kernels as K
     from stream_tts.engines.decode.quant import quantize_rows
 
-    w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02
-    q, s = quantize_rows(w)
+    copies = _copies(n, k)
+    ws = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(copies)]
+    qs = [quantize_rows(w) for w in ws]
     x = torch.randn(k, device="cuda")
     xb = x.to(torch.bfloat16).view(1, k)
     bias = torch.randn(n, device="cuda", dtype=torch.bfloat16)
     ln = (torch.ones(k, device="cuda"), torch.zeros(k, device="cuda"), 1e-5)
     out = torch.zeros(n, device="cuda")
+    best = K.new_best("cuda")
 
-    def ours(wt: Any, sc: Any, full: bool, cfg: Any = None) -> Any:
-        kw: dict[str, Any] = {"scale": sc, "config": cfg}
+    def ours(int8: bool, full: bool, cfg: Any = None) -> Any:
+        kw: dict[str, Any] = {"config": cfg}
         if full:
             kw["bias"] = None if name == "head" else bias
             kw["ln"] = ln if "ln" in epi else None
             kw["relu"] = "relu" in epi
             kw["add"] = epi == "add"
-        return lambda: K.gemv(wt, x, out, **kw)
+            if name == "head":
+                kw["argmax"] = (best, 2)
+        mats = [(q, sc) for q, sc in qs] if int8 else [(w, None) for w in ws]
 
-    row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi}
-    row["cublas_us"] = _graph_us(lambda: F.linear(xb, w))
-    row["bf16_us"] = _graph_us(ours(w, None, False))
-    row["bf16_epi_us"] = _graph_us(ours(w, None, True))
-    row["int8_us"] = _graph_us(ours(q, s, False))
-    row["int8_epi_us"] = _graph_us(ours(q, s, True))
+        def calls() -> None:
+            for wt, sc in mats:
+                K.gemv(wt, x, out, scale=sc, **kw)
+
+        return calls
+
+    reps = max(1, 20 // copies)  # graph calls of the whole cycle
+    row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi, "copies": copies}
+
+    def us(fn: Any) -> float:
+        return _graph_us(fn, reps) / copies
+
+    def cublas() -> None:
+        for w in ws:
+            F.linear(xb, w)
+
+    row["cublas_us"] = us(cublas)
+    row["bf16_us"] = us(ours(False, False))
+    row["bf16_epi_us"] = us(ours(False, True))
+    row["int8_us"] = us(ours(True, False))
+    row["int8_epi_us"] = us(ours(True, True))
     if sweep:
         best: dict[str, Any] = {}
-        for wt, sc, tag in ((w, None, "bf16"), (q, s, "int8")):
+        top: dict[str, Any] = {}
+        for int8, tag in ((False, "bf16"), (True, "int8")):
             for bn in (4, 8, 16):
                 for bk in (256, 512, 1024):
                     for sp in (1, 2, 4) if epi == "add" else (1,):
-                        us = _graph_us(ours(wt, sc, True, K.GemvConfig(bn, bk, sp, 4)))
-                        if tag not in best or us < best[tag][0]:
-                            best[tag] = (us, f"block_n={bn} block_k={bk} split_k={sp}")
-        row["sweep_best"] = best
+                        t = us(ours(int8, True, K.GemvConfig(bn, bk, sp, 4)))
+                        if tag not in top or t < top[tag][0]:
+                            top[tag] = (t, f"block_n={bn} block_k={bk} split_k={sp}")
+        row["sweep_best"] = top
     print(row, flush=True)
     return row
 
@@ -272,27 +330,29 @@ def markdown(res: dict[str, Any]) -> str:
             f"## NLLB-{which}",
             "",
             "| path | step ms | CUDA events / step (ours) | weight MB | GB/s | 25-token "
-            "translation ms | same tokens as current |",
-            "|---|---|---|---|---|---|---|",
+            "translation ms | same tokens as current | one layer µs |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, row in m.items():
             if not isinstance(row, dict):
                 continue
             ln = row["launches"]
+            layer = f"{row['layer_us']:.1f}" if "layer_us" in row else "-"
             lines.append(
                 f"| {name} | {row['step_ms']:.3f} | {ln['cuda_events']} ({ln['ours']}) | "
                 f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
-                f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} |"
+                f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} | "
+                f"{layer} |"
             )
         lines += [
             "",
             "| GEMV | N x K | cuBLAS µs | bf16 µs | bf16 + epilogue µs | int8 µs | int8 + "
-            "epilogue µs | copy-rate floor bf16 / int8 µs |",
+            "epilogue µs | copy-rate floor bf16 / int8 µs |",  # the last: bytes / copy rate
             "|---|---|---|---|---|---|---|---|",
         ]
-        rate = res["copy_rate_gb_s"] / 2  # a GEMV only reads
+        rate = res["copy_rate_gb_s"]  # bytes moved (read + written) per second by a copy
         for r in res["gemv"][which]:
-            floor = r["N"] * r["K"] * 2 / rate / 1e3
+            floor = r["N"] * r["K"] * 2 / rate / 1e3  # reading the bf16 matrix at that rate
             lines.append(
                 f"| {r['shape']} ({r['epilogue']}) | {r['N']}x{r['K']} | {r['cublas_us']:.1f} | "
                 f"{r['bf16_us']:.1f} | {r['bf16_epi_us']:.1f} | {r['int8_us']:.1f} | "

@@ -113,7 +113,7 @@ def run(model: Any, tok: Any, texts: list[str], tgt: str, max_new: int) -> dict[
         "fused bf16 + script head": {"fused": True, "head_ids": keep},
         "fused int8 + script head": {"weights": "int8", "head_ids": keep},
     }
-    ref_loop = NllbLoop(model, graphs=False)
+    ref_loop = NllbLoop(model, graphs=False, fused=False)
     loops = {name: NllbLoop(model, graphs=False, **kw) for name, kw in variants.items()}
     stats: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     greedy: dict[str, list[tuple[bool, int, int]]] = {name: [] for name in variants}

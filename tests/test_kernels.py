@@ -188,10 +188,57 @@ def test_fused_loop_on_the_kernels_matches_its_torch_twin(
     assert ours.reads_pos and not twin.reads_pos
     for text in SENTENCES[:1]:
         ids = tok(text)["input_ids"]
-        ours.record, twin.record = [], []
-        got = ours.generate(ids, bos, 12)
+        got = ours.generate(ids, bos, 12)  # the token chosen by the head's argmax + choose
         assert got == twin.generate(ids, bos, 12)
         if weights == "bf16":
             assert got == reference(m, tok, text, 12)[0]
+        ours.record, twin.record = [], []  # the torch choice, on the raw logits
+        assert ours.generate(ids, bos, 12) == got
+        twin.generate(ids, bos, 12)
         for a, b in zip(ours.record, twin.record, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+
+
+def test_fused_step_is_the_default_where_the_kernels_run() -> None:
+    from test_nllb_loop import wide_model
+
+    from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    m = wide_model(gm.nllb_tokenizer(), 12).to(DEVICE)
+    assert (NllbLoop(m, graphs=False).fused is not None) == (DEVICE == "cuda")
+    assert NllbLoop(m, graphs=False, fused=False).fused is None
+
+
+@pytest.mark.parametrize("pos", [0, 3, 9])
+@pytest.mark.parametrize("decay", [None, (4, 1.5)])
+@pytest.mark.parametrize("rows", [False, True], ids=["vocab", "head-rows"])
+def test_head_argmax_and_choose_pick_what_the_torch_choice_picks(
+    pos: int, decay: Any, rows: bool
+) -> None:
+    g = torch.Generator().manual_seed(8 + pos)
+    n, k, eos_col = 300, 64, 7
+    w, _, _ = weights(n, k, "f32", g)
+    x = rand(k, g=g)
+    w[45] = w[123] = x / x.norm() * 50  # a tie for the highest score: the first row wins
+    ids = torch.randperm(1000, generator=g)[:n].to(DEVICE) if rows else None
+    logits = torch.zeros(n, device=DEVICE)
+    best = K.new_best(DEVICE)
+    small = K.GemvConfig(block_n=16, block_k=32, split_k=1, warps=4)
+    for eos_boost in (0.0, 1e3):  # EOS loses, then wins unless held back by min_new
+        w[eos_col] = x / x.norm() * eos_boost
+        p, min_new = torch.tensor([pos], device=DEVICE), torch.tensor([5], device=DEVICE)
+        bos, nxt, tok = (torch.tensor([v], device=DEVICE) for v in (999, -1, -1))
+        K.gemv(w, x, logits, argmax=(best, eos_col), config=small)
+        K.choose(best, logits, eos_col, p, min_new, bos, nxt, tok, decay=decay, head_ids=ids)
+        scores = F.linear(x, w).view(1, -1)  # what NllbLoop._choose does, in torch
+        close(logits, scores.view(-1))
+        eos = scores[0, eos_col].clone()
+        eos = torch.where(torch.tensor(pos) < 5, float("-inf"), eos)
+        if decay is not None and pos - decay[0] > 0:
+            eos = eos + eos.abs() * (decay[1] ** (pos - decay[0]) - 1)
+        scores[0, eos_col] = eos
+        want = int(scores.argmax())
+        want = int(ids[want]) if ids is not None else want
+        want = 999 if pos == 0 else want
+        assert int(nxt) == int(tok) == want and int(p) == pos + 1
+        assert int(best) == K.KEY_MIN  # reset for the next step

@@ -54,7 +54,7 @@ def wide_model(tok: Any, seed: int, **gen: Any) -> Any:
 
 
 def reference(m: Any, tok: Any, text: str, max_new: int) -> tuple[list[int], list[Any]]:
-    enc = tok(text, return_tensors="pt")
+    enc = tok(text, return_tensors="pt").to(m.device)
     out = m.generate(
         **enc,
         forced_bos_token_id=tok.convert_tokens_to_ids("deu_Latn"),
@@ -77,7 +77,7 @@ def test_same_tokens_and_logits_as_generate(tok: Any, pad: bool, gen: dict[str, 
     distinct = 0
     for seed in (1, 2):
         m = wide_model(tok, seed, **gen)
-        loop = NllbLoop(m, graphs=False, pad=pad)
+        loop = NllbLoop(m, graphs=False, pad=pad, fused=False)
         for text in SENTENCES:
             ref, ref_logits = reference(m, tok, text, 30)
             loop.record = []
@@ -93,7 +93,7 @@ def test_same_tokens_and_logits_as_generate(tok: Any, pad: bool, gen: dict[str, 
 def test_max_new_tokens_and_forced_eos(tok: Any) -> None:
     m = wide_model(tok, 3)
     m.generation_config.forced_eos_token_id = m.config.eos_token_id
-    loop = NllbLoop(m, graphs=False)
+    loop = NllbLoop(m, graphs=False, fused=False)
     for n in (1, 2, 7):
         ref, _ = reference(m, tok, SENTENCES[0], n)
         assert (
@@ -103,7 +103,7 @@ def test_max_new_tokens_and_forced_eos(tok: Any) -> None:
 
 
 def test_stops_between_tokens_when_asked(tok: Any) -> None:
-    loop = NllbLoop(wide_model(tok, 4), graphs=False)
+    loop = NllbLoop(wide_model(tok, 4), graphs=False, fused=False)
     stop = threading.Event()
     stop.set()
     assert loop.generate(tok("Hi.")["input_ids"], 5, 30, stop=stop) is None

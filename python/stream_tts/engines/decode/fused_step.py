@@ -128,6 +128,24 @@ class FusedDecoder:
     def _gemv(self, lin: Linear, x: Any, out: Any, **kw: Any) -> None:
         self.ops.gemv(lin.w, x, out, scale=lin.scale, bias=lin.bias, **kw, **self._extra)
 
+    def layer(
+        self, i: int, pos: Any, self_cache: Any, cross_cache: Any, src_keep: Any, n_self: int,
+        n_src: int,
+    ) -> None:  # fmt: skip
+        """Decoder layer i on the residual stream self.x (arguments as in step)."""
+        ops, ly = self.ops, self.layers[i]
+        x, q, a = self.x, self.q, self.a
+        cache = self_cache[i, :, 0]
+        self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, self_cache.shape[-1]))
+        ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
+        self._gemv(ly.out, a, x, add=True)
+        self._gemv(ly.cq, x, q, ln=ly.ln2)
+        cross = cross_cache[i, :, 0]
+        ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
+        self._gemv(ly.co, a, x, add=True)
+        self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
+        self._gemv(ly.fc2, self.h, x, add=True)
+
     def step(
         self,
         embed: tuple[Any, Any, float, int],
@@ -138,25 +156,17 @@ class FusedDecoder:
         src_keep: Any,
         n_self: int,
         n_src: int,
+        argmax: tuple[Any, int] | None = None,
     ) -> Any:
         """Logits of the token `tok` at decoder position `pos` (both 1-element device tensors);
         writes its K/V into self_cache[layer] at pos. self_cache/cross_cache: [layers, 2, 1,
-        heads, len, hd]. `n_self` bounds the keys torch_ops looks at (the kernels read pos)."""
-        ops = self.ops
+        heads, len, hd]. `n_self` bounds the keys torch_ops looks at (the kernels read pos).
+        `argmax`: kernels.gemv's (best, excl) for the output layer (kernels only)."""
         table, positions, scale, off = embed
-        x, q, a = self.x, self.q, self.a
-        ops.embed(table, positions, tok, pos, x, scale, off)
-        hd = self_cache.shape[-1]
-        for i, ly in enumerate(self.layers):
-            cache = self_cache[i, :, 0]
-            self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, hd))
-            ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
-            self._gemv(ly.out, a, x, add=True)
-            self._gemv(ly.cq, x, q, ln=ly.ln2)
-            cross = cross_cache[i, :, 0]
-            ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
-            self._gemv(ly.co, a, x, add=True)
-            self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
-            self._gemv(ly.fc2, self.h, x, add=True)
-        self._gemv(self.head, x, self.logits, ln=self.final_ln)
+        x = self.x
+        self.ops.embed(table, positions, tok, pos, x, scale, off)
+        for i in range(len(self.layers)):
+            self.layer(i, pos, self_cache, cross_cache, src_keep, n_self, n_src)
+        extra = {"argmax": argmax} if argmax is not None else {}
+        self._gemv(self.head, x, self.logits, ln=self.final_ln, **extra)
         return self.logits

@@ -20,6 +20,7 @@ before this module is imported, the kernels run on CPU tensors (tests/test_kerne
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,8 @@ class GemvConfig:
 def gemv_config(n: int, k: int, *, int8: bool, residual: bool) -> GemvConfig:
     """Block sizes for an H200-class GPU (132 SMs): enough programs to keep every SM's memory
     pipe busy (~4 or more per SM), each streaming contiguous rows in 16-byte pieces."""
-    block_k = min(1024 if int8 else 512, triton.next_power_of_2(k))
+    # int8 at 1024 ran at half the speed of 512 on an H200 (head: 396 vs 204 µs).
+    block_k = min(512, triton.next_power_of_2(k))
     block_n = 16 if n >= 65536 else (8 if n >= 4096 else 4)
     split = 1
     if residual:  # only added outputs may be split over K
@@ -53,15 +55,67 @@ def gemv_config(n: int, k: int, *, int8: bool, residual: bool) -> GemvConfig:
 # Benches may replace entries: (n, k, int8, residual) -> config.
 OVERRIDES: dict[tuple[int, int, bool, bool], GemvConfig] = {}
 
+_INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+# Programmatic dependent launch (Hopper+): each kernel is launched while the one before it
+# finishes and waits on the device (gdc_wait) before reading its inputs, which hides most of
+# the launch gap between the ~200 dependent kernels of a step. Benches may switch it off.
+PDL = not _INTERPRET and torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 9
+# int8 -> float32 by byte permutes (PRMT + FADD, full rate) instead of I2F, which runs at a
+# quarter rate and bounds an int8 GEMV below the memory rate. Benches may switch it off.
+FAST_I8 = not _INTERPRET
+
+
+@triton.jit
+def _i8_to_f32(w):
+    # Four int8 per 32-bit register: flip the sign bits (q + 128 as a byte), put each byte
+    # under the exponent of 2^23, subtract 2^23 + 128: exact, and no conversion instruction.
+    return tl.inline_asm_elementwise(
+        asm="""{
+        .reg .b32 t, m;
+        xor.b32 t, $4, 0x80808080;
+        mov.b32 m, 0x4B000000;
+        prmt.b32 $0, t, m, 0x7440;
+        prmt.b32 $1, t, m, 0x7441;
+        prmt.b32 $2, t, m, 0x7442;
+        prmt.b32 $3, t, m, 0x7443;
+        sub.f32 $0, $0, 0f4B000080;
+        sub.f32 $1, $1, 0f4B000080;
+        sub.f32 $2, $2, 0f4B000080;
+        sub.f32 $3, $3, 0f4B000080;
+        }""",
+        constraints="=r,=r,=r,=r,r",
+        args=[w],
+        dtype=tl.float32,
+        is_pure=True,
+        pack=4,
+    )
+
+
+KEY_MIN = -(2**63) + 1  # below every packed (score, row) key
+_KEY_MIN: tl.constexpr = tl.constexpr(KEY_MIN)
+
+
+@triton.jit
+def _argmax_key(score, row):
+    # (score, -row) as one int64 that orders like the pair: float bits made monotonic in the
+    # high half, so one integer max picks the highest score and, on ties, the lowest row.
+    bits = score.to(tl.int32, bitcast=True)
+    bits = tl.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)
+    return (bits.to(tl.int64) << 32) | (0x7FFFFFFF - row).to(tl.int64)
+
 
 @triton.jit
 def _gemv_kernel(
     w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr,
+    best_ptr, excl,
     N, K, eps, kv_start, kv_half_stride, kv_head_stride,
     HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
-    RELU: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr,
+    RELU: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    USE_PDL: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -96,8 +150,14 @@ def _gemv_kernel(
             g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
-        wv = tl.load(w_rows + c[None, :], mask=row_ok[:, None] & c_ok[None, :], other=0.0)
-        acc += wv.to(tl.float32) * xv[None, :]
+        w_ok = row_ok[:, None] & c_ok[None, :]
+        wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if FAST:
+            acc += _i8_to_f32(wv) * xv[None, :]
+        else:
+            acc += wv.to(tl.float32) * xv[None, :]
+    if USE_PDL:
+        tl.extra.cuda.gdc_launch_dependents()
     y = tl.sum(acc, axis=1)
     if HAS_SCALE:
         y = y * tl.load(scale_ptr + rows, mask=row_ok, other=0.0)
@@ -108,6 +168,9 @@ def _gemv_kernel(
         y = tl.maximum(y, 0.0)
     if MODE == 0:  # store
         tl.store(out_ptr + rows, y, mask=row_ok)
+        if ARGMAX:  # this block's best row (but `excl`) into the step's running maximum
+            key = tl.where(row_ok & (rows != excl), _argmax_key(y, rows), _KEY_MIN)
+            tl.atomic_max(best_ptr, tl.max(key, axis=0))
     elif MODE == 1:  # add into the residual stream
         if SPLIT_K == 1:
             prev = tl.load(out_ptr + rows, mask=row_ok, other=0.0)
@@ -135,6 +198,7 @@ def gemv(
     relu: bool = False,
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
+    argmax: tuple[Any, int] | None = None,
     config: GemvConfig | None = None,
 ) -> None:
     """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
@@ -142,7 +206,9 @@ def gemv(
     `scale`: float32 per-row scales of an int8 `w`; `ln`: (weight, bias, eps) of a LayerNorm
     applied to x first; `add`: out += result (out float32); `kv`: (cache, pos, head_dim) with
     cache [2, heads, max_len, head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K
-    and V of position pos (a 1-element device tensor), d = heads * head_dim.
+    and V of position pos (a 1-element device tensor), d = heads * head_dim. `argmax`:
+    (best, excl): the packed key (score, row) of the best row other than `excl` is max-ed into
+    best (int64 [1], reset by `choose`); plain outputs only.
     """
     n, k = w.shape
     int8 = w.dtype == torch.int8
@@ -160,23 +226,30 @@ def gemv(
         mode = 2
         kv_start = n // 3
         half_stride, head_stride = cache.stride(0), cache.stride(1)
+    if argmax is not None and mode != 0:
+        raise ValueError("argmax needs a plain output")
+    best, excl = argmax if argmax is not None else (dummy, -1)
     grid = (triton.cdiv(n, cfg.block_n), split)
     _gemv_kernel[grid](
         w, scale if scale is not None else dummy, x,
         ln[0] if ln else dummy, ln[1] if ln else dummy,
-        bias if bias is not None else dummy, out, cache, pos,
+        bias if bias is not None else dummy, out, cache, pos, best, excl,
         n, k, float(ln[2]) if ln else 0.0, kv_start, half_stride, head_stride,
         HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
-        RELU=relu, MODE=mode, HD=hd,
-        SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, num_warps=cfg.warps,
+        RELU=relu, MODE=mode, HD=hd, ARGMAX=argmax is not None,
+        SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+        USE_PDL=PDL, FAST=FAST_I8 and int8, num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 
 
 @triton.jit
 def _attend_kernel(
     q_ptr, k_ptr, v_ptr, keep_ptr, out_ptr, pos_ptr, T, head_stride, sm_scale,
-    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr,
+    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr, USE_PDL: tl.constexpr,
 ):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     h = tl.program_id(0)
     d = tl.arange(0, HD)
     q = tl.load(q_ptr + h * HD + d).to(tl.float32) * sm_scale
@@ -220,14 +293,18 @@ def attend(
     _attend_kernel[(heads,)](
         q, k, v, keep if keep is not None else dummy, out, pos if causal else dummy,
         n, k.stride(0), 1.0 / math.sqrt(hd),
-        CAUSAL=causal, HD=hd, BLOCK_T=32, num_warps=4,
+        CAUSAL=causal, HD=hd, BLOCK_T=32, USE_PDL=PDL, num_warps=4, launch_pdl=PDL,
     )  # fmt: skip
 
 
 @triton.jit
 def _embed_kernel(
-    emb_ptr, posw_ptr, tok_ptr, pos_ptr, out_ptr, D, scale, pos_offset, BLOCK: tl.constexpr
-):
+    emb_ptr, posw_ptr, tok_ptr, pos_ptr, out_ptr, D, scale, pos_offset,
+    BLOCK: tl.constexpr, USE_PDL: tl.constexpr,
+):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     tok = tl.load(tok_ptr).to(tl.int64)
     p = tl.load(pos_ptr).to(tl.int64) + pos_offset
     for c0 in range(0, D, BLOCK):
@@ -242,4 +319,71 @@ def embed(table: Any, positions: Any, tok: Any, pos: Any, out: Any, scale: float
     """out = table[tok] * scale + positions[pos + off] in float32 (transformers rounds both
     terms and the sum to the model's dtype); tok and pos are 1-element device tensors."""
     d = table.shape[1]
-    _embed_kernel[(1,)](table, positions, tok, pos, out, d, scale, off, BLOCK=1024)
+    _embed_kernel[(1,)](
+        table, positions, tok, pos, out, d, scale, off,
+        BLOCK=1024, USE_PDL=PDL, launch_pdl=PDL,
+    )  # fmt: skip
+
+
+@triton.jit
+def _choose_kernel(
+    best_ptr, logits_ptr, pos_ptr, min_new_ptr, bos_ptr, ids_ptr, next_ptr, tok_ptr,
+    eos_col, decay_start, decay_factor,
+    DECAY: tl.constexpr, HAS_IDS: tl.constexpr, USE_PDL: tl.constexpr,
+):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+    pos = tl.load(pos_ptr)
+    eos = tl.load(logits_ptr + eos_col)
+    eos = tl.where(pos < tl.load(min_new_ptr), float("-inf"), eos)
+    if DECAY:
+        k = pos - decay_start
+        if k > 0:  # factor ** k by squaring: k is a whole number
+            p = 1.0
+            b = decay_factor
+            while k > 0:
+                if k % 2 == 1:
+                    p = p * b
+                b = b * b
+                k = k // 2
+            eos = eos + tl.abs(eos) * (p - 1.0)
+    key = tl.maximum(tl.load(best_ptr), _argmax_key(eos, eos_col))
+    tl.store(best_ptr, _KEY_MIN)  # ready for the next step
+    col = 0x7FFFFFFF - (key & 0x7FFFFFFF)
+    tok = col
+    if HAS_IDS:
+        tok = tl.load(ids_ptr + col)
+    tok = tl.where(pos == 0, tl.load(bos_ptr), tok)
+    tl.store(next_ptr, tok)
+    tl.store(tok_ptr, tok)
+    tl.store(pos_ptr, pos + 1)
+
+
+def new_best(device: Any) -> Any:
+    """The running maximum `gemv(argmax=...)` fills and `choose` reads and resets."""
+    return torch.full((1,), KEY_MIN, dtype=torch.int64, device=device)
+
+
+def choose(
+    best: Any,
+    logits: Any,
+    eos_col: int,
+    pos: Any,
+    min_new: Any,
+    forced_bos: Any,
+    next_tok: Any,
+    tok: Any,
+    *,
+    decay: tuple[int, float] | None = None,
+    head_ids: Any = None,
+) -> None:
+    """generate()'s greedy choice after a head gemv with argmax=(best, eos_col): the EOS score
+    with min_new_tokens and the exponential length penalty against the best other row, the row
+    mapped to its vocabulary id (`head_ids`), the forced first token at pos 0; writes next_tok
+    and tok, advances pos, resets best. One program."""
+    start, factor = decay if decay is not None else (0, 1.0)
+    _choose_kernel[(1,)](
+        best, logits, pos, min_new, forced_bos, head_ids if head_ids is not None else pos,
+        next_tok, tok, eos_col, start, factor,
+        DECAY=decay is not None, HAS_IDS=head_ids is not None, USE_PDL=PDL, launch_pdl=PDL,
+    )  # fmt: skip
