@@ -312,12 +312,20 @@ class XttsEngine:
         self.loop = None
 
 
-def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> Any:
-    """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json)."""
+def load_xtts_model(
+    model: str = DEFAULT_MODEL, device: str | None = None, fast: bool = True
+) -> Any:
+    """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json).
+
+    `fast`: our loader (engines/xtts_load.py: no random initialisation, the checkpoint
+    memory-mapped); False: coqui's own `load_checkpoint`, the same model more slowly.
+    """
     require("torch", "xtts")
     require("TTS", "xtts")
     from TTS.tts.configs.xtts_config import XttsConfig
     from TTS.tts.models.xtts import Xtts
+
+    from stream_tts.engines.xtts_load import build_xtts
 
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
@@ -331,8 +339,11 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
-        m = Xtts(config)
-        m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+        if fast:
+            m = build_xtts(path, config)
+        else:
+            m = Xtts(config)
+            m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
     finally:
         hf_logging.set_verbosity(level)
     m.model_key = str(path.resolve())
