@@ -26,9 +26,9 @@ from stream_tts.config import (
 )
 from stream_tts.registry import (
     SPEECH_ENGINES,
+    PendingTranslator,
     add_translation_arguments,
     create_speech_engine,
-    create_translator,
 )
 
 EXIT_OK = 0
@@ -458,12 +458,16 @@ def _speak(
     t0 = time.monotonic()
     stage = "translator"
     try:
-        translator = create_translator(settings)
-        if translator is not None:
-            stack.callback(_close_quietly, translator.close)
+        # The translator loads on a thread of its own while the speech engine loads here.
+        pending = PendingTranslator(settings)
+        stack.callback(_close_quietly, pending.discard)
         stage = "engine"
         engine = create_speech_engine(settings)
         stack.callback(_close_quietly, engine.close)
+        stage = "translator"
+        translator = pending.result()
+        if translator is not None:
+            stack.callback(_close_quietly, translator.close)
     except KeyboardInterrupt:
         return signals.exit_status()
     except load_errors as e:

@@ -200,6 +200,14 @@ class NllbTranslator:
         self.loop = None
 
 
+def import_transformers() -> None:
+    """The modules load_nllb needs (seconds of Python imports), without loading."""
+    require("torch", "nllb")
+    require("transformers", "nllb")
+    import transformers.models.m2m_100.modeling_m2m_100
+    import transformers.models.nllb.tokenization_nllb  # noqa: F401
+
+
 def load_nllb(
     model: str = DEFAULT_MODEL,
     *,

@@ -312,6 +312,13 @@ class XttsEngine:
         self.loop = None
 
 
+def import_coqui() -> None:
+    """The modules load_xtts_model needs (seconds of Python imports), without loading."""
+    require("torch", "xtts")
+    require("TTS", "xtts")
+    import TTS.tts.models.xtts  # noqa: F401
+
+
 def load_xtts_model(
     model: str = DEFAULT_MODEL, device: str | None = None, fast: bool = True
 ) -> Any:
