@@ -185,6 +185,13 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
         help="transformers (default) or CTranslate2 (int8 on CPU)",
     )
     g.add_argument(
+        "--translate-clauses",
+        dest="translate.clauses",
+        action=argparse.BooleanOptionalAction,
+        help="start speaking a sentence on its first translated clause while the rest is "
+        "translated (default: on; --no-translate-clauses waits for the whole sentence)",
+    )
+    g.add_argument(
         "--beams",
         dest="translate.beams",
         type=int,

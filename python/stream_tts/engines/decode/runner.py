@@ -44,9 +44,13 @@ class GpuThread:
         """Run `fn` on the thread and return its result (its exception is raised here)."""
         if threading.current_thread() is self._thread:
             return fn()
+        return self.submit(fn).result()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Queue `fn` to run on the thread; its Future holds the result or exception."""
         fut: Future[T] = Future()
         self._jobs.put((fn, fut))
-        return fut.result()
+        return fut
 
     def close(self) -> None:
         self._jobs.put(None)
