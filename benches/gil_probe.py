@@ -7,7 +7,7 @@ drops the GIL, as the synthesis thread's wait on the GPU does at every token) an
 much longer each sleep took: the time to get the GIL back from whichever thread holds it, plus
 the OS's wake-up. A thread that keeps the GIL busy (polling, Python work between tokens) shows
 as waits of up to sys.getswitchinterval() (5 ms). At exit OUT.json gets the percentiles and
-every wait over 1 ms with its time (time.monotonic(), as --stats' read_at), so the long ones
+every wait over 0.5 ms with its time (time.monotonic(), as --stats' read_at), so the long ones
 can be matched to sentences.
 """
 
@@ -21,6 +21,7 @@ import threading
 import time
 
 SLEEP_S = 0.001
+LONG_S = 0.0005  # waits kept one by one, with their time
 
 
 def start(out: str) -> None:
@@ -49,7 +50,7 @@ def start(out: str) -> None:
             "max_ms": round(1000 * over[-1], 3),
             "over_1ms": sum(w > 0.001 for w in over),
             "over_4ms": sum(w > 0.004 for w in over),
-            "long": [(round(t, 6), round(1000 * w, 3)) for t, w in waits if w > 0.001],
+            "long": [(round(t, 6), round(1000 * w, 3)) for t, w in waits if w > LONG_S],
         }
         with open(out, "w") as f:
             json.dump(summary, f)

@@ -394,13 +394,14 @@ def cmd_startup(a: argparse.Namespace) -> None:
         nllb.load_nllb, xtts.load_xtts_model = load_nllb, load_xtts
     row["loads_together_s"] = time.perf_counter() - t - row["imports_s"]
     row |= times
-    if translator is not None:
+    if translator is not None and not a.no_warmup:
         t = time.perf_counter()
         translator.warmup()
         row["nllb_warmup_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    engine.warmup()
-    row["xtts_warmup_s"] = time.perf_counter() - t
+    if not a.no_warmup:
+        t = time.perf_counter()
+        engine.warmup()
+        row["xtts_warmup_s"] = time.perf_counter() - t
     row["start_to_ready_s"] = time.perf_counter() - t0
     row["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     print(
@@ -518,11 +519,30 @@ def run_cli(
                 row[f"{key}_median"] = statistics.median(vals)
     row["summary"] = summary
     if probe and gil.exists():
-        row["gil"] = {k: v for k, v in json.loads(gil.read_text()).items() if k != "long"}
+        row["gil"] = gil_in_first_chunks(json.loads(gil.read_text()), recs)
     tail = [ln for ln in err.read_text(errors="replace").splitlines() if not ln.startswith("{")]
     row["stderr_tail"] = tail[-8:]
     print(json.dumps({k: v for k, v in row.items() if k != "summary"}), flush=True)
     return row
+
+
+def gil_in_first_chunks(gil: dict[str, Any], recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The probe's waits for the GIL (those over its threshold) inside each sentence's first
+    chunk, from synthesis start to the chunk (the part that was slow through the CLI)."""
+    out = {k: v for k, v in gil.items() if k != "long"}
+    per: list[tuple[float, float, int]] = []
+    for r in recs:
+        if r.get("queue_ms") is None or r.get("first_ready_ms") is None:
+            continue
+        start = r["read_at"] + r["queue_ms"] / 1000
+        end = start + r["first_ready_ms"] / 1000
+        waits = [w for t, w in gil["long"] if start <= t <= end]
+        per.append((r["first_ready_ms"], sum(waits), len(waits)))
+    if per:
+        out["first_chunk_ms"] = [round(p[0], 2) for p in per]
+        out["first_chunk_gil_wait_ms"] = [round(p[1], 2) for p in per]
+        out["first_chunk_gil_waits"] = [p[2] for p in per]
+    return out
 
 
 def cmd_cli(a: argparse.Namespace) -> None:
@@ -560,6 +580,7 @@ def main() -> None:
     s.add_argument("--out", required=True)
     s.add_argument("--nllb", default="3.3b")
     s.add_argument("--device", default=None, help="cpu: a CPU run of the same steps")
+    s.add_argument("--no-warmup", action="store_true", help="loads only (XTTS warms slowly on CPU)")
     i.add_argument("--busy", action="store_true", help="also with busy Python threads")
     a = ap.parse_args()
     cmds = {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}
