@@ -83,3 +83,16 @@ def test_a_checkpoint_missing_a_weight_is_refused(folder: Path, tmp_path: Path) 
     torch.save(state, broken / "model.pth")
     with pytest.raises(RuntimeError, match=r"gpt\.mel_head\.weight"):
         load_xtts_model(str(broken), "cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_half_precision_speech_through_our_loop(folder: Path, dtype: torch.dtype) -> None:
+    # What CUDA runs (the GPT in bf16, or fp16 on GPUs without bf16; HiFi-GAN in float32),
+    # here on the CPU, through the engine: no dtype clash between the parts.
+    m = load_xtts_model(str(folder), "cpu")  # a model of its own: the GPT is cast in place
+    e = XttsEngine(m, voice_from_speaker(m, gm.TEST_SPEAKER), dtype=dtype, **GREEDY)
+    e.generate_kwargs = {"min_new_tokens": 12, "max_new_tokens": 12}
+    audio = np.concatenate(list(e.synthesize("hello there, this is a test.")))
+    assert e.loop.cache.dtype == dtype and m.gpt.mel_head.weight.dtype == dtype
+    assert next(m.hifigan_decoder.parameters()).dtype == torch.float32
+    assert audio.dtype == np.float32 and len(audio) > 0 and np.isfinite(audio).all()

@@ -151,6 +151,7 @@ class XttsEngine:
         repetition_penalty: float = 10.0,
         generate_kwargs: dict[str, Any] | None = None,
         loop: str = "own",
+        dtype: Any = None,
     ) -> None:
         if loop not in LOOPS:
             raise ValueError(f"unknown decode loop {loop!r}; use one of {', '.join(LOOPS)}")
@@ -179,10 +180,14 @@ class XttsEngine:
         self._gpu: Any = None
         self.loop: Any = None
         if loop == "own":
-            self.loop = self._own_loop()
+            self.loop = self._own_loop(dtype)
         self.loop_name = "own" if self.loop is not None else "stock"
+        # The conditioning latents in the loop's dtype, cast once rather than per sentence.
+        self._loop_cond = None if self.loop is None else self.gpt_cond_latent.to(self.loop.dtype)
 
-    def _own_loop(self) -> Any:
+    def _own_loop(self, dtype: Any) -> Any:
+        """Our GPT loop; `dtype` of its weights: None picks bf16 (fp16 where the GPU lacks
+        bf16) on CUDA and keeps float32 elsewhere. The HiFi-GAN decoder stays float32."""
         from stream_tts.engines.decode.runner import GpuThread
         from stream_tts.engines.decode.xtts_loop import XttsLoop
         from stream_tts.engines.device import pick_dtype
@@ -191,7 +196,8 @@ class XttsEngine:
         cuda = device.startswith("cuda")
         # CUDA graphs are captured and replayed on this one thread, whoever calls synthesize().
         self._gpu = GpuThread("stream-tts-xtts") if cuda else None
-        dtype = pick_dtype(device, extra="xtts") if cuda else None
+        if dtype is None and cuda:
+            dtype = pick_dtype(device, extra="xtts")
         return XttsLoop(self.model.gpt, graphs=cuda, dtype=dtype, sampling=self.sampling)
 
     def _on_gpu(self, fn: Any) -> Any:
@@ -243,7 +249,7 @@ class XttsEngine:
         kw = self.generate_kwargs
         if self.loop is not None and set(kw) <= {"min_new_tokens", "max_new_tokens"}:
             yield from self.loop.stream(
-                self.gpt_cond_latent,
+                self._loop_cond,
                 text_ids,
                 min_new_tokens=int(kw.get("min_new_tokens", 0)),
                 max_new_tokens=kw.get("max_new_tokens"),
