@@ -520,6 +520,14 @@ def run_cli(
     row["summary"] = summary
     if probe and gil.exists():
         row["gil"] = gil_in_first_chunks(json.loads(gil.read_text()), recs)
+    trace = out / f"gil_{base}_xtts.json"
+    if probe and trace.exists():
+        parts = json.loads(trace.read_text())
+        keys = ("tokenized", "first_token", "token_8", "chunk")
+        row["xtts_first_chunk_parts_ms"] = {
+            k: statistics.median(p[k] for p in parts if k in p) for k in keys if parts
+        }
+        row["xtts_first_chunk_ms_each"] = [p.get("chunk") for p in parts]
     tail = [ln for ln in err.read_text(errors="replace").splitlines() if not ln.startswith("{")]
     row["stderr_tail"] = tail[-8:]
     print(json.dumps({k: v for k, v in row.items() if k != "summary"}), flush=True)
