@@ -34,6 +34,7 @@ DEFAULT_SPEAKER = "Claribel Dervla"  # first of the speakers XTTS-v2 ships
 
 
 LOOPS = ("own", "stock")
+URGENT = -100  # CUDA stream priority of our loop's thread (clamped to the device's highest)
 
 
 class VoiceError(ValueError):
@@ -205,6 +206,8 @@ class XttsEngine:
 
     def warmup(self) -> None:
         if self.loop is not None and self._gpu is not None:
+            # Speech first: the translator's decoder may be running beside it (clause streaming).
+            self._gpu.use_stream(URGENT)
             self._gpu.call(self.loop.warmup)
         # A long one too: a longer prompt than any before can take slower kernels the first
         # time (seen on an H200: the first translated sentence's first chunk took 1.2 s).

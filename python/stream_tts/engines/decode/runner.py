@@ -52,6 +52,21 @@ class GpuThread:
         self._jobs.put((fn, fut))
         return fut
 
+    def use_stream(self, priority: int) -> None:
+        """Run this thread's later GPU work on a CUDA stream of its own with `priority` (lower
+        is more urgent; out of range is clamped), once everything queued so far on the device
+        is done (tensors made on other threads' streams are ready). Kernels of an urgent
+        stream go first when another thread's work waits beside them: XTTS's steps before
+        NLLB's when speech starts while the rest of a sentence is still being translated."""
+
+        def switch() -> None:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.set_stream(torch.cuda.Stream(priority=priority))  # type: ignore[no-untyped-call]
+
+        self.call(switch)
+
     def close(self) -> None:
         self._jobs.put(None)
 
