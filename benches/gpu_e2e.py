@@ -10,6 +10,8 @@
 full size, random weights, built from the real architectures (tests/gpu_models.py), changed so
 lengths are realistic: a 256k-entry tokenizer whose ids decode to pseudo-words (English words of
 ANSWER get tokens of their own, so inputs tokenize about as densely as with the real model);
+pseudo-words end with a comma (one in COMMA_EVERY; all by default), so translations have
+clauses for speech to start on (the first after 6 words);
 language/special embedding rows zeroed so greedy decoding does not repeat a tag; a generation
 config (min_new_tokens and the exponential EOS penalty, both of which our loop honours as
 generate() does) ending each translation after about NLLB_NEW tokens; XTTS mel-position rows
@@ -48,6 +50,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 NLLB_NEW = int(os.environ.get("NLLB_NEW", "25"))
+# Random weights make greedy decoding repeat one token per sentence, so a comma on some
+# pseudo-words would give a sentence either no clause or one every word. 1: every word ends
+# with a comma and the clause rule (6 words) cuts each translation after its 7th token, the
+# best case of clause streaming (a real first clause ends later, or never).
+COMMA_EVERY = int(os.environ.get("COMMA_EVERY", "1"))
 XTTS_TOKENS = int(os.environ.get("XTTS_TOKENS", "80"))
 NLLB_REPOS = {"3.3b": "facebook/nllb-200-3.3B", "600m": "facebook/nllb-200-distilled-600M"}
 
@@ -111,7 +118,8 @@ def big_nllb_tokenizer(n_vocab: int = 256000) -> Any:
     while len(vocab) < n_vocab:
         a, b, c = i % 80, (i // 80) % 80, i // 6400
         tail = "" if c == 0 else syllables[(c - 1) % 80] + str((c - 1) // 80)
-        vocab.setdefault("▁" + syllables[a] + syllables[b] + tail, len(vocab))
+        comma = "," if i % COMMA_EVERY == COMMA_EVERY - 1 else ""
+        vocab.setdefault("▁" + syllables[a] + syllables[b] + tail + comma, len(vocab))
         i += 1
     return NllbTokenizer(vocab=vocab, merges=merges)
 
