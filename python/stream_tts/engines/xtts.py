@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import os
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,13 +209,16 @@ class XttsEngine:
             # Speech first: the translator's decoder may be running beside it (clause streaming).
             self._gpu.use_stream(URGENT)
             self._gpu.call(self.loop.warmup)
-        # A long one too: a longer prompt than any before can take slower kernels the first
-        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s).
-        for text in (WARMUP_TEXT, " ".join([WARMUP_TEXT] * 6)):
-            for _ in self.synthesize(text):
-                pass
+        for _ in self.synthesize(WARMUP_TEXT):
+            pass
+        # A long prompt too: one longer than any before can take slower kernels the first
+        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s). Its
+        # first chunk is enough: the rest of a long sentence is seconds of start-up.
+        stream = self.synthesize(" ".join([WARMUP_TEXT] * 6))
+        next(stream, None)
+        stream.close()
 
-    def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
+    def synthesize(self, text: str) -> Generator[npt.NDArray[np.float32], None, None]:
         text = text.strip().lower()
         if not text:
             return

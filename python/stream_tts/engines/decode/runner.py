@@ -103,7 +103,10 @@ class StepGraphs:
         for t, s in zip(self._state, saved, strict=True):
             t.copy_(s)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
+        # thread_local: a graph captured lazily on one engine's thread (an NLLB sentence longer
+        # than the warm-up's) must not fail the other engine's thread, which meanwhile syncs
+        # (.item()) and allocates on its own stream; "global" (torch's default) forbids that.
+        with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
             self._step(key)
         self._graphs[key] = graph
 
