@@ -317,7 +317,9 @@ def cmd_idle(a: argparse.Namespace) -> None:
     e = make_engine(language="en")
     e.warmup()
     text = sentences()[4]
-    out: dict[str, Any] = {"device": torch.cuda.get_device_name()}
+    out: dict[str, Any] = {
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    }
     variants = [("quiet", 0.005)]
     if a.busy:
         # switch interval 5 ms (Python's default) and 0.5 ms, with busy threads beside.
