@@ -1,7 +1,9 @@
 """The concurrent stages between stdin and the sound device.
 
     reader thread:  os.read(fd 0) -> TextPipeline.feed (Rust) -> sentence queue
-    [translate thread: sentence queue -> translator (NLLB-200) -> translated queue]
+    [translate thread: sentence queue -> translator (NLLB-200) -> translated queue; with
+     clause streaming a sentence goes on with its first translated clause, the rest follow
+     through the sentence's own queue of pieces while the translator goes on]
     synth thread:   sentence queue -> engine.synthesize (GIL released in onnxruntime) -> sink
     stats thread:   asks the sink when each utterance reached the device (--stats)
     main thread:    waits, so Ctrl-C lands here at once; then drains the sink
