@@ -96,3 +96,26 @@ def test_half_precision_speech_through_our_loop(folder: Path, dtype: torch.dtype
     assert e.loop.cache.dtype == dtype and m.gpt.mel_head.weight.dtype == dtype
     assert next(m.hifigan_decoder.parameters()).dtype == torch.float32
     assert audio.dtype == np.float32 and len(audio) > 0 and np.isfinite(audio).all()
+
+
+def test_weight_norm_saved_the_old_way_loads_the_same(folder: Path, tmp_path: Path) -> None:
+    # XTTS-v2 as coqui ships it names HiFi-GAN's weight-norm tensors weight_g / weight_v (torch
+    # converts them to parametrizations while loading): both loaders must take them.
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in folder.iterdir():
+        if f.name != "model.pth":
+            (old / f.name).symlink_to(f)
+    state = torch.load(folder / "model.pth", weights_only=True)["model"]
+    renamed = {
+        k.replace(".parametrizations.weight.original0", ".weight_g").replace(
+            ".parametrizations.weight.original1", ".weight_v"
+        ): v
+        for k, v in state.items()
+    }
+    assert renamed.keys() != state.keys()
+    torch.save({"model": renamed}, old / "model.pth")
+    ours = load_xtts_model(str(old), "cpu").state_dict()
+    theirs = load_xtts_model(str(old), "cpu", fast=False).state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
