@@ -119,3 +119,26 @@ def test_weight_norm_saved_the_old_way_loads_the_same(folder: Path, tmp_path: Pa
     theirs = load_xtts_model(str(old), "cpu", fast=False).state_dict()
     assert ours.keys() == theirs.keys()
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+
+def test_a_checkpoint_with_its_config_pickled_loads(folder: Path, tmp_path: Path) -> None:
+    # As XTTS-v2 is downloaded: the config saved as an XttsConfig object, which plain data
+    # loading refuses; coqui's reader takes it once and rewrites the file as plain data.
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import _legacy_safe_globals
+
+    first = tmp_path / "first"
+    first.mkdir()
+    for f in folder.iterdir():
+        if f.name != "model.pth":
+            (first / f.name).symlink_to(f)
+    config = XttsConfig()
+    config.load_json(str(folder / "config.json"))
+    state = torch.load(folder / "model.pth", weights_only=True)["model"]
+    with _legacy_safe_globals():  # its classes pickled under their old module, as shipped
+        torch.save({"model": state, "config": config}, first / "model.pth")
+    with pytest.raises(Exception, match="Unsupported global"):
+        torch.load(first / "model.pth", weights_only=True)
+    for _ in range(2):  # the second load reads the rewritten file
+        got = load_xtts_model(str(first), "cpu").state_dict()
+        assert all(torch.equal(got[k], v) for k, v in state.items())

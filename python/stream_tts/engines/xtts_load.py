@@ -63,9 +63,17 @@ def _big_on_meta(torch: Any) -> Any:
     return BigOnMeta()
 
 
-def _state_dict(path: Path, torch: Any) -> dict[str, Any]:
-    """The checkpoint's tensors, memory-mapped (pages are read as they are used)."""
-    ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+def _state_dict(path: Path, torch: Any, legacy: Any) -> dict[str, Any]:
+    """The checkpoint's tensors, memory-mapped (pages are read as they are used). `legacy`
+    reads a checkpoint that plain data loading refuses (coqui's own reader)."""
+    import pickle
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except pickle.UnpicklingError:
+        # XTTS-v2 as downloaded pickles its config object; coqui's reader allows that class
+        # and rewrites the file with the config as plain data, so this happens once.
+        ckpt = {"model": legacy(path)}
     state = ckpt.get("model", ckpt)
     out = {}
     for key, value in state.items():
@@ -90,7 +98,7 @@ def build_xtts(path: Path, config: Any) -> Any:
         m.init_models()
     speakers = path / "speakers_xtts.pth"
     m.speaker_manager = SpeakerManager(str(speakers)) if speakers.is_file() else None
-    state = _state_dict(path / "model.pth", torch)
+    state = _state_dict(path / "model.pth", torch, m._load_checkpoint)
     # strict: a key missing or left over is an error, as in coqui's loader.
     m.load_state_dict(state, strict=True, assign=True)
     left = [n for n, t in [*m.named_parameters(), *m.named_buffers()] if t.is_meta]
