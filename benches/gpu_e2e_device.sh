@@ -9,8 +9,10 @@
 #   ko-speech-tools (about 8 MB); python/ holds our package with its built _core.abi3.so.
 # lib/: libasound.so.2 (Debian's libasound2), which _core links and the image lacks.
 # Env: MODELS, CONFIGS, GAP, SENTENCES, NLLB (empty: skip NLLB in parts and startup), REPS.
-# The lead's run (about 8 minutes; stages in order of importance):
-#   MODELS=3.3b,600m,xtts bash benches/gpu_e2e_device.sh "models startup cli idle parts"
+# python/stream_tts/_core.abi3.so must be built from this tree (it binds first_clause_end).
+# The lead's run, in two calls on the same warm machine (/tmp/hf stays), about 6 + 2 minutes:
+#   MODELS=3.3b,600m,xtts bash benches/gpu_e2e_device.sh "models startup cli"
+#   bash benches/gpu_e2e_device.sh "idle parts"
 set -u
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site whl/*.whl || exit 1
