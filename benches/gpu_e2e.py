@@ -3,11 +3,15 @@
     python benches/gpu_e2e.py models --hub /tmp/hf/hub          # full-size random weights
     python benches/gpu_e2e.py parts --out DIR                   # engine-level timings
     python benches/gpu_e2e.py cli --out DIR [--configs a,b]     # stream-tts fed stream-json
+    python benches/gpu_e2e.py startup --out DIR                 # start to ready, split up
+    python benches/gpu_e2e.py idle --out DIR [--busy]           # XTTS first chunk after idle
 
 `models` lays out NLLB-200 3.3B and distilled-600M and XTTS-v2 in the Hugging Face hub cache,
 full size, random weights, built from the real architectures (tests/gpu_models.py), changed so
 lengths are realistic: a 256k-entry tokenizer whose ids decode to pseudo-words (English words of
 ANSWER get tokens of their own, so inputs tokenize about as densely as with the real model);
+pseudo-words end with a comma (one in COMMA_EVERY; all by default), so translations have
+clauses for speech to start on (the first after 6 words);
 language/special embedding rows zeroed so greedy decoding does not repeat a tag; a generation
 config (min_new_tokens and the exponential EOS penalty, both of which our loop honours as
 generate() does) ending each translation after about NLLB_NEW tokens; XTTS mel-position rows
@@ -17,6 +21,12 @@ tilted toward the stop token so each sentence stops after about XTTS_TOKENS audi
 below written to its stdin as Claude Code's stream-json partial messages (6-character deltas
 every 20 ms, GAP seconds after each sentence), once per configuration, and writes the --stats
 records, the median and p95 time to first audio (first sentence included) and startup-to-ready.
+A configuration named `NAME+probe` runs NAME under benches/gil_probe.py (a thread measuring how
+long a thread waits for the GIL after a blocking call, the way the synthesis thread does after
+every GPU wait). `startup` times what the CLI does before "reading stdin", part by part: the
+imports, NLLB and XTTS loading side by side (each one's own time and the two together), and
+the warm-ups (graph capture). `idle --busy` repeats `idle` with other Python threads busy (a
+20 ms poller and a pure-Python loop), as the CLI's reader, stats and main threads can be.
 Timings are benchmarks, not tests: results go to benches/results/ with date, device, command.
 """
 
@@ -40,6 +50,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 NLLB_NEW = int(os.environ.get("NLLB_NEW", "25"))
+# Random weights make greedy decoding repeat one token per sentence, so a comma on some
+# pseudo-words would give a sentence either no clause or one every word. 1: every word ends
+# with a comma and the clause rule (6 words) cuts each translation after its 7th token, the
+# best case of clause streaming (a real first clause ends later, or never).
+COMMA_EVERY = int(os.environ.get("COMMA_EVERY", "1"))
 XTTS_TOKENS = int(os.environ.get("XTTS_TOKENS", "80"))
 NLLB_REPOS = {"3.3b": "facebook/nllb-200-3.3B", "600m": "facebook/nllb-200-distilled-600M"}
 
@@ -103,7 +118,8 @@ def big_nllb_tokenizer(n_vocab: int = 256000) -> Any:
     while len(vocab) < n_vocab:
         a, b, c = i % 80, (i // 80) % 80, i // 6400
         tail = "" if c == 0 else syllables[(c - 1) % 80] + str((c - 1) // 80)
-        vocab.setdefault("▁" + syllables[a] + syllables[b] + tail, len(vocab))
+        comma = "," if i % COMMA_EVERY == COMMA_EVERY - 1 else ""
+        vocab.setdefault("▁" + syllables[a] + syllables[b] + tail + comma, len(vocab))
         i += 1
     return NllbTokenizer(vocab=vocab, merges=merges)
 
@@ -301,26 +317,118 @@ def cmd_idle(a: argparse.Namespace) -> None:
     e = make_engine(language="en")
     e.warmup()
     text = sentences()[4]
-    out: dict[str, Any] = {"device": torch.cuda.get_device_name()}
-    for idle in (0.0, 0.3, 1.2, 0.0):
-        firsts = []
-        for _ in range(a.reps):
-            time.sleep(idle)
-            t = time.perf_counter()
-            stream = e.synthesize(text)
-            next(stream)
-            firsts.append(1000 * (time.perf_counter() - t))
-            stream.close()
-        out[f"idle_{idle}s"] = {"first_chunk_ms": statistics.median(firsts), "all": firsts}
-        print(f"idle {idle} s: first chunk median {statistics.median(firsts):.1f} ms", flush=True)
+    out: dict[str, Any] = {
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    }
+    variants = [("quiet", 0.005)]
+    if a.busy:
+        # switch interval 5 ms (Python's default) and 0.5 ms, with busy threads beside.
+        variants += [("busy", 0.005), ("busy", 0.0005)]
+    for kind, switch in variants:
+        stop = threading.Event()
+        if kind == "busy":
+            for target in (_poller, _spinner):
+                threading.Thread(target=target, args=(stop,), daemon=True).start()
+        sys.setswitchinterval(switch)
+        for idle in (0.0, 0.3, 1.2, 0.0):
+            firsts = []
+            for _ in range(a.reps):
+                time.sleep(idle)
+                t = time.perf_counter()
+                stream = e.synthesize(text)
+                next(stream)
+                firsts.append(1000 * (time.perf_counter() - t))
+                stream.close()
+            key = f"idle_{idle}s" if kind == "quiet" else f"{kind}_switch{switch}_idle_{idle}s"
+            out[key] = {"first_chunk_ms": statistics.median(firsts), "all": firsts}
+            print(f"{key}: first chunk median {statistics.median(firsts):.1f} ms", flush=True)
+        stop.set()
+        sys.setswitchinterval(0.005)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / "idle.json").write_text(json.dumps(out, indent=1))
+
+
+def _poller(stop: threading.Event) -> None:
+    """Wakes every 20 ms for a little Python work, as the CLI's stats thread does."""
+    while not stop.wait(0.02):
+        sum(range(200))
+
+
+def _spinner(stop: threading.Event) -> None:
+    """Pure Python that never blocks: holds the GIL until the switch interval takes it."""
+    while not stop.is_set():
+        sum(range(1000))
+
+
+def cmd_startup(a: argparse.Namespace) -> None:
+    """What the CLI does before it reads stdin, part by part, through its own code:
+    registry.PendingTranslator (NLLB on a thread) beside create_speech_engine (XTTS), then
+    the warm-ups (graph capture and the warm-up texts)."""
+    t0 = time.perf_counter()
+    import torch
+
+    from stream_tts.config import Settings
+    from stream_tts.registry import PendingTranslator, create_speech_engine
+
+    row: dict[str, Any] = {"import_torch_s": time.perf_counter() - t0}
+    settings = Settings(tts="xtts")
+    if a.nllb:
+        settings.translate_to = "de"
+        settings.engine_options["translate"] = {"model": NLLB_REPOS[a.nllb]}
+    if a.device:
+        settings.compute_device = a.device
+    t = time.perf_counter()
+    times: dict[str, float] = {}
+    from stream_tts.engines import nllb, xtts
+
+    load_nllb, load_xtts = nllb.load_nllb, xtts.load_xtts_model
+
+    def timed(name: str, fn: Any) -> Any:
+        def run(*args: Any, **kw: Any) -> Any:
+            s = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                times[name] = time.perf_counter() - s
+
+        return run
+
+    nllb.load_nllb = timed("nllb_load_s", load_nllb)  # type: ignore[assignment]
+    xtts.load_xtts_model = timed("xtts_load_s", load_xtts)  # type: ignore[assignment]
+    try:
+        pending = PendingTranslator(settings)
+        row["imports_s"] = time.perf_counter() - t  # the preloads, before the threads start
+        engine = create_speech_engine(settings)
+        translator = pending.result()
+    finally:
+        nllb.load_nllb, xtts.load_xtts_model = load_nllb, load_xtts
+    row["loads_together_s"] = time.perf_counter() - t - row["imports_s"]
+    row |= times
+    if translator is not None and not a.no_warmup:
+        t = time.perf_counter()
+        translator.warmup()
+        row["nllb_warmup_s"] = time.perf_counter() - t
+    if not a.no_warmup:
+        t = time.perf_counter()
+        engine.warmup()
+        row["xtts_warmup_s"] = time.perf_counter() - t
+    row["start_to_ready_s"] = time.perf_counter() - t0
+    row["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    print(
+        "startup",
+        json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
+        flush=True,
+    )
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "startup.json").write_text(json.dumps(row, indent=1))
 
 
 # ------------------------------------------------------------------------------ the CLI
 
 CONFIGS: dict[str, list[str]] = {
+    # Speech starts on the first translated clause (the default) / waits for the sentence.
     "own-3.3b": ["--translate-to", "de", "--quality", "best"],
+    "own-3.3b-whole": ["--translate-to", "de", "--quality", "best", "--no-translate-clauses"],
     "own-3.3b-first4": [
         "--translate-to",
         "de",
@@ -374,7 +482,10 @@ def run_cli(
     name: str, extra: list[str], out: Path, gap: float, limit: float, count: int
 ) -> dict[str, Any]:
     wav, stats, err = out / f"{name}.wav", out / f"stats_{name}.jsonl", out / f"err_{name}.txt"
-    cmd = [sys.executable, "-m", "stream_tts.cli", "--tts", "xtts", *extra]
+    base, probe = name.removesuffix("+probe"), name.endswith("+probe")
+    gil = out / f"gil_{base}.json"
+    run = [str(HERE / "gil_probe.py"), str(gil), "--"] if probe else ["-m", "stream_tts.cli"]
+    cmd = [sys.executable, *run, "--tts", "xtts", *CONFIGS[base], *extra]
     cmd += ["-o", str(wav), "--stats", str(stats), "-v"]
     print("==", name, " ".join(cmd[2:]), flush=True)
     t0 = time.monotonic()
@@ -417,18 +528,48 @@ def run_cli(
             if vals:
                 row[f"{key}_median"] = statistics.median(vals)
     row["summary"] = summary
+    if probe and gil.exists():
+        row["gil"] = gil_in_first_chunks(json.loads(gil.read_text()), recs)
+    trace = out / f"gil_{base}_xtts.json"
+    if probe and trace.exists():
+        parts = json.loads(trace.read_text())
+        keys = ("tokenized", "first_token", "token_8", "chunk")
+        row["xtts_first_chunk_parts_ms"] = {
+            k: statistics.median(p[k] for p in parts if k in p) for k in keys if parts
+        }
+        row["xtts_first_chunk_ms_each"] = [p.get("chunk") for p in parts]
     tail = [ln for ln in err.read_text(errors="replace").splitlines() if not ln.startswith("{")]
     row["stderr_tail"] = tail[-8:]
     print(json.dumps({k: v for k, v in row.items() if k != "summary"}), flush=True)
     return row
 
 
+def gil_in_first_chunks(gil: dict[str, Any], recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The probe's waits for the GIL (those over its threshold) inside each sentence's first
+    chunk, from synthesis start to the chunk (the part that was slow through the CLI)."""
+    out = {k: v for k, v in gil.items() if k != "long"}
+    per: list[tuple[float, float, int]] = []
+    for r in recs:
+        if r.get("queue_ms") is None or r.get("first_ready_ms") is None:
+            continue
+        start = r["read_at"] + r["queue_ms"] / 1000
+        end = start + r["first_ready_ms"] / 1000
+        waits = [w for t, w in gil["long"] if start <= t <= end]
+        per.append((r["first_ready_ms"], sum(waits), len(waits)))
+    if per:
+        out["first_chunk_ms"] = [round(p[0], 2) for p in per]
+        out["first_chunk_gil_wait_ms"] = [round(p[1], 2) for p in per]
+        out["first_chunk_gil_waits"] = [p[2] for p in per]
+    return out
+
+
 def cmd_cli(a: argparse.Namespace) -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
+    extra = a.extra.split() if a.extra else []
     for name in a.configs.split(","):
-        results[name] = run_cli(name, CONFIGS[name], out, a.gap, a.limit, a.sentences)
+        results[name] = run_cli(name, extra, out, a.gap, a.limit, a.sentences)
         (out / "cli.json").write_text(json.dumps(results, indent=1))
 
 
@@ -452,8 +593,17 @@ def main() -> None:
     c.add_argument("--gap", type=float, default=1.5)
     c.add_argument("--limit", type=float, default=240.0)
     c.add_argument("--sentences", type=int, default=len(sentences()))
+    c.add_argument("--extra", default="", help="more CLI arguments for every configuration")
+    s = sub.add_parser("startup")
+    s.add_argument("--out", required=True)
+    s.add_argument("--nllb", default="3.3b")
+    s.add_argument("--device", default=None, help="cpu: a CPU run of the same steps")
+    s.add_argument("--no-warmup", action="store_true", help="loads only (XTTS warms slowly on CPU)")
+    i.add_argument("--busy", action="store_true", help="also with busy Python threads")
     a = ap.parse_args()
-    {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}[a.cmd](a)
+    cmds = {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}
+    cmds["startup"] = cmd_startup
+    cmds[a.cmd](a)
 
 
 if __name__ == "__main__":

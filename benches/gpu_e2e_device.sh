@@ -8,20 +8,29 @@
 #   cffi, pycparser, torchcodec 0.11.1, monotonic-alignment-search, six, platformdirs,
 #   ko-speech-tools (about 8 MB); python/ holds our package with its built _core.abi3.so.
 # lib/: libasound.so.2 (Debian's libasound2), which _core links and the image lacks.
-# Env: MODELS, CONFIGS, GAP, NLLB (empty: skip NLLB in parts), REPS.
+# Env: MODELS, CONFIGS, GAP, SENTENCES, NLLB (empty: skip NLLB in parts and startup), REPS.
+# python/stream_tts/_core.abi3.so must be built from this tree (it binds first_clause_end).
+# The lead's run, in two calls on the same warm machine (/tmp/hf stays), about 6 + 2 minutes:
+#   MODELS=3.3b,600m,xtts bash benches/gpu_e2e_device.sh "models startup cli"
+#   bash benches/gpu_e2e_device.sh "idle parts"
 set -u
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site whl/*.whl || exit 1
+# Bytecode once, as a normal pip install does: otherwise the first run compiles coqui-tts and
+# our package (seconds) and start-up times depend on which configuration ran first.
+python3 -m compileall -q -j 0 /tmp/site python >/dev/null 2>&1
 export PYTHONPATH=/tmp/site:$PWD/python HF_HOME=/tmp/hf HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}  # libasound.so.2 for our core (carried)
 export STREAM_TTS_CACHE=/tmp/stc
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/device.txt
-for stage in ${1:-models cli parts}; do
+CONFIGS=${CONFIGS:-own-3.3b,own-3.3b-whole,own-600m,own-xtts,own-xtts-nospec+probe,stock-xtts-nospec,stock-3.3b}
+for stage in ${1:-models startup cli idle parts}; do
   case $stage in
-    models) python3 benches/gpu_e2e.py models --hub /tmp/hf/hub --which ${MODELS:-3.3b,xtts} 2>&1 | grep -v Warning | tee $OUT/models.log ;;
-    cli) python3 benches/gpu_e2e.py cli --out /tmp/r --configs ${CONFIGS:-own-3.3b,own-xtts,stock-3.3b} --gap ${GAP:-1.2} 2>&1 | tee -a $OUT/cli.log
-         cp /tmp/r/cli.json $OUT/ ; tar czf $OUT/stats.tgz -C /tmp/r $(cd /tmp/r && ls stats_* err_*) ;;
-    idle) python3 benches/gpu_e2e.py idle --out $OUT 2>&1 | grep -v Warning | tee $OUT/idle.log ;;
+    models) python3 benches/gpu_e2e.py models --hub /tmp/hf/hub --which ${MODELS:-3.3b,600m,xtts} 2>&1 | grep -v Warning | tee $OUT/models.log ;;
+    startup) python3 benches/gpu_e2e.py startup --out $OUT --nllb "${NLLB-3.3b}" 2>&1 | grep -v Warning | tee $OUT/startup.log ;;
+    cli) python3 benches/gpu_e2e.py cli --out /tmp/r --configs $CONFIGS --gap ${GAP:-1.2} --sentences ${SENTENCES:-12} --limit 120 2>&1 | tee -a $OUT/cli.log
+         cp /tmp/r/cli.json $OUT/ ; tar czf $OUT/stats.tgz -C /tmp/r $(cd /tmp/r && ls stats_* err_* gil_* 2>/dev/null) ;;
+    idle) python3 benches/gpu_e2e.py idle --out $OUT --busy --reps ${REPS:-5} 2>&1 | grep -v Warning | tee $OUT/idle.log ;;
     parts) python3 benches/gpu_e2e.py parts --out $OUT --nllb "${NLLB-3.3b}" --reps ${REPS:-5} 2>&1 | grep -v Warning | tee $OUT/parts.log ;;
   esac
 done

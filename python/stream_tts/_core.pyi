@@ -97,6 +97,11 @@ def split_clauses(text: str, *, min_words: int = ..., max_bytes: int = ...) -> l
     else between characters). Pieces are trimmed and never empty; joined with spaces they
     hold every word of `text` in order. Defaults: CLAUSE_MIN_WORDS, CLAUSE_MAX_BYTES."""
 
+def first_clause_end(text: str, *, min_words: int = ...) -> int | None:
+    """Character index just past the first clause of `text` that ends at `, ; :` (and a
+    space) after at least `min_words` words (default CLAUSE_MIN_WORDS) with more text after
+    it; None if there is none yet. The clause rule's cut for text still arriving."""
+
 # ---------------------------------------------------------------------------------------
 # The joined text stage: bytes in, sentences out, one FFI crossing per chunk.
 

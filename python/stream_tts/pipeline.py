@@ -1,7 +1,9 @@
 """The concurrent stages between stdin and the sound device.
 
     reader thread:  os.read(fd 0) -> TextPipeline.feed (Rust) -> sentence queue
-    [translate thread: sentence queue -> translator (NLLB-200) -> translated queue]
+    [translate thread: sentence queue -> translator (NLLB-200) -> translated queue; with
+     clause streaming a sentence goes on with its first translated clause, the rest follow
+     through the sentence's own queue of pieces while the translator goes on]
     synth thread:   sentence queue -> engine.synthesize (GIL released in onnxruntime) -> sink
     stats thread:   asks the sink when each utterance reached the device (--stats)
     main thread:    waits, so Ctrl-C lands here at once; then drains the sink
@@ -76,6 +78,10 @@ class _Item:
     generation: int
     source: str | None = None  # the sentence before translation
     translate_s: float = 0.0
+    # Clause streaming: the translation's pieces as they come (None ends them); `text` is
+    # the whole translation once they have all come.
+    pieces: queue.SimpleQueue[str | None] | None = None
+    translate_first_s: float = 0.0  # the first piece's translation time
 
 
 @dataclass
@@ -124,6 +130,14 @@ def _spoken(engine: SpeechEngine, text: str) -> Iterator[AudioChunk]:
         yield from engine.synthesize(piece)
 
 
+def _spoken_pieces(
+    engine: SpeechEngine, pieces: queue.SimpleQueue[str | None]
+) -> Iterator[AudioChunk]:
+    """The engine's audio for each piece as the translator hands it over (None: the end)."""
+    while (piece := pieces.get()) is not None:
+        yield from _spoken(engine, piece)
+
+
 _EOF = object()
 # Input after the synth thread sat idle this long: warm the engine before the sentence comes.
 REWARM_AFTER_S = 0.5
@@ -152,6 +166,8 @@ class Pipeline:
         self._make_tp = make_text_pipeline or self._default_text_pipeline
         self.translator = translator
         self._queue: queue.SimpleQueue[_Item | _Guess | object] = queue.SimpleQueue()
+        # Speech starts on the first translated clause (translators that can stream them).
+        self._clauses = bool(settings.engine_options.get("translate", {}).get("clauses", True))
         # Guesses go straight to synthesis: only when nothing translates in between.
         self._speculate = settings.speculate and translator is None and text_out is None
         # On this 2-core VM the first inference after a few idle seconds takes 2-3x as long
@@ -237,12 +253,16 @@ class Pipeline:
 
     def _translate(self) -> None:
         assert self.translator is not None
+        streams = self._clauses and hasattr(self.translator, "translate_clauses")
         try:
             while True:
                 item = self._queue.get()
                 if item is not _EOF:
                     assert isinstance(item, _Item)
                     if item.generation == self._generation and not self._stop.is_set():
+                        if streams:
+                            self._translate_streaming(item)  # it hands the item on itself
+                            continue
                         t0 = time.monotonic()
                         item.source = item.text
                         # Cut as for speech; the rest of a cut-off message is not translated.
@@ -253,12 +273,47 @@ class Pipeline:
                             if item.generation == self._generation
                         )
                         item.translate_s = time.monotonic() - t0
+                        item.translate_first_s = item.translate_s  # speech waited for it all
                 self._speak_queue.put(item)
                 if item is _EOF:
                     return
         except BaseException as e:
             self._fail(e)
             self._speak_queue.put(_EOF)
+
+    def _translate_streaming(self, item: _Item) -> None:
+        """Translate `item` clause by clause: it goes to synthesis with its first translated
+        clause, the rest follow through `item.pieces` while the translator goes on."""
+        translate_clauses = getattr(self.translator, "translate_clauses")  # noqa: B009
+        t0 = time.monotonic()
+        item.source = item.text
+        pieces: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        said: list[str] = []
+        try:
+            # Cut as for speech first (the length cap); each part is translated as it streams.
+            for part in split_clauses(item.text, min_words=0):
+                clauses = translate_clauses(part)
+                try:
+                    for clause in clauses:
+                        if item.generation != self._generation:
+                            break  # cut off: the rest is not translated
+                        said.append(clause)
+                        pieces.put(clause)
+                        if item.pieces is None:
+                            item.translate_first_s = time.monotonic() - t0
+                            item.pieces = pieces
+                            self._speak_queue.put(item)
+                finally:
+                    clauses.close()
+                if item.generation != self._generation:
+                    break
+        finally:
+            item.text = " ".join(said)
+            item.translate_s = time.monotonic() - t0
+            pieces.put(None)
+            if item.pieces is None:  # nothing came out: the item goes on as it is
+                item.pieces = pieces
+                self._speak_queue.put(item)
 
     # -- synthesis ---------------------------------------------------------------------
 
@@ -309,6 +364,7 @@ class Pipeline:
                     uid, item.text, item.message_id, item.line, item.fragment, item.read_at
                 )
                 rec.source, rec.translate_s = item.source, item.translate_s
+                rec.translate_first_s = item.translate_first_s
                 if self.stats is not None:
                     self.stats.add(rec)
                 if item.generation != self._generation:
@@ -320,6 +376,9 @@ class Pipeline:
                     rec.first_ready_at = spec.ready
                     ready: list[AudioChunk] = [] if spec.first is None else [spec.first]
                     chunks: Iterator[AudioChunk] = itertools.chain(ready, spec.chunks)
+                elif item.pieces is not None:
+                    rec.synth_start = time.monotonic()
+                    chunks = _spoken_pieces(engine, item.pieces)
                 else:
                     rec.synth_start = time.monotonic()
                     chunks = _spoken(engine, item.text)
@@ -342,6 +401,12 @@ class Pipeline:
                         sink.flush()
                         rec.dropped = True
                         break
+                _close(chunks)
+                if item.pieces is not None:
+                    # Streamed: the whole translation is known once its last piece was taken
+                    # (or the translator stops sending them: a cut).
+                    rec.text, rec.translate_s = item.text, item.translate_s
+                    rec.translate_first_s = item.translate_first_s
                 rec.audio_s = samples / rate
                 rec.synth_end = time.monotonic()
         except BaseException as e:

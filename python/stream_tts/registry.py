@@ -11,6 +11,7 @@ config.toml); adding a translation backend is one `TranslatorSpec`.
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ class EngineSpec:
     help: str
     factory: Callable[[Settings], SpeechEngine]
     add_arguments: Callable[[argparse._ArgumentGroup], None] | None = None
+    # Imports the factory needs, done before a translator loads beside it (see PendingTranslator).
+    preload: Callable[[], None] | None = None
 
 
 def _piper(s: Settings) -> SpeechEngine:
@@ -107,6 +110,12 @@ def _xtts(s: Settings) -> SpeechEngine:
     )
 
 
+def _xtts_preload() -> None:
+    from stream_tts.engines.xtts import import_coqui
+
+    import_coqui()
+
+
 def _xtts_args(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--xtts-model",
@@ -143,7 +152,9 @@ def _xtts_args(g: argparse._ArgumentGroup) -> None:
 
 SPEECH_ENGINES: dict[str, EngineSpec] = {
     "piper": EngineSpec("piper", "Piper (CPU, offline; default)", _piper, _piper_args),
-    "xtts": EngineSpec("xtts", "XTTS-v2 (GPU; needs the xtts extra)", _xtts, _xtts_args),
+    "xtts": EngineSpec(
+        "xtts", "XTTS-v2 (GPU; needs the xtts extra)", _xtts, _xtts_args, _xtts_preload
+    ),
 }
 
 
@@ -172,6 +183,13 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
         dest="translate.backend",
         choices=sorted(TRANSLATORS),
         help="transformers (default) or CTranslate2 (int8 on CPU)",
+    )
+    g.add_argument(
+        "--translate-clauses",
+        dest="translate.clauses",
+        action=argparse.BooleanOptionalAction,
+        help="start speaking a sentence on its first translated clause while the rest is "
+        "translated (default: on; --no-translate-clauses waits for the whole sentence)",
     )
     g.add_argument(
         "--beams",
@@ -222,12 +240,19 @@ class TranslatorSpec:
     name: str
     help: str
     load: Callable[..., Translator]
+    preload: Callable[[], None] | None = None
 
 
 def _nllb_transformers(model: str, **kw: Any) -> Translator:
     from stream_tts.engines.nllb import load_nllb
 
     return load_nllb(model, **kw)
+
+
+def _nllb_transformers_preload() -> None:
+    from stream_tts.engines.nllb import import_transformers
+
+    import_transformers()
 
 
 def _nllb_ct2(model: str, *, loop: str, weights: str, head: str, **kw: Any) -> Translator:
@@ -241,7 +266,10 @@ def _nllb_ct2(model: str, *, loop: str, weights: str, head: str, **kw: Any) -> T
 # Adding a translation backend is one entry here (`--translate-backend` lists the keys).
 TRANSLATORS: dict[str, TranslatorSpec] = {
     "transformers": TranslatorSpec(
-        "transformers", "NLLB-200 through transformers, our decode loop on CUDA", _nllb_transformers
+        "transformers",
+        "NLLB-200 through transformers, our decode loop on CUDA",
+        _nllb_transformers,
+        _nllb_transformers_preload,
     ),
     "ct2": TranslatorSpec("ct2", "NLLB-200 through CTranslate2 (int8 on CPU)", _nllb_ct2),
 }
@@ -270,15 +298,20 @@ def make_translator(
     )
 
 
+def _check_languages(settings: Settings) -> None:
+    """A bad language code fails here, before a model of gigabytes is fetched."""
+    from stream_tts.engines.langs import to_flores
+
+    to_flores(settings.translate_to or "en")
+    to_flores(settings.translate_from)
+
+
 def create_translator(settings: Settings) -> Translator | None:
     if not settings.translate_to:
         return None
-    from stream_tts.engines.langs import to_flores
     from stream_tts.engines.nllb import DEFAULT_MODEL, QUALITY_MODELS
 
-    # A bad language code fails here, before a model of gigabytes is fetched.
-    to_flores(settings.translate_to)
-    to_flores(settings.translate_from)
+    _check_languages(settings)
     o = settings.engine_options.get("translate", {})
     model = o.get("model") or QUALITY_MODELS.get(o.get("quality") or "", DEFAULT_MODEL)
     return make_translator(
@@ -301,3 +334,55 @@ def create_speech_engine(settings: Settings) -> SpeechEngine:
         names = ", ".join(SPEECH_ENGINES)
         raise ValueError(f"unknown --tts {settings.tts!r} (choose from {names})") from None
     return spec.factory(settings)
+
+
+class PendingTranslator:
+    """The translator loading on a thread of its own while the speech engine loads on the
+    caller's: reading weights and copying them to the GPU release the GIL, so the two loads
+    overlap (NLLB-3.3B and XTTS-v2 are seconds each). The Python imports both need are done
+    first, one after the other, on the caller's thread: imports are GIL-bound anyway, and two
+    threads importing modules that import each other can see them half initialised."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._result: Translator | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread: threading.Thread | None = None
+        if not settings.translate_to:
+            return
+        _check_languages(settings)
+        spec = TRANSLATORS.get(
+            settings.engine_options.get("translate", {}).get("backend") or "transformers"
+        )
+        engine = SPEECH_ENGINES.get(settings.tts)
+        for preload in (
+            spec.preload if spec is not None else None,
+            engine.preload if engine is not None else None,
+        ):
+            if preload is not None:
+                preload()
+
+        def load() -> None:
+            try:
+                self._result = create_translator(settings)
+            except BaseException as e:  # raised on the caller's thread by result()
+                self._error = e
+
+        self._thread = threading.Thread(target=load, name="stream-tts-load", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Translator | None:
+        """Wait for the translator (None if none was asked for); its load error is raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        self._taken = True
+        return self._result
+
+    def discard(self) -> None:
+        """Wait for the load and close what it made, unless result() handed it over."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._result is not None and not self._taken:
+            self._result.close()

@@ -35,6 +35,7 @@ class SentenceRecord:
     behind: float = 0.0
     source: str | None = None  # the sentence before translation (--translate-to)
     translate_s: float = 0.0
+    translate_first_s: float = 0.0  # to its first translated clause (clause streaming)
 
     @property
     def ttfa(self) -> float | None:
@@ -65,7 +66,11 @@ class SentenceRecord:
             "dropped": self.dropped,
             "speculated": self.speculated,
             **(
-                {"source": self.source, "translate_ms": round(self.translate_s * 1000, 2)}
+                {
+                    "source": self.source,
+                    "translate_ms": round(self.translate_s * 1000, 2),
+                    "translate_first_ms": round(self.translate_first_s * 1000, 2),
+                }
                 if self.source is not None
                 else {}
             ),

@@ -14,7 +14,9 @@ Two decode loops compute the same tokens (tests/test_nllb_loop.py checks it):
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from stream_tts.engines.device import pick_device, pick_dtype
@@ -149,6 +151,84 @@ class NllbTranslator:
             return ""
         return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
 
+    def translate_clauses(self, text: str, min_words: int | None = None) -> Iterator[str]:
+        """translate(text) in pieces, each given out as soon as the translation so far ends a
+        clause (the clause rule's streaming cut, `_core.first_clause_end`: `, ; :` after at
+        least `min_words` words), while the decoder goes on; joined with spaces the pieces
+        are translate(text). Nothing more after interrupt(); closing the iterator stops the
+        decoder between two steps. Loops other than ours give the whole translation at once.
+        """
+        from stream_tts._core import CLAUSE_MIN_WORDS, first_clause_end
+
+        words = CLAUSE_MIN_WORDS if min_words is None else min_words
+        if not text.strip():
+            return
+        if self.loop is None or not set(self.generate_kwargs) <= _OWN_KWARGS:
+            whole = self.translate(text)
+            if whole:
+                yield whole
+            return
+        enc = self._encode(text)
+        with self._lock:
+            self._stop.clear()
+            ids = [self.loop.start_token]
+            said = 0  # characters of the decoded text given out so far
+            for tok in self._new_tokens(enc):
+                ids.append(tok)
+                so_far = self._decode(ids)
+                end = first_clause_end(so_far[said:], min_words=words)
+                if end is not None:
+                    yield so_far[said : said + end].strip()
+                    said += end
+            if self._stop.is_set():
+                self.interrupted += 1
+                return
+            rest = self._decode(ids).strip()[said:].strip()
+            if rest:
+                yield rest
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True)).lstrip()
+
+    def _new_tokens(self, enc: Any) -> Iterator[int]:
+        """Our loop's new tokens, one as each step ends; on CUDA the loop runs on the GPU
+        thread (its graphs live there) and hands them over through a queue."""
+        loop = self.loop
+        assert loop is not None
+        src = [int(i) for i in enc["input_ids"][0]]
+        n_in = len(src)
+        kw = self.generate_kwargs
+        max_new = int(kw.get("max_new_tokens", self.max_new_tokens or min(512, 2 * n_in + 16)))
+        steps = loop.generate_iter(
+            src, self.forced_bos_token_id, max_new, min_new_tokens=kw.get("min_new_tokens")
+        )
+        if self._gpu is None:
+            for tok in steps:
+                if self._stop.is_set():
+                    break
+                yield tok
+            return
+        handed: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        cancel = threading.Event()
+
+        def run() -> None:
+            try:
+                for tok in steps:
+                    if cancel.is_set() or self._stop.is_set():
+                        break
+                    handed.put(tok)
+            finally:
+                steps.close()
+                handed.put(None)
+
+        done = self._gpu.submit(run)
+        try:
+            while (tok := handed.get()) is not None:
+                yield tok
+        finally:
+            cancel.set()
+            done.result()  # the loop's buffers are free for the next sentence (errors raise)
+
     def generate_ids(self, text: str) -> list[int]:
         """The decoder's token ids for `text` (decoder start, target language, ...); [] if
         interrupted or empty."""
@@ -219,6 +299,14 @@ class NllbTranslator:
         self.model = None
         self.tokenizer = None
         self.loop = None
+
+
+def import_transformers() -> None:
+    """The modules load_nllb needs (seconds of Python imports), without loading."""
+    require("torch", "nllb")
+    require("transformers", "nllb")
+    import transformers.models.m2m_100.modeling_m2m_100
+    import transformers.models.nllb.tokenization_nllb  # noqa: F401
 
 
 def load_nllb(

@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import os
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ DEFAULT_SPEAKER = "Claribel Dervla"  # first of the speakers XTTS-v2 ships
 
 
 LOOPS = ("own", "stock")
+URGENT = -100  # CUDA stream priority of our loop's thread (clamped to the device's highest)
 
 
 class VoiceError(ValueError):
@@ -151,6 +152,7 @@ class XttsEngine:
         repetition_penalty: float = 10.0,
         generate_kwargs: dict[str, Any] | None = None,
         loop: str = "own",
+        dtype: Any = None,
     ) -> None:
         if loop not in LOOPS:
             raise ValueError(f"unknown decode loop {loop!r}; use one of {', '.join(LOOPS)}")
@@ -179,10 +181,14 @@ class XttsEngine:
         self._gpu: Any = None
         self.loop: Any = None
         if loop == "own":
-            self.loop = self._own_loop()
+            self.loop = self._own_loop(dtype)
         self.loop_name = "own" if self.loop is not None else "stock"
+        # The conditioning latents in the loop's dtype, cast once rather than per sentence.
+        self._loop_cond = None if self.loop is None else self.gpt_cond_latent.to(self.loop.dtype)
 
-    def _own_loop(self) -> Any:
+    def _own_loop(self, dtype: Any) -> Any:
+        """Our GPT loop; `dtype` of its weights: None picks bf16 (fp16 where the GPU lacks
+        bf16) on CUDA and keeps float32 elsewhere. The HiFi-GAN decoder stays float32."""
         from stream_tts.engines.decode.runner import GpuThread
         from stream_tts.engines.decode.xtts_loop import XttsLoop
         from stream_tts.engines.device import pick_dtype
@@ -191,7 +197,8 @@ class XttsEngine:
         cuda = device.startswith("cuda")
         # CUDA graphs are captured and replayed on this one thread, whoever calls synthesize().
         self._gpu = GpuThread("stream-tts-xtts") if cuda else None
-        dtype = pick_dtype(device, extra="xtts") if cuda else None
+        if dtype is None and cuda:
+            dtype = pick_dtype(device, extra="xtts")
         return XttsLoop(self.model.gpt, graphs=cuda, dtype=dtype, sampling=self.sampling)
 
     def _on_gpu(self, fn: Any) -> Any:
@@ -199,14 +206,19 @@ class XttsEngine:
 
     def warmup(self) -> None:
         if self.loop is not None and self._gpu is not None:
+            # Speech first: the translator's decoder may be running beside it (clause streaming).
+            self._gpu.use_stream(URGENT)
             self._gpu.call(self.loop.warmup)
-        # A long one too: a longer prompt than any before can take slower kernels the first
-        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s).
-        for text in (WARMUP_TEXT, " ".join([WARMUP_TEXT] * 6)):
-            for _ in self.synthesize(text):
-                pass
+        for _ in self.synthesize(WARMUP_TEXT):
+            pass
+        # A long prompt too: one longer than any before can take slower kernels the first
+        # time (seen on an H200: the first translated sentence's first chunk took 1.2 s). Its
+        # first chunk is enough: the rest of a long sentence is seconds of start-up.
+        stream = self.synthesize(" ".join([WARMUP_TEXT] * 6))
+        next(stream, None)
+        stream.close()
 
-    def synthesize(self, text: str) -> Iterator[npt.NDArray[np.float32]]:
+    def synthesize(self, text: str) -> Generator[npt.NDArray[np.float32], None, None]:
         text = text.strip().lower()
         if not text:
             return
@@ -243,7 +255,7 @@ class XttsEngine:
         kw = self.generate_kwargs
         if self.loop is not None and set(kw) <= {"min_new_tokens", "max_new_tokens"}:
             yield from self.loop.stream(
-                self.gpt_cond_latent,
+                self._loop_cond,
                 text_ids,
                 min_new_tokens=int(kw.get("min_new_tokens", 0)),
                 max_new_tokens=kw.get("max_new_tokens"),
@@ -312,12 +324,27 @@ class XttsEngine:
         self.loop = None
 
 
-def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> Any:
-    """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json)."""
+def import_coqui() -> None:
+    """The modules load_xtts_model needs (seconds of Python imports), without loading."""
+    require("torch", "xtts")
+    require("TTS", "xtts")
+    import TTS.tts.models.xtts  # noqa: F401
+
+
+def load_xtts_model(
+    model: str = DEFAULT_MODEL, device: str | None = None, fast: bool = True
+) -> Any:
+    """Load coqui's Xtts from a hub id or a folder (config.json, model.pth, vocab.json).
+
+    `fast`: our loader (engines/xtts_load.py: no random initialisation, the checkpoint
+    memory-mapped); False: coqui's own `load_checkpoint`, the same model more slowly.
+    """
     require("torch", "xtts")
     require("TTS", "xtts")
     from TTS.tts.configs.xtts_config import XttsConfig
     from TTS.tts.models.xtts import Xtts
+
+    from stream_tts.engines.xtts_load import build_xtts
 
     patch_coqui_for_transformers()
     dev = pick_device(device, extra="xtts")
@@ -331,8 +358,11 @@ def load_xtts_model(model: str = DEFAULT_MODEL, device: str | None = None) -> An
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
-        m = Xtts(config)
-        m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
+        if fast:
+            m = build_xtts(path, config)
+        else:
+            m = Xtts(config)
+            m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
     finally:
         hf_logging.set_verbosity(level)
     m.model_key = str(path.resolve())

@@ -1,5 +1,5 @@
-//! Bindings of the text stage: `speakable`, `split_sentences`, `split_clauses` and the
-//! streaming `Shaper`.
+//! Bindings of the text stage: `speakable`, `split_sentences`, `split_clauses`,
+//! `first_clause_end` and the streaming `Shaper`.
 //! One FFI crossing per call; long inputs are processed with the GIL released.
 
 use pyo3::prelude::*;
@@ -59,6 +59,17 @@ fn split_clauses(
     } else {
         cut()
     })
+}
+
+/// Character index just past the first clause of `text` that ends at `, ; :` (and a space)
+/// after at least `min_words` words with more text after it; None if there is none yet. The
+/// clause rule's cut for text still arriving (the text stage's early fragment; speech that
+/// starts on the first translated clause).
+#[pyfunction]
+#[pyo3(signature = (text, *, min_words = clause::MIN_WORDS as i64))]
+fn first_clause_end(text: &str, min_words: i64) -> PyResult<Option<usize>> {
+    let min_words = at_least("min_words", min_words, 0)?;
+    Ok(clause::first_break(text, min_words).map(|end| text[..end].chars().count()))
 }
 
 /// Streaming Markdown-to-sentences for one content block.
@@ -125,6 +136,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(speakable, m)?)?;
     m.add_function(wrap_pyfunction!(split_sentences, m)?)?;
     m.add_function(wrap_pyfunction!(split_clauses, m)?)?;
+    m.add_function(wrap_pyfunction!(first_clause_end, m)?)?;
     m.add("CLAUSE_MIN_WORDS", clause::MIN_WORDS)?;
     m.add("CLAUSE_MAX_BYTES", clause::MAX_BYTES)?;
     m.add_class::<PyShaper>()?;

@@ -44,9 +44,28 @@ class GpuThread:
         """Run `fn` on the thread and return its result (its exception is raised here)."""
         if threading.current_thread() is self._thread:
             return fn()
+        return self.submit(fn).result()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Queue `fn` to run on the thread; its Future holds the result or exception."""
         fut: Future[T] = Future()
         self._jobs.put((fn, fut))
-        return fut.result()
+        return fut
+
+    def use_stream(self, priority: int) -> None:
+        """Run this thread's later GPU work on a CUDA stream of its own with `priority` (lower
+        is more urgent; out of range is clamped), once everything queued so far on the device
+        is done (tensors made on other threads' streams are ready). Kernels of an urgent
+        stream go first when another thread's work waits beside them: XTTS's steps before
+        NLLB's when speech starts while the rest of a sentence is still being translated."""
+
+        def switch() -> None:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.set_stream(torch.cuda.Stream(priority=priority))  # type: ignore[no-untyped-call]
+
+        self.call(switch)
 
     def close(self) -> None:
         self._jobs.put(None)
@@ -84,7 +103,10 @@ class StepGraphs:
         for t, s in zip(self._state, saved, strict=True):
             t.copy_(s)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
+        # thread_local: a graph captured lazily on one engine's thread (an NLLB sentence longer
+        # than the warm-up's) must not fail the other engine's thread, which meanwhile syncs
+        # (.item()) and allocates on its own stream; "global" (torch's default) forbids that.
+        with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
             self._step(key)
         self._graphs[key] = graph
 
