@@ -425,6 +425,7 @@ def cmd_startup(a: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------ the CLI
 
+BEST = ["--translate-to", "de", "--quality", "best"]
 CONFIGS: dict[str, list[str]] = {
     # Speech starts on the first translated clause (the default) / waits for the sentence.
     "own-3.3b": ["--translate-to", "de", "--quality", "best"],
@@ -437,6 +438,8 @@ CONFIGS: dict[str, list[str]] = {
         "--xtts-first-chunk-tokens",
         "4",
     ],
+    # int8 decoder and output layer, the head cut to the target's script (Latin).
+    "own-3.3b-int8": [*BEST, "--nllb-weights", "int8", "--nllb-head", "script"],
     "own-600m": ["--translate-to", "de", "--quality", "fast"],
     "own-xtts": [],
     "own-xtts-nospec": ["--no-speculate"],
