@@ -52,7 +52,7 @@ class Layer:
     fc2: Linear
 
 
-def _ln(mod: Any) -> tuple[Any, Any, float]:
+def ln_args(mod: Any) -> tuple[Any, Any, float]:
     return (mod.weight, mod.bias, float(mod.eps))
 
 
@@ -90,21 +90,21 @@ class FusedDecoder:
         self.ops = ops if ops is not None else torch_ops
         self.layers = [
             Layer(
-                ln1=_ln(lyr.self_attn_layer_norm),
+                ln1=ln_args(lyr.self_attn_layer_norm),
                 qkv=Linear.of(w, b, int8),
                 out=Linear.of(lyr.self_attn.out_proj.weight, lyr.self_attn.out_proj.bias, int8),
-                ln2=_ln(lyr.encoder_attn_layer_norm),
+                ln2=ln_args(lyr.encoder_attn_layer_norm),
                 cq=Linear.of(lyr.encoder_attn.q_proj.weight, lyr.encoder_attn.q_proj.bias, int8),
                 co=Linear.of(
                     lyr.encoder_attn.out_proj.weight, lyr.encoder_attn.out_proj.bias, int8
                 ),
-                ln3=_ln(lyr.final_layer_norm),
+                ln3=ln_args(lyr.final_layer_norm),
                 fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, int8),
                 fc2=Linear.of(lyr.fc2.weight, lyr.fc2.bias, int8),
             )
             for lyr, (w, b) in zip(dec.layers, self_qkv, strict=True)
         ]
-        self.final_ln = _ln(dec.layer_norm)
+        self.final_ln = ln_args(dec.layer_norm)
         rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
         self.head = Linear.of(rows, None, int8)
         # torch_ops computes products of int8 weights in the model's dtype.

@@ -21,6 +21,7 @@ def gemv(
     bias: Any = None,
     ln: tuple[Any, Any, float] | None = None,
     relu: bool = False,
+    gelu: bool = False,
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
     compute: Any = None,
@@ -37,6 +38,8 @@ def gemv(
     y = F.linear(h.to(dt), weight, None if bias is None else bias.to(dt)).float()
     if relu:
         y = F.relu(y)
+    if gelu:
+        y = F.gelu(y, approximate="tanh")
     if add:
         out.add_(y)
     elif kv is not None:
@@ -51,9 +54,18 @@ def gemv(
 
 
 def attend(
-    q: Any, k: Any, v: Any, out: Any, *, pos: Any = None, keep: Any = None, n: int = 0
+    q: Any,
+    k: Any,
+    v: Any,
+    out: Any,
+    *,
+    pos: Any = None,
+    keep: Any = None,
+    n: int = 0,
+    block_t: int = 0,
 ) -> None:
-    """As kernels.attend; `n` keys are looked at (self-attention: n > pos, masked to 0..pos)."""
+    """As kernels.attend (`block_t`, the kernel's tiling, unused); `n` keys are looked at
+    (self-attention: n > pos, masked to 0..pos)."""
     import torch
     import torch.nn.functional as F
 
