@@ -156,6 +156,16 @@ def test_cross_attention_masks_pads(n: int) -> None:
     close(out, ref.reshape(-1))
 
 
+@pytest.mark.parametrize("d", [40, 2048])
+def test_layer_norm(d: int) -> None:
+    g = torch.Generator().manual_seed(10)
+    x = rand(d, g=g, scale=3.0, shift=2.0)
+    w, b = rand(d, g=g), rand(d, g=g)
+    out = torch.zeros(d, device=DEVICE)
+    K.layer_norm(x, (w, b, 1e-5), out)
+    close(out, F.layer_norm(x, (d,), w, b, 1e-5))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_embed(dtype: Any) -> None:
     g = torch.Generator().manual_seed(6)

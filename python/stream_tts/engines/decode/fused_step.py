@@ -3,7 +3,8 @@
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
 the cache; self-attention; out-proj added into the residual stream; cross-attention query with
 its LayerNorm; cross-attention; out-proj added; fc1 with LayerNorm and ReLU; fc2 added. Then the
-output layer with the final LayerNorm. The residual stream is float32 (transformers keeps it in
+final LayerNorm (one small launch: the output layer's ~16k programs would each compute its
+statistics again) and the output layer. The residual stream is float32 (transformers keeps it in
 the model's dtype; float32 on CPU, where both compute the same thing).
 
 The output layer may keep only some rows of the vocabulary (`head_ids`, a script head): the
@@ -113,6 +114,7 @@ class FusedDecoder:
         dev = lm_head.device
         f32 = torch.float32
         self.x = torch.zeros(d, dtype=f32, device=dev)  # the residual stream
+        self.xn = torch.zeros(d, dtype=f32, device=dev)  # its final LayerNorm
         self.q = torch.zeros(d, dtype=f32, device=dev)
         self.a = torch.zeros(d, dtype=f32, device=dev)
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
@@ -168,5 +170,6 @@ class FusedDecoder:
         for i in range(len(self.layers)):
             self.layer(i, pos, self_cache, cross_cache, src_keep, n_self, n_src)
         extra = {"argmax": argmax} if argmax is not None else {}
-        self._gemv(self.head, x, self.logits, ln=self.final_ln, **extra)
+        self.ops.layer_norm(x, self.final_ln, self.xn)
+        self._gemv(self.head, self.xn, self.logits, **extra)
         return self.logits

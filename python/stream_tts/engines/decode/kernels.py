@@ -11,6 +11,8 @@ launchers.
   and V into a KV cache at the position held on the device (the fused QKV of self-attention).
 - `attend`: one query over a cache, per head, online softmax in float32; the self-attention
   length comes from the device position (pos + 1), so one graph serves every length.
+- `layer_norm`: one vector's LayerNorm in one program, for a GEMV with very many programs (the
+  output layer), where each program computing the statistics itself costs more than a launch.
 - `embed`: the decoder input, token embedding times scale plus its sinusoidal position.
 
 Everything accumulates in float32; the residual stream and the small vectors between kernels
@@ -310,6 +312,34 @@ def attend(
         q, k, v, keep if keep is not None else dummy, out, pos if causal else dummy,
         n, k.stride(0), 1.0 / math.sqrt(hd),
         CAUSAL=causal, HD=hd, BLOCK_T=block_t, USE_PDL=PDL, num_warps=4, launch_pdl=PDL,
+    )  # fmt: skip
+
+
+@triton.jit
+def _layer_norm_kernel(
+    x_ptr, w_ptr, b_ptr, out_ptr, D, eps, BLOCK: tl.constexpr, USE_PDL: tl.constexpr
+):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+    c = tl.arange(0, BLOCK)
+    ok = c < D
+    x = tl.load(x_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    mean = tl.sum(x, axis=0) / D
+    xc = tl.where(ok, x - mean, 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(xc * xc, axis=0) / D + eps)
+    w = tl.load(w_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    tl.store(out_ptr + c, xc * rstd * w + b, mask=ok)
+
+
+def layer_norm(x: Any, ln: tuple[Any, Any, float], out: Any) -> None:
+    """out = LayerNorm(x) with ln = (weight, bias, eps); x, out 1-D, out float32."""
+    d = x.shape[0]
+    _layer_norm_kernel[(1,)](
+        x, ln[0], ln[1], out, d, float(ln[2]),
+        BLOCK=triton.next_power_of_2(d), USE_PDL=PDL, num_warps=8 if d > 1024 else 4,
+        launch_pdl=PDL,
     )  # fmt: skip
 
 

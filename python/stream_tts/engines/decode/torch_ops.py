@@ -83,6 +83,12 @@ def attend(
     out.copy_(a.reshape(-1))
 
 
+def layer_norm(x: Any, ln: tuple[Any, Any, float], out: Any) -> None:
+    import torch.nn.functional as F
+
+    out.copy_(F.layer_norm(x.to(ln[0].dtype), (x.shape[-1],), ln[0], ln[1], ln[2]))
+
+
 def embed(table: Any, positions: Any, tok: Any, pos: Any, out: Any, scale: float, off: int) -> None:
     e = table.index_select(0, tok).float() * scale
     out.copy_((e + positions.index_select(0, pos + off).float()).view(-1))
