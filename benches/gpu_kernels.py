@@ -1,7 +1,7 @@
 """NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
 
-    python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep] [--paths 'fused bf16,fused int8']
-        [--no-shapes]
+    python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep]
+        [--paths 'fused bf16,fused int8'] [--no-shapes]
 
 Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
 real shapes (tests/gpu_models.py; no checkpoint, no tokenizer: the source is 20 fixed ids). For
