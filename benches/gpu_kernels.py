@@ -1,6 +1,7 @@
 """NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
 
     python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep]
+        [--paths 'fused bf16,fused int8'] [--no-shapes]
 
 Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
 real shapes (tests/gpu_models.py; no checkpoint, no tokenizer: the source is 20 fixed ids). For
@@ -16,7 +17,8 @@ Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its 
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
 also times 9 block configurations per shape (27 for split-K shapes; each compiles once, a few
-minutes more).
+minutes more). `--paths` keeps the paths of those names (the current path always runs:
+tokens are compared with it); `--no-shapes` skips the per-shape part.
 
 The script head keeps a random HEAD_FRACTION of the vocabulary (plus EOS): the random-weight
 models have no real vocabulary to read scripts from, and only the row count matters for time.
@@ -97,7 +99,7 @@ def launches(loop: Any, key: Any) -> dict[str, int]:
         for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
             t.copy_(s)
     events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel", "_choose_kernel")
+    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel", "_choose_kernel", "_layer_norm")
     return {
         "cuda_events": len(events),
         "ours": sum(1 for e in events if any(k in e.name for k in ours)),
@@ -162,7 +164,7 @@ def layer_us(loop: Any) -> float:
     return us / len(fused.layers)
 
 
-def run_model(which: str) -> tuple[dict[str, Any], Any]:
+def run_model(which: str, paths: list[str] | None = None) -> tuple[dict[str, Any], Any]:
     import torch
 
     from stream_tts.engines.decode.nllb_loop import NllbLoop
@@ -186,6 +188,8 @@ def run_model(which: str) -> tuple[dict[str, Any], Any]:
         ("fused int8", {"weights": "int8"}, K.PDL, K.FAST_I8),
         (head, {"weights": "int8", "head_ids": keep}, K.PDL, K.FAST_I8),
     ]
+    if paths:
+        variants = variants[:1] + [v for v in variants[1:] if v[0] in paths]
     tokens = {}
     saved = K.PDL, K.FAST_I8
     for name, kw, pdl, fast in variants:
@@ -369,6 +373,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--which", default="3.3b,600m")
     ap.add_argument("--sweep", action="store_true", help="also try block configurations")
+    ap.add_argument("--paths", default="", help="comma-separated path names: only those")
+    ap.add_argument("--no-shapes", action="store_true", help="skip the per-shape timings")
     a = ap.parse_args()
     import torch
     import triton
@@ -389,8 +395,8 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for which in a.which.split(","):
-        res["models"][which], model = run_model(which)
-        res["gemv"][which] = gemv_shapes(model, a.sweep)
+        res["models"][which], model = run_model(which, [p for p in a.paths.split(",") if p])
+        res["gemv"][which] = [] if a.no_shapes else gemv_shapes(model, a.sweep)
         del model
         torch.cuda.empty_cache()
         (out / "gpu_kernels.json").write_text(json.dumps(res, indent=1))

@@ -63,6 +63,24 @@ def test_gemv_layernorm_bias_relu(kind: str, cfg: Any) -> None:
 
 
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
+def test_gemv_gelu_is_gpt2s_tanh_gelu(kind: str) -> None:
+    g = torch.Generator().manual_seed(9)
+    n, k = 72, 96
+    w, scale, ref_w = weights(n, k, kind, g)
+    x = rand(k, g=g, scale=3.0, shift=1.0)
+    ln_w, ln_b = rand(k, g=g), rand(k, g=g)
+    bias = rand(n, g=g, scale=8.0)  # outputs far into both tails of the GELU
+    out = torch.zeros(n, device=DEVICE)
+    K.gemv(w, x, out, scale=scale, bias=bias, ln=(ln_w, ln_b, 1e-5), gelu=True, config=SMALL)
+    pre = F.linear(F.layer_norm(x, (k,), ln_w, ln_b, 1e-5), ref_w, bias)
+    close(out, F.gelu(pre, approximate="tanh"))
+    assert pre.min() < -8 and pre.max() > 8
+    assert (F.gelu(pre) - F.gelu(pre, approximate="tanh")).abs().max() > 1e-4  # not erf's
+    with pytest.raises(ValueError, match="one activation"):
+        K.gemv(w, x, out, scale=scale, relu=True, gelu=True, config=SMALL)
+
+
+@pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize("split", [1, 2, 4])
 def test_gemv_adds_into_the_residual_stream(kind: str, split: int) -> None:
     g = torch.Generator().manual_seed(2)
@@ -99,7 +117,7 @@ def test_gemv_writes_k_and_v_into_the_cache_at_the_device_position() -> None:
 
 def test_gemv_refuses_relu_with_split_k() -> None:
     x = torch.zeros(64, device=DEVICE)
-    with pytest.raises(ValueError, match="ReLU"):
+    with pytest.raises(ValueError, match="activation"):
         K.gemv(torch.zeros(8, 64, device=DEVICE), x, x, relu=True, add=True, config=SMALL)
 
 
@@ -136,6 +154,16 @@ def test_cross_attention_masks_pads(n: int) -> None:
         attn_mask=keep[:n].view(1, 1, 1, n),
     )
     close(out, ref.reshape(-1))
+
+
+@pytest.mark.parametrize("d", [40, 2048])
+def test_layer_norm(d: int) -> None:
+    g = torch.Generator().manual_seed(10)
+    x = rand(d, g=g, scale=3.0, shift=2.0)
+    w, b = rand(d, g=g), rand(d, g=g)
+    out = torch.zeros(d, device=DEVICE)
+    K.layer_norm(x, (w, b, 1e-5), out)
+    close(out, F.layer_norm(x, (d,), w, b, 1e-5))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

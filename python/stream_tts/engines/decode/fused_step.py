@@ -3,7 +3,8 @@
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
 the cache; self-attention; out-proj added into the residual stream; cross-attention query with
 its LayerNorm; cross-attention; out-proj added; fc1 with LayerNorm and ReLU; fc2 added. Then the
-output layer with the final LayerNorm. The residual stream is float32 (transformers keeps it in
+final LayerNorm (one small launch: the output layer's ~16k programs would each compute its
+statistics again) and the output layer. The residual stream is float32 (transformers keeps it in
 the model's dtype; float32 on CPU, where both compute the same thing).
 
 The output layer may keep only some rows of the vocabulary (`head_ids`, a script head): the
@@ -52,7 +53,7 @@ class Layer:
     fc2: Linear
 
 
-def _ln(mod: Any) -> tuple[Any, Any, float]:
+def ln_args(mod: Any) -> tuple[Any, Any, float]:
     return (mod.weight, mod.bias, float(mod.eps))
 
 
@@ -90,21 +91,21 @@ class FusedDecoder:
         self.ops = ops if ops is not None else torch_ops
         self.layers = [
             Layer(
-                ln1=_ln(lyr.self_attn_layer_norm),
+                ln1=ln_args(lyr.self_attn_layer_norm),
                 qkv=Linear.of(w, b, int8),
                 out=Linear.of(lyr.self_attn.out_proj.weight, lyr.self_attn.out_proj.bias, int8),
-                ln2=_ln(lyr.encoder_attn_layer_norm),
+                ln2=ln_args(lyr.encoder_attn_layer_norm),
                 cq=Linear.of(lyr.encoder_attn.q_proj.weight, lyr.encoder_attn.q_proj.bias, int8),
                 co=Linear.of(
                     lyr.encoder_attn.out_proj.weight, lyr.encoder_attn.out_proj.bias, int8
                 ),
-                ln3=_ln(lyr.final_layer_norm),
+                ln3=ln_args(lyr.final_layer_norm),
                 fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, int8),
                 fc2=Linear.of(lyr.fc2.weight, lyr.fc2.bias, int8),
             )
             for lyr, (w, b) in zip(dec.layers, self_qkv, strict=True)
         ]
-        self.final_ln = _ln(dec.layer_norm)
+        self.final_ln = ln_args(dec.layer_norm)
         rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
         self.head = Linear.of(rows, None, int8)
         # torch_ops computes products of int8 weights in the model's dtype.
@@ -113,6 +114,7 @@ class FusedDecoder:
         dev = lm_head.device
         f32 = torch.float32
         self.x = torch.zeros(d, dtype=f32, device=dev)  # the residual stream
+        self.xn = torch.zeros(d, dtype=f32, device=dev)  # its final LayerNorm
         self.q = torch.zeros(d, dtype=f32, device=dev)
         self.a = torch.zeros(d, dtype=f32, device=dev)
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
@@ -168,5 +170,6 @@ class FusedDecoder:
         for i in range(len(self.layers)):
             self.layer(i, pos, self_cache, cross_cache, src_keep, n_self, n_src)
         extra = {"argmax": argmax} if argmax is not None else {}
-        self._gemv(self.head, x, self.logits, ln=self.final_ln, **extra)
+        self.ops.layer_norm(x, self.final_ln, self.xn)
+        self._gemv(self.head, self.xn, self.logits, **extra)
         return self.logits

@@ -1,15 +1,18 @@
 # Triton kernels take untyped tensor arguments; their launchers below are typed.
 # mypy: disable-error-code="no-untyped-def,untyped-decorator"
-"""Triton kernels of the fused NLLB decode step (batch 1), and their launchers.
+"""Triton kernels of the fused decode steps (batch 1: NLLB's decoder, XTTS's GPT), and their
+launchers.
 
 - `gemv`: y = epilogue(W · prologue(x)) for one token. W is bf16/fp16/fp32, or int8 with one
   symmetric scale per output row. Prologue: an optional LayerNorm of x, its statistics computed
   by every program over the whole x (x is one d_model vector: cheaper than another launch).
-  Epilogue: scale, bias, optional ReLU, then one of: store; add into `out` (the residual
-  stream, float32; split-K programs add with atomics); or write rows [d, 3d) as K and V into a
-  KV cache at the position held on the device (the fused QKV of self-attention).
+  Epilogue: scale, bias, optional ReLU or GELU (tanh form), then one of: store; add into `out`
+  (the residual stream, float32; split-K programs add with atomics); or write rows [d, 3d) as K
+  and V into a KV cache at the position held on the device (the fused QKV of self-attention).
 - `attend`: one query over a cache, per head, online softmax in float32; the self-attention
   length comes from the device position (pos + 1), so one graph serves every length.
+- `layer_norm`: one vector's LayerNorm in one program, for a GEMV with very many programs (the
+  output layer), where each program computing the statistics itself costs more than a launch.
 - `embed`: the decoder input, token embedding times scale plus its sinusoidal position.
 
 Everything accumulates in float32; the residual stream and the small vectors between kernels
@@ -110,7 +113,7 @@ def _gemv_kernel(
     best_ptr, excl,
     N, K, eps, kv_start, kv_half_stride, kv_head_stride,
     HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
-    RELU: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
+    ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     USE_PDL: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
@@ -164,8 +167,11 @@ def _gemv_kernel(
     if HAS_BIAS:
         if pid_k == 0:
             y = y + tl.load(bias_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
-    if RELU:
+    if ACT == 1:
         y = tl.maximum(y, 0.0)
+    elif ACT == 2:  # GPT-2's gelu_new: 0.5 y (1 + tanh(z)) = y * sigmoid(2 z)
+        z = 0.7978845608028654 * (y + 0.044715 * y * y * y)
+        y = y * tl.sigmoid(2.0 * z)
     if MODE == 0:  # store
         tl.store(out_ptr + rows, y, mask=row_ok)
         if ARGMAX:  # this block's best row (but `excl`) into the step's running maximum
@@ -196,6 +202,7 @@ def gemv(
     bias: Any = None,
     ln: tuple[Any, Any, float] | None = None,
     relu: bool = False,
+    gelu: bool = False,
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
     argmax: tuple[Any, int] | None = None,
@@ -204,9 +211,10 @@ def gemv(
     """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
 
     `scale`: float32 per-row scales of an int8 `w`; `ln`: (weight, bias, eps) of a LayerNorm
-    applied to x first; `add`: out += result (out float32); `kv`: (cache, pos, head_dim) with
-    cache [2, heads, max_len, head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K
-    and V of position pos (a 1-element device tensor), d = heads * head_dim. `argmax`:
+    applied to x first; `relu` / `gelu` (tanh approximation, GPT-2's gelu_new); `add`: out +=
+    result (out float32); `kv`: (cache, pos, head_dim) with cache [2, heads, max_len,
+    head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K and V of position pos (a
+    1-element device tensor), d = heads * head_dim. `argmax`:
     (best, excl): the packed key (score, row) of the best row other than `excl` is max-ed into
     best (int64 [1], reset by `choose`); plain outputs only.
     """
@@ -214,8 +222,10 @@ def gemv(
     int8 = w.dtype == torch.int8
     cfg = config or OVERRIDES.get((n, k, int8, add)) or gemv_config(n, k, int8=int8, residual=add)
     split = cfg.split_k if add else 1
-    if relu and split > 1:
-        raise ValueError("ReLU needs the whole sum: split_k must be 1")
+    if (relu or gelu) and split > 1:
+        raise ValueError("an activation needs the whole sum: split_k must be 1")
+    if relu and gelu:
+        raise ValueError("one activation at a time: relu or gelu")
     dummy = x
     mode, hd, half_stride, head_stride, kv_start = 0, 1, 0, 0, n
     cache, pos = dummy, dummy
@@ -236,7 +246,7 @@ def gemv(
         bias if bias is not None else dummy, out, cache, pos, best, excl,
         n, k, float(ln[2]) if ln else 0.0, kv_start, half_stride, head_stride,
         HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
-        RELU=relu, MODE=mode, HD=hd, ARGMAX=argmax is not None,
+        ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
         SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         USE_PDL=PDL, FAST=FAST_I8 and int8, num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
@@ -280,11 +290,19 @@ def _attend_kernel(
 
 
 def attend(
-    q: Any, k: Any, v: Any, out: Any, *, pos: Any = None, keep: Any = None, n: int = 0
+    q: Any,
+    k: Any,
+    v: Any,
+    out: Any,
+    *,
+    pos: Any = None,
+    keep: Any = None,
+    n: int = 0,
+    block_t: int = 32,
 ) -> None:
     """Softmax attention of one query per head: q, out [heads * hd]; k, v [heads, T, hd]
     (strided by head). Self-attention: `pos` (device tensor), keys 0..pos. Cross-attention:
-    `keep` (bool [>= n]) masks the first `n` keys."""
+    `keep` (bool [>= n]) masks the first `n` keys. `block_t`: keys per loop iteration."""
     heads, _, hd = k.shape
     causal = pos is not None
     if not causal and keep is None:
@@ -293,7 +311,35 @@ def attend(
     _attend_kernel[(heads,)](
         q, k, v, keep if keep is not None else dummy, out, pos if causal else dummy,
         n, k.stride(0), 1.0 / math.sqrt(hd),
-        CAUSAL=causal, HD=hd, BLOCK_T=32, USE_PDL=PDL, num_warps=4, launch_pdl=PDL,
+        CAUSAL=causal, HD=hd, BLOCK_T=block_t, USE_PDL=PDL, num_warps=4, launch_pdl=PDL,
+    )  # fmt: skip
+
+
+@triton.jit
+def _layer_norm_kernel(
+    x_ptr, w_ptr, b_ptr, out_ptr, D, eps, BLOCK: tl.constexpr, USE_PDL: tl.constexpr
+):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+    c = tl.arange(0, BLOCK)
+    ok = c < D
+    x = tl.load(x_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    mean = tl.sum(x, axis=0) / D
+    xc = tl.where(ok, x - mean, 0.0)
+    rstd = 1.0 / tl.sqrt(tl.sum(xc * xc, axis=0) / D + eps)
+    w = tl.load(w_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + c, mask=ok, other=0.0).to(tl.float32)
+    tl.store(out_ptr + c, xc * rstd * w + b, mask=ok)
+
+
+def layer_norm(x: Any, ln: tuple[Any, Any, float], out: Any) -> None:
+    """out = LayerNorm(x) with ln = (weight, bias, eps); x, out 1-D, out float32."""
+    d = x.shape[0]
+    _layer_norm_kernel[(1,)](
+        x, ln[0], ln[1], out, d, float(ln[2]),
+        BLOCK=triton.next_power_of_2(d), USE_PDL=PDL, num_warps=8 if d > 1024 else 4,
+        launch_pdl=PDL,
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ def gemv(
     bias: Any = None,
     ln: tuple[Any, Any, float] | None = None,
     relu: bool = False,
+    gelu: bool = False,
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
     compute: Any = None,
@@ -37,6 +38,8 @@ def gemv(
     y = F.linear(h.to(dt), weight, None if bias is None else bias.to(dt)).float()
     if relu:
         y = F.relu(y)
+    if gelu:
+        y = F.gelu(y, approximate="tanh")
     if add:
         out.add_(y)
     elif kv is not None:
@@ -51,9 +54,18 @@ def gemv(
 
 
 def attend(
-    q: Any, k: Any, v: Any, out: Any, *, pos: Any = None, keep: Any = None, n: int = 0
+    q: Any,
+    k: Any,
+    v: Any,
+    out: Any,
+    *,
+    pos: Any = None,
+    keep: Any = None,
+    n: int = 0,
+    block_t: int = 0,
 ) -> None:
-    """As kernels.attend; `n` keys are looked at (self-attention: n > pos, masked to 0..pos)."""
+    """As kernels.attend (`block_t`, the kernel's tiling, unused); `n` keys are looked at
+    (self-attention: n > pos, masked to 0..pos)."""
     import torch
     import torch.nn.functional as F
 
@@ -69,6 +81,12 @@ def attend(
         attn_mask=mask.view(1, 1, 1, n),
     )
     out.copy_(a.reshape(-1))
+
+
+def layer_norm(x: Any, ln: tuple[Any, Any, float], out: Any) -> None:
+    import torch.nn.functional as F
+
+    out.copy_(F.layer_norm(x.to(ln[0].dtype), (x.shape[-1],), ln[0], ln[1], ln[2]))
 
 
 def embed(table: Any, positions: Any, tok: Any, pos: Any, out: Any, scale: float, off: int) -> None:

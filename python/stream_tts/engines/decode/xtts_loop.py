@@ -9,6 +9,11 @@ host work between tokens but reading the token id.
 
 The GPT runs in bf16 on CUDA (fp16 if the GPU lacks bf16) and float32 elsewhere; the HiFi-GAN
 decoder that turns latents into audio stays coqui's own.
+
+On CUDA with Triton the step's 30 blocks run fused (fused_gpt.FusedGpt: five launches per
+block, and one graph for every cache length, since the kernels read the position on the
+device); the embedding sum is float32 there, the heads, sampling and latents are the same code
+as the plain step's. `fused=False` keeps the plain step (SDPA, one graph per cache bucket).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from stream_tts.engines.decode import torch_ops
+from stream_tts.engines.decode.fused_gpt import FusedGpt
+from stream_tts.engines.decode.fused_step import triton_ops
 from stream_tts.engines.decode.runner import StepGraphs, bucket, one_query_attention
 from stream_tts.engines.decode.sampling import draw, processed_scores
 
@@ -33,7 +41,11 @@ class XttsLoop:
         dtype: Any = None,
         sampling: dict[str, Any],
         pad: bool | None = None,
+        fused: bool | None = None,
+        kernels: str | None = None,
     ) -> None:
+        """`fused`: the fused step (default: on CUDA when Triton imports); `kernels`: "triton"
+        or "torch" for it (default: Triton on CUDA; torch computes the same on any device)."""
         import torch
         import torch.nn.functional as F
 
@@ -83,9 +95,27 @@ class XttsLoop:
         # (benches/results/2026-11-30-h200-gpu-e2e.md), so it is the default.
         self.attention = "sdpa"
         self.pad_lengths = graphs if pad is None else pad
+        self.fused = self._setup_fused(fused, kernels)
+        self.reads_pos = self.fused is not None and self.fused.ops is not torch_ops
         state = [self.tok, self.cpos, self.gpos, self.seen, self.next_tok]
         self._graphs = StepGraphs(self._step, torch, state) if graphs else None
         self._prefill_graphs = StepGraphs(self._prefill_step, torch, state) if graphs else None
+
+    def _setup_fused(self, fused: bool | None, kernels: str | None) -> FusedGpt | None:
+        if kernels not in (None, "triton", "torch"):
+            raise ValueError(f"unknown kernels {kernels!r}; use triton or torch")
+        ops: Any = None
+        if kernels == "triton":
+            from stream_tts.engines.decode import kernels as ops
+        elif kernels == "torch":
+            ops = torch_ops
+        else:
+            ops = triton_ops(self.device)
+        if fused is None:
+            fused = kernels is not None or ops is not None
+        if not fused:
+            return None
+        return FusedGpt(self.blocks, self.heads, ops or torch_ops)
 
     # -- the computation -----------------------------------------------------------------
 
@@ -137,6 +167,16 @@ class XttsLoop:
         self.tok.copy_(tok)
 
     def _step(self, n_ctx: int) -> None:
+        if self.fused is not None:
+            g = self.gpt
+            x = self.fused.step(
+                g.mel_embedding.weight, g.mel_pos_embedding.emb.weight, self.tok, self.gpos,
+                self.cache, self.cpos, n_ctx,
+            )  # fmt: skip
+            self._head(x.to(self.dtype).view(1, self.d))
+            self.cpos.add_(1)
+            self.gpos.add_(1)
+            return
         x = self.F.embedding(self.tok, self.gpt.mel_embedding.weight)
         x = x + self.gpt.mel_pos_embedding.emb.weight.index_select(0, self.gpos)
         x = x.view(1, 1, self.d)
@@ -201,12 +241,18 @@ class XttsLoop:
                 yield tok, self.latent.clone()
                 if tok == self.stop or i == limit - 1:
                     return
-                n_ctx = n + i + 1
-                key = bucket(n_ctx, CACHE_BUCKETS) if self.pad_lengths else n_ctx
+                key = self._cache_len(n + i + 1)
                 if self._graphs is not None:
                     self._graphs.run(key)
                 else:
                     self._step(key)
+
+    def _cache_len(self, n_ctx: int) -> int:
+        """The step's key: the keys it attends over (all of the cache when the kernels read
+        the position, so one graph serves every length)."""
+        if self.reads_pos:
+            return self.max_len
+        return bucket(n_ctx, CACHE_BUCKETS) if self.pad_lengths else n_ctx
 
     def warmup(self) -> int:
         """Capture every step graph (a few hundred ms); returns how many."""
@@ -215,7 +261,8 @@ class XttsLoop:
         torch = self.torch
         with torch.inference_mode():
             self.min_new.zero_()
-            for size in CACHE_BUCKETS:
+            steps = (self.max_len,) if self.reads_pos else CACHE_BUCKETS
+            for size in steps:
                 self.cpos.zero_()
                 self.gpos.zero_()
                 self._graphs.capture(size)
@@ -224,4 +271,4 @@ class XttsLoop:
             for size in PROMPT_BUCKETS:
                 self._prefill_graphs.capture(size)
             torch.cuda.synchronize()
-        return len(CACHE_BUCKETS) + len(PROMPT_BUCKETS)
+        return len(steps) + len(PROMPT_BUCKETS)
