@@ -7,16 +7,23 @@ resume says it again whole) and everything after it; pushes while paused are hel
 resume pushes what was held. Skip flushes and pushes back everything after the sentence
 that was playing. An utterance's end is its start at the device (`utterance_started`) plus
 its length, so the wrapper needs nothing from the sink but what every sink has.
+
+Barge-in in one session while another's speech is queued: `discard` (the daemon's) is asked
+before each utterance plays; `drop_discarded` takes what it refuses out of the ring and plays
+the rest on, the utterance that was playing from where it was.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from stream_tts.rate import Stretcher
 
 
 @dataclass
@@ -33,6 +40,9 @@ class PausableSink:
         self._log: list[_Utterance] = []  # pushed and maybe not yet played, in order
         self._held: list[_Utterance] | None = None  # not None while paused
         self.sample_rate = sink.sample_rate
+        self.discard: Callable[[int], bool] | None = None
+        self._discarding = False  # the utterance being pushed was refused
+        self._stretch: Stretcher | None = None  # re-times the rest of the one being pushed
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sink, name)  # drain, utterance_started, stats, close, ...
@@ -43,18 +53,30 @@ class PausableSink:
 
     def push(self, samples: np.ndarray, *, utterance: int | None = None) -> None:
         with self._lock:
-            if utterance is not None or not self._log:
-                self._prune()
-                self._log.append(_Utterance(utterance))
-            u = self._log[-1]
-            u.pieces.append(samples)
-            u.samples += len(samples)
-            if self._held is not None:
-                if not self._held or self._held[-1] is not u:
-                    self._held.append(u)
+            if utterance is not None:
+                if self._stretch is not None:  # the end of the re-timed one before it
+                    self._add(self._stretch.finish(), None)
+                    self._stretch = None
+                self._discarding = self.discard is not None and self.discard(utterance)
+            if self._discarding:
                 return
-            # Under the lock: a pause between logging and pushing would let this play.
-            self._sink.push(samples, utterance=utterance)
+            if self._stretch is not None:
+                samples = self._stretch.feed(samples)
+            self._add(samples, utterance)
+
+    def _add(self, samples: np.ndarray, utterance: int | None) -> None:
+        if utterance is not None or not self._log:
+            self._prune()
+            self._log.append(_Utterance(utterance))
+        u = self._log[-1]
+        u.pieces.append(samples)
+        u.samples += len(samples)
+        if self._held is not None:
+            if not self._held or self._held[-1] is not u:
+                self._held.append(u)
+            return
+        # Under the lock: a pause between logging and pushing would let this play.
+        self._sink.push(samples, utterance=utterance)
 
     def flush(self) -> None:
         with self._lock:
@@ -91,6 +113,60 @@ class PausableSink:
             self._sink.flush()
             self._log = list(rest)
             self._replay(rest)
+
+    def drop_discarded(self) -> None:
+        """Take the utterances `discard` now refuses out of what is queued and held."""
+        if self.discard is None:
+            return
+        with self._lock:
+            refused = [u for u in self._log if u.uid is not None and self.discard(u.uid)]
+            if not refused:
+                return
+            if self._log and self._log[-1] in refused:
+                self._discarding = True  # its later pieces are refused too
+            if self._held is not None:
+                self._held = [u for u in self._held if u not in refused]
+                self._log = [u for u in self._log if u not in refused]
+                return  # nothing is in the ring while paused
+            self._requeue([u for u in self._unplayed(include_current=True) if u not in refused])
+
+    def retime(self, factor: float) -> None:
+        """The playback rate changed by `factor`: what was made ahead and has not started
+        plays at the new rate (stretched again, pitch kept), and so do the later pieces of
+        the utterance being pushed; the one playing ends as it began."""
+        if abs(factor - 1.0) < 1e-3:
+            return
+        with self._lock:
+            waiting = [u for u in self._log if self._started(u) is None]
+            if not waiting:
+                return
+            for u in waiting:
+                st = Stretcher(self.sample_rate, factor)
+                audio = np.concatenate(u.pieces) if u.pieces else np.zeros(0, np.float32)
+                u.pieces = [st.feed(audio)]
+                if u is self._log[-1]:
+                    self._stretch = st  # still being pushed: its next pieces follow on
+                else:
+                    u.pieces.append(st.finish())
+                u.samples = sum(len(p) for p in u.pieces)
+            if self._held is None:
+                self._requeue(self._unplayed(include_current=True))
+
+    def _requeue(self, rest: list[_Utterance]) -> None:
+        """Flush the ring and push `rest` again; the utterance playing goes on from where
+        it was (a few ms of the device's buffer may repeat)."""
+        now = time.monotonic()
+        self._sink.flush()
+        self._log = list(rest)
+        if rest and (started := self._started(rest[0])) is not None and started < now:
+            played = int((now - started) * self.sample_rate)
+            self._sink.push(np.concatenate(rest[0].pieces)[played:])
+            self._replay(rest[1:])
+        else:
+            self._replay(rest)
+
+    def _started(self, u: _Utterance) -> float | None:
+        return None if u.uid is None else self._sink.utterance_started(u.uid)
 
     def _replay(self, utterances: list[_Utterance]) -> None:
         for u in utterances:
