@@ -147,7 +147,9 @@ class Daemon:
         else:
             try:
                 SpeakerLock(directory).take_over()
-                engine, device, translator = open_voice(self.settings, self.con)
+                engine, device, translator = open_voice(
+                    self.settings, self.con, waiting=self._text_waiting
+                )
             except VoiceOpenError as e:
                 return self._failed(str(e), e.code)
             except (OSError, UnsafePathError, LockTimeout) as e:
@@ -190,6 +192,16 @@ class Daemon:
             if stats_file is not None:
                 stats_file.close()
         return 0
+
+    def _text_waiting(self) -> bool:
+        """A followed transcript holds text not read yet (a cold start's answer)."""
+        with self.lock:
+            followed = list(self.transcripts.followed.values())
+        for f in followed:
+            with contextlib.suppress(OSError):
+                if os.stat(f.path).st_size > f.offset:
+                    return True
+        return False
 
     def _failed(self, message: str, code: int) -> int:
         self.error = message
