@@ -141,14 +141,16 @@ class PausableSink:
             if not waiting:
                 return
             for u in waiting:
+                pushing = u is self._log[-1]
+                if pushing and self._stretch is not None:
+                    u.pieces.append(self._stretch.finish())  # what it still held back
                 st = Stretcher(self.sample_rate, factor)
                 audio = np.concatenate(u.pieces) if u.pieces else np.zeros(0, np.float32)
-                u.pieces = [st.feed(audio)]
-                if u is self._log[-1]:
-                    self._stretch = st  # still being pushed: its next pieces follow on
-                else:
-                    u.pieces.append(st.finish())
+                u.pieces = [st.feed(audio), st.finish()]
                 u.samples = sum(len(p) for p in u.pieces)
+                if pushing:  # its next pieces come at the engine's old rate: both changes
+                    before = self._stretch.rate if self._stretch is not None else 1.0
+                    self._stretch = Stretcher(self.sample_rate, before * factor)
             if self._held is None:
                 self._requeue(self._unplayed(include_current=True))
 
