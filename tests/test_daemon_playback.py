@@ -132,16 +132,26 @@ def test_retime_covers_the_rest_of_the_sentence_being_pushed() -> None:
     assert 850 <= _played(s) <= 960, _played(s)  # 600 of 0, then ~600/2 of 1
 
 
-def test_two_retimes_while_a_sentence_is_pushed_compound() -> None:
+def test_the_last_retime_applies_to_the_rest_of_the_sentence_being_pushed() -> None:
     s = _sink()
     s.push(np.full(600, 0.1, dtype=np.float32), utterance=0)
     s.push(np.full(200, 0.2, dtype=np.float32), utterance=1)
     time.sleep(0.1)
     s.retime(1.5)
     s.push(np.full(300, 0.2, dtype=np.float32))
-    s.retime(2.0)  # 3x in all for what is still to come of sentence 1
+    s.retime(3.0)  # for what is still to come of sentence 1
     s.push(np.full(1200, 0.2, dtype=np.float32))
     _wait_drained(s)
     # 600 of 0; of 1: 500 made before the second change at 1.5x then 2x (~167), 1200 at 3x
     # (~400; at 2x alone it would be 600).
     assert 1080 <= _played(s) <= 1260, _played(s)
+
+
+def test_a_sentence_begun_before_a_retime_and_pushed_after_it_is_retimed() -> None:
+    s = _sink()
+    s.made_at = lambda: 1.0  # its synthesis began at 1x
+    s.retime(2.0)  # before its first piece reached the sink
+    s.push(np.full(400, 0.1, dtype=np.float32), utterance=0)
+    s.push(np.full(400, 0.1, dtype=np.float32))
+    _wait_drained(s)
+    assert 360 <= _played(s) <= 460, _played(s)  # ~800 / 2

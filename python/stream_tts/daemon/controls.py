@@ -42,7 +42,7 @@ def control(d: Daemon, cmd: str) -> dict[str, Any]:
         engine.rate = clamp(old * (RATE_STEP if cmd == "faster" else 1 / RATE_STEP))
         # What is synthesised from now on has the new rate; what was made ahead of time
         # and has not started is re-timed, so the next sentence heard has it too.
-        sink.retime(engine.rate / old)
+        sink.retime(engine.rate)
         return {"ok": True, "rate": round(engine.rate, 2)}
     if cmd == "quit":
         d.shutdown(now=True)

@@ -31,6 +31,8 @@ class _Utterance:
     uid: int | None
     pieces: list[np.ndarray] = field(default_factory=list)
     samples: int = 0
+    made: float = 1.0  # the playback rate the engine made it at
+    rate: float = 1.0  # the rate its pieces play at now (re-timed)
 
 
 class PausableSink:
@@ -43,6 +45,10 @@ class PausableSink:
         self.discard: Callable[[int], bool] | None = None
         self._discarding = False  # the utterance being pushed was refused
         self._stretch: Stretcher | None = None  # re-times the rest of the one being pushed
+        # The rate the engine makes the sentence now being synthesised at (RateEngine's
+        # sentence_rate), and the rate asked for since (None: never re-timed).
+        self.made_at: Callable[[], float] = lambda: 1.0
+        self._target: float | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sink, name)  # drain, utterance_started, stats, close, ...
@@ -58,15 +64,27 @@ class PausableSink:
                     self._add(self._stretch.finish(), None)
                     self._stretch = None
                 self._discarding = self.discard is not None and self.discard(utterance)
+                if not self._discarding:
+                    self._begin(utterance)
             if self._discarding:
                 return
             if self._stretch is not None:
                 samples = self._stretch.feed(samples)
             self._add(samples, utterance)
 
+    def _begin(self, utterance: int) -> None:
+        """A new utterance: made at the engine's rate; re-timed if the rate changed since its
+        synthesis began (the change came between its start and its first piece)."""
+        self._prune()
+        u = _Utterance(utterance)
+        u.made = u.rate = self.made_at()
+        if self._target is not None and abs(self._target / u.made - 1.0) > 1e-3:
+            self._stretch = Stretcher(self.sample_rate, self._target / u.made)
+            u.rate = self._target
+        self._log.append(u)
+
     def _add(self, samples: np.ndarray, utterance: int | None) -> None:
-        if utterance is not None or not self._log:
-            self._prune()
+        if not self._log:
             self._log.append(_Utterance(utterance))
         u = self._log[-1]
         u.pieces.append(samples)
@@ -130,28 +148,28 @@ class PausableSink:
                 return  # nothing is in the ring while paused
             self._requeue([u for u in self._unplayed(include_current=True) if u not in refused])
 
-    def retime(self, factor: float) -> None:
-        """The playback rate changed by `factor`: what was made ahead and has not started
-        plays at the new rate (stretched again, pitch kept), and so do the later pieces of
-        the utterance being pushed; the one playing ends as it began."""
-        if abs(factor - 1.0) < 1e-3:
-            return
+    def retime(self, rate: float) -> None:
+        """The playback rate is now `rate`: what was made ahead and has not started plays at
+        it (stretched again, pitch kept), and so do the later pieces of the utterance being
+        pushed; the one playing ends as it began."""
         with self._lock:
+            self._target = rate
             waiting = [u for u in self._log if self._started(u) is None]
-            if not waiting:
-                return
             for u in waiting:
                 pushing = u is self._log[-1]
                 if pushing and self._stretch is not None:
                     u.pieces.append(self._stretch.finish())  # what it still held back
-                st = Stretcher(self.sample_rate, factor)
-                audio = np.concatenate(u.pieces) if u.pieces else np.zeros(0, np.float32)
-                u.pieces = [st.feed(audio), st.finish()]
-                u.samples = sum(len(p) for p in u.pieces)
-                if pushing:  # its next pieces come at the engine's old rate: both changes
-                    before = self._stretch.rate if self._stretch is not None else 1.0
-                    self._stretch = Stretcher(self.sample_rate, before * factor)
-            if self._held is None:
+                    self._stretch = None
+                if abs(rate / u.rate - 1.0) > 1e-3:
+                    st = Stretcher(self.sample_rate, rate / u.rate)
+                    audio = np.concatenate(u.pieces) if u.pieces else np.zeros(0, np.float32)
+                    u.pieces = [st.feed(audio), st.finish()]
+                    u.samples = sum(len(p) for p in u.pieces)
+                    u.rate = rate
+                if pushing and abs(rate / u.made - 1.0) > 1e-3:
+                    # Its next pieces come at the rate it was made at.
+                    self._stretch = Stretcher(self.sample_rate, rate / u.made)
+            if waiting and self._held is None:
                 self._requeue(self._unplayed(include_current=True))
 
     def _requeue(self, rest: list[_Utterance]) -> None:

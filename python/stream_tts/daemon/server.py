@@ -167,6 +167,7 @@ class Daemon:
             stats = Stats(out)
             self.voice = engine.name
             sink = PausableSink(device)
+            sink.made_at = lambda: float(engine.sentence_rate)  # for ctl faster/slower
             self.pipeline = Pipeline(
                 self.settings, engine=engine, sink=sink, translator=translator, stats=stats
             )
