@@ -87,6 +87,7 @@ class Daemon:
         self.poll_now = threading.Event()
         self.stopping = threading.Event()
         self.barge_in_ms: float | None = None  # the latest barge-in: request to cut
+        self._answer_waiting = False  # at start: the voice's warmup was left out
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -179,7 +180,8 @@ class Daemon:
         with self.lock:
             self.queue = queue
         self.ready.set()
-        log(f"daemon: ready ({self.voice}) in {time.monotonic() - self.started:.2f} s")
+        how = ", no warmup: an answer was waiting" if self._answer_waiting else ""
+        log(f"daemon: ready ({self.voice}) in {time.monotonic() - self.started:.2f} s{how}")
         threading.Thread(target=self._follow, daemon=True).start()
         try:
             self.pipeline.run(r)
@@ -203,8 +205,8 @@ class Daemon:
         for f in followed:
             with contextlib.suppress(OSError):
                 if os.stat(f.path).st_size > f.offset:
-                    return True
-        return False
+                    self._answer_waiting = True
+        return self._answer_waiting
 
     def _failed(self, message: str, code: int) -> int:
         self.error = message
