@@ -562,6 +562,11 @@ def test_barge_in_stops_only_that_sessions_speech(
     assert latest["sentence"] == "Bravo has one thing to say."
     assert latest["ttfa_ms"] > 0 and latest["first_ready_ms"] > 0
     assert "latency" in _ctl(voice_env, "status").stdout
+    # Alpha's folder name came with the hook that started the daemon, before its voice.
+    a.say("Alpha is back.")
+    _wait_for(lambda: "Alpha is back." in [r["sentence"] for r in _records(stats)], "alpha")
+    said = [r["sentence"] for r in _records(stats) if not r["dropped"]]
+    assert said[-2:] == ["alpha-app:", "Alpha is back."], said
 
 
 def test_faster_applies_from_the_next_sentence_heard(

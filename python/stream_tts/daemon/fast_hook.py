@@ -96,6 +96,8 @@ def run(payload: bytes) -> int | None:
         sock.close()
     if reply == OK:
         return 0
+    if not reply:
+        return _failed("the daemon closed the connection without an answer")
     import json
 
     try:

@@ -80,6 +80,7 @@ class Daemon:
         self.error: str | None = None
         self.pipeline: Any = None
         self.queue: SpeechQueue | None = None  # once the pipeline runs
+        self.names: dict[str, str] = {}  # session -> its folder's name, for the cue
         self.voice = ""
         self.muted = False
         self.started = time.monotonic()
@@ -173,7 +174,7 @@ class Daemon:
                 self.settings, engine=engine, sink=sink, translator=translator, stats=stats
             )
         r, w = os.pipe()
-        queue = SpeechQueue(w, cue=self.cue)
+        queue = SpeechQueue(w, cue=self.cue, names=self.names)
         queue.stats, queue.sink = stats, sink
         if sink is not None:
             sink.discard = queue.discard  # barge-in in one session among several
@@ -300,8 +301,8 @@ class Daemon:
         if event in SAYS_TEXT:
             self.ready.wait(READY_WAIT_S)  # the hook that started the daemon: say it once ready
         with self.lock:
-            if name and self.queue is not None:
-                self.queue.names[session or path or ""] = name
+            if name:
+                self.names[session or path or ""] = name
             if event in SAYS_TEXT or (event == "Notification" and self.speak_notifications):
                 self._say(session or path or event, req.get("text"))
             known = path is not None and path in self.transcripts.followed

@@ -31,13 +31,13 @@ LATENCIES = 10  # ctl status: the latest this many
 
 
 class SpeechQueue:
-    def __init__(self, fd: int, *, cue: bool) -> None:
+    def __init__(self, fd: int, *, cue: bool, names: dict[str, str]) -> None:
         self.fd = fd  # the pipeline's input; -1 once closed
         self.cue = cue
+        self.names = names  # owner -> its folder's name, for the cue (the daemon's)
         self.stats: Any = None  # the pipeline's Stats (None without a voice)
         self.sink: Any = None  # its PausableSink
         self.last_owner: str | None = None  # whose text was written last
-        self.names: dict[str, str] = {}  # owner -> its folder's name, for the cue
         self.fed = 0  # lines written, as the pipeline's reader numbers them
         self._fed_at = 0.0
         # (line, transcript path, offset of its start), for lines not yet said to their end
