@@ -9,6 +9,7 @@ agent session, fed by hooks over a private Unix socket and by the transcripts it
     speech_queue.py  the lines fed to the voice, whose each is: durable offsets, barge-in
     playback.py      pause, resume, skip, re-timing and per-session drops around the sink
     voice.py         opening the engine, the device and the translator
+    hook_events.py   what each hook event does: follow, catch up, barge in, say
     controls.py      `ctl` commands and status
     server.py        the daemon: accept requests, follow transcripts, speak through the pipeline
 """

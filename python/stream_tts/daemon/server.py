@@ -28,6 +28,7 @@ from typing import Any
 from stream_tts.daemon.client import hook_request
 from stream_tts.daemon.controls import control
 from stream_tts.daemon.follow import NOT_YET, Transcripts
+from stream_tts.daemon.hook_events import READY_WAIT_S, hook_event
 from stream_tts.daemon.playback import PausableSink
 from stream_tts.daemon.protocol import (
     ProtocolError,
@@ -48,15 +49,7 @@ from stream_tts.speaker_lock import LockTimeout, SpeakerLock
 POLL_S = 0.02  # transcript polling without inotify: part of append-to-first-sound latency
 SAFETY_POLL_S = 0.25  # with inotify: for transcripts not there yet or replaced
 IDLE_EXIT_S = 1800.0
-READY_WAIT_S = 60.0
 M_ARENA_MAX = -8  # glibc's mallopt parameter
-# Claude Code: these start following a transcript from its end (nothing old is said); every
-# other event catches up with it.
-FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit"}
-# The user sent a new prompt: what is being said is stale (Gemini CLI: BeforeAgent).
-BARGE_IN = {"UserPromptSubmit", "BeforeAgent"}
-# Hooks that carry the answer itself (Gemini CLI AfterAgent, Codex CLI notify): said whole.
-SAYS_TEXT = {"AfterAgent", "agent-turn-complete"}
 
 
 class Daemon:
@@ -275,7 +268,7 @@ class Daemon:
         op = req.get("op")
         try:
             if op == "hook":
-                reply = self._hook(req)
+                reply = hook_event(self, req)
             elif op == "ctl":
                 reply = control(self, str(req.get("cmd")))
             else:
@@ -287,43 +280,6 @@ class Daemon:
         if req.get("wait_ready"):
             reply["wait_ready"] = True
         return reply
-
-    def _hook(self, req: dict[str, Any]) -> dict[str, Any]:
-        received = time.monotonic()
-        event = str(req.get("hook_event_name") or "Stop")
-        session = str(req.get("session_id") or "")
-        raw = req.get("transcript_path")
-        path = None
-        if isinstance(raw, str) and raw and "\0" not in raw:
-            path = os.path.abspath(os.path.expanduser(raw))
-        cwd = req.get("cwd")
-        name = os.path.basename(cwd.rstrip("/")) if isinstance(cwd, str) and cwd.strip("/") else ""
-        if event in SAYS_TEXT:
-            self.ready.wait(READY_WAIT_S)  # the hook that started the daemon: say it once ready
-        with self.lock:
-            if name:
-                self.names[session or path or ""] = name
-            if event in SAYS_TEXT or (event == "Notification" and self.speak_notifications):
-                self._say(session or path or event, req.get("text"))
-            known = path is not None and path in self.transcripts.followed
-            if path is not None and event not in SAYS_TEXT and event != "BeforeAgent":
-                f = self.transcripts.follow(path, session, from_end=event in FOLLOW_FROM_END)
-                session = session or f.session
-            if event in BARGE_IN:
-                if known and path is not None:
-                    self.transcripts.skip_to_end(path)
-                if self.queue is not None:
-                    self.queue.barge_in(session or path or "", self.pipeline)
-                    self.barge_in_ms = round((time.monotonic() - received) * 1000, 2)
-        if path is None or event in SAYS_TEXT or event == "BeforeAgent":
-            return {"ok": True, "followed": False}  # e.g. a Notification without one
-        self.poll_now.set()
-        return {"ok": True, "followed": True}
-
-    def _say(self, owner: str, text: object) -> None:
-        """Speak a whole answer given in the hook's payload (a short-form line)."""
-        if isinstance(text, str) and text.strip() and not self.muted and self.queue is not None:
-            self.queue.say(owner, text)
 
     # -- following ---------------------------------------------------------------------
 
