@@ -590,11 +590,13 @@ def test_faster_applies_from_the_next_sentence_heard(
     recs = _records(stats)[:4]
     starts = [r["read_at"] + r["ttfa_ms"] / 1000 for r in recs]
     assert changed < starts[1], (changed, starts)  # it came while the first one played
-    # The one playing ended as it began; the next ones, made at 1x, play at 1.2x.
+    # The one playing ended as it began; the next ones, made at 1x, play at 1.2x (1/1.2 =
+    # 0.83 of their length; 1.0 if not re-timed). Over two sentences, so that one late
+    # device callback on a busy machine (a stall of a few hundred ms) does not decide it.
     assert starts[1] - starts[0] > 0.95 * recs[0]["audio_s"], (starts, recs[0])
-    for i in (1, 2):
-        heard = starts[i + 1] - starts[i]
-        assert 0.74 < heard / recs[i]["audio_s"] < 0.92, (i, heard, recs[i])
+    heard = starts[3] - starts[1]
+    made = recs[1]["audio_s"] + recs[2]["audio_s"]
+    assert 0.74 < heard / made < 0.93, (heard, made, recs[1:3])
 
 
 _HEAVY = "json socket enum pathlib typing numpy tempfile signal".split()
