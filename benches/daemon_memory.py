@@ -1,7 +1,12 @@
 """Where the warm daemon's memory goes (issue #14): the daemon in this process, speaking to a
-WAV file (as fast as the CPU allows: more speech per minute than a soak), two transcripts
-appended every `--every` seconds; RSS every 20 s, and with `--tracemalloc` the Python heap
-and its biggest growth by traceback between the first and the last sample.
+WAV file (synthesis as fast as the CPU allows), two transcripts appended every `--every`
+seconds; RSS every 20 s, and with `--tracemalloc` the Python heap and its biggest growth by
+traceback between the first and the last sample.
+
+The WAV file takes audio faster than it plays, but the pause/skip wrapper keeps each sentence
+until its playing time has passed (playback.py): blocks written faster than real time (each
+is ~4 s of speech) pile audio up there. Keep `--every` at 4 s or more for the daemon's own
+growth.
 
     python benches/daemon_memory.py --minutes 3 --out benches/results/
     python benches/daemon_memory.py --minutes 3 --glibc-arenas   # without the daemon's mallopt
@@ -44,7 +49,7 @@ def _where(stat: tracemalloc.StatisticDiff) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=3)
-    p.add_argument("--every", type=float, default=1.0, help="seconds between blocks")
+    p.add_argument("--every", type=float, default=4.0, help="seconds between blocks")
     p.add_argument("--tracemalloc", action="store_true")
     p.add_argument("--glibc-arenas", action="store_true", help="leave malloc's arenas as is")
     p.add_argument("--out", type=Path, default=RESULTS)
