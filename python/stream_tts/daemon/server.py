@@ -47,7 +47,9 @@ from stream_tts.paths import UnsafePathError, log, runtime_dir, shorten
 from stream_tts.speaker_lock import LockTimeout, SpeakerLock
 
 POLL_S = 0.02  # transcript polling without inotify: part of append-to-first-sound latency
-SAFETY_POLL_S = 0.25  # with inotify: for transcripts not there yet or replaced
+# With inotify: for transcripts not there yet or replaced, and to see soon what was said (the
+# durable offsets move when a sentence starts or the device runs quiet: a moment, not a write).
+SAFETY_POLL_S = 0.05
 IDLE_EXIT_S = 1800.0
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
