@@ -164,6 +164,7 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         if onset is not None:
             append.append(onset - t0)
     barge: list[float] = []
+    barge_daemon: list[float] = []  # the daemon's own part: request received -> ring flushed
     for _ in range(max(5, trials // 2)):
         mon.wait_silence(0.6)
         mon.arm()
@@ -171,18 +172,33 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         if mon.wait_onset(10) is None:
             continue
         time.sleep(0.8)
+        # Cut while a sentence sounds, not in the pause between two (that read 0 ms).
+        deadline = time.monotonic() + 3
+        while time.monotonic() - mon.last_sound > 0.01 and time.monotonic() < deadline:
+            time.sleep(0.002)
         t0 = time.monotonic()
         t.prompt("Stop, and do this instead.")
         hook(env, t, "UserPromptSubmit")
         time.sleep(1.5)
         barge.append(max(0.0, mon.last_sound - t0))
+        status = subprocess.run(
+            [STREAM_TTS, "ctl", "status", "--json"], env=env, capture_output=True, timeout=60
+        )
+        barge_daemon.append(json.loads(status.stdout)["barge_in_ms"] / 1000)
     quit_daemon(env)
     return {
         "hook_return": summary(hook_times),
         "python_start_floor": summary(bare),
         "append_to_first_sound": summary(append),
         "barge_in_to_silence": summary(barge),
-        "raw_s": {"hook": hook_times, "bare": bare, "append": append, "barge": barge},
+        "barge_in_daemon_part": summary(barge_daemon),
+        "raw_s": {
+            "hook": hook_times,
+            "bare": bare,
+            "append": append,
+            "barge": barge,
+            "barge_daemon": barge_daemon,
+        },
     }
 
 

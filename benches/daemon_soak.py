@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -46,6 +47,17 @@ def _daemon_pid(env: dict[str, str]) -> int:
     return int(json.loads(r.stdout)["pid"])
 
 
+def _slope_mb_per_min(points: list[tuple[float, int]]) -> float | None:
+    if len(points) < 3:
+        return None
+    xs = [t / 60 for t, _ in points]
+    ys = [kib / 1024 for _, kib in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    num = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    den = sum((x - mx) ** 2 for x in xs)
+    return round(num / den, 3) if den else None
+
+
 def _tool(t: Transcript, n: int) -> None:
     use = {"type": "tool_use", "id": f"toolu_{n}", "name": "Bash", "input": {"command": "ls"}}
     t.write({"type": "assistant", "message": {"id": f"tool_{n}", "content": [use]}})
@@ -66,6 +78,8 @@ def main() -> None:
     sessions = {name: Transcript(Path(tmp) / f"{name}.jsonl") for name in ("alpha", "bravo")}
     written: list[str] = []
     rss: list[tuple[float, int]] = []
+    loads: list[float] = []  # the 1-minute load average beside each RSS sample
+    load_before = os.getloadavg()
     try:
         for t in sessions.values():
             hook(env, t, "SessionStart", "--stats", str(stats))
@@ -92,6 +106,7 @@ def main() -> None:
                 t.say(" ".join(sentences))
             if time.monotonic() >= next_rss:
                 rss.append((round(time.monotonic() - t0, 1), _rss_kib(pid)))
+                loads.append(round(os.getloadavg()[0], 2))
                 next_rss += 10
             # A block every 2-6 s: about what the voice can say, so the queue stays short.
             time.sleep(rng.uniform(2.0, 6.0))
@@ -130,7 +145,9 @@ def main() -> None:
         "git": git_rev(),
         "command": " ".join(["python", *sys.argv]),
         "minutes": ns.minutes,
+        "load_before": load_before,
         "load_after": os.getloadavg(),
+        "load_1min_median": statistics.median(loads) if loads else None,
         "sentences_written": len(written),
         "sentences_said": len(spoken),
         "lost": lost,
@@ -139,6 +156,12 @@ def main() -> None:
         "underruns": summary.get("underruns"),
         "xruns": summary.get("xruns"),
         "ttfa_idle_ms_median": summary.get("ttfa_idle_ms_median"),
+        # Memory flat or not: the RSS trend after the first 5 minutes (the voice's arenas
+        # and caches fill during the first ones), least squares.
+        "rss_mb_per_min_after_5_min": _slope_mb_per_min([p for p in rss if p[0] >= 300]),
+        "rss_mb_first_last": [round(rss[0][1] / 1024, 1), round(rss[-1][1] / 1024, 1)]
+        if rss
+        else None,
         "rss_kib": rss,
     }
     ns.out.mkdir(parents=True, exist_ok=True)

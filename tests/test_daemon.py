@@ -446,7 +446,9 @@ def test_gemini_after_agent_and_codex_notify_say_their_answer(
     }
     r = fast_hook(env, None, json.dumps(codex))  # Codex: the JSON as one argument
     assert r.returncode == 0, r.stderr.decode()
-    assert text_daemon.wait_said(2) == ["Gemini says hello.", "Codex says hello."]
+    # Another session speaks: its folder's name first (the cue).
+    said = text_daemon.wait_said(3)
+    assert said == ["Gemini says hello.", "project:", "Codex says hello."]
 
 
 def test_notifications_are_said_only_when_asked(env: dict[str, str], tmp_path: Path) -> None:
@@ -526,3 +528,110 @@ def test_a_daemon_killed_mid_sentence_says_the_cut_block_again_after_restart(
     again = [x["sentence"] for x in _records(stats)[before:]]
     assert again[0] == "Long block sentence 0.", again  # the cut block, from its start
     assert "The first block is short." not in again  # said before the kill: not repeated
+
+
+def test_barge_in_stops_only_that_sessions_speech(
+    voice_env: dict[str, str], tmp_path: Path
+) -> None:
+    stats = tmp_path / "stats.jsonl"
+    a = Session(voice_env, tmp_path / "a.jsonl", "alpha")
+    b = Session(voice_env, tmp_path / "b.jsonl", "bravo")
+    assert a.hook("SessionStart", "--stats", str(stats)).returncode == 0
+    assert b.hook("SessionStart").returncode == 0
+    a.say(" ".join(f"Alpha says sentence {i} of a long answer." for i in range(20)))
+    _wait_for(lambda: len(_records(stats)) >= 1, "alpha to start speaking")
+    b.say("Bravo has one thing to say.")  # queued behind alpha's answer
+    time.sleep(0.5)  # read and queued (its cue too)
+    a.prompt("Stop, do something else.")
+    assert a.hook("UserPromptSubmit").returncode == 0
+    _wait_for(
+        lambda: any(r["sentence"] == "Bravo has one thing to say." for r in _records(stats)),
+        "bravo's sentence",
+    )
+    time.sleep(1)
+    said = [r["sentence"] for r in _records(stats) if not r["dropped"]]
+    assert said.count("Bravo has one thing to say.") == 1
+    assert "bravo-app:" in said  # the cue of the session that spoke next
+    alpha = [s for s in said if s.startswith("Alpha")]
+    assert len(alpha) < 6, said  # 20 sentences would take far longer than this
+    # Bravo came right after the cut, not after the rest of alpha's answer.
+    assert said.index("Bravo has one thing to say.") <= len(alpha) + 2, said
+    status = json.loads(_ctl(voice_env, "status", "--json").stdout)
+    assert status["barge_in_ms"] is not None and status["barge_in_ms"] >= 0
+    latest = status["latencies"][0]
+    assert latest["sentence"] == "Bravo has one thing to say."
+    assert latest["ttfa_ms"] > 0 and latest["first_ready_ms"] > 0
+    assert "latency" in _ctl(voice_env, "status").stdout
+    # Alpha's folder name came with the hook that started the daemon, before its voice.
+    a.say("Alpha is back.")
+    _wait_for(lambda: "Alpha is back." in [r["sentence"] for r in _records(stats)], "alpha")
+    said = [r["sentence"] for r in _records(stats) if not r["dropped"]]
+    assert said[-2:] == ["alpha-app:", "Alpha is back."], said
+
+
+def test_faster_applies_from_the_next_sentence_heard(
+    voice_env: dict[str, str], tmp_path: Path
+) -> None:
+    stats = tmp_path / "stats.jsonl"
+    s = Session(voice_env, tmp_path / "t.jsonl")
+    assert s.hook("SessionStart", "--stats", str(stats)).returncode == 0
+    # A long first sentence (no commas: one record), then three short ones, all made at 1x
+    # long before they play (synthesis runs ahead into the sink's ring).
+    long = (
+        "This first sentence is a long one so that it keeps playing for several seconds "
+        "while the rate changes and then it goes on a little longer still before it ends."
+    )
+    s.say(" ".join([long, *(f"This is queued sentence number {i} here." for i in range(3))]))
+    _wait_for(lambda: len(_records(stats)) >= 1, "speech to start")
+    time.sleep(2.5)  # the rest made by now, at 1x; the first still playing
+    assert _ctl(voice_env, "faster").stdout.strip() == "rate 1.2x"
+    changed = time.monotonic()
+    _wait_for(lambda: len(_records(stats)) >= 4, "all four sentences")
+    recs = _records(stats)[:4]
+    starts = [r["read_at"] + r["ttfa_ms"] / 1000 for r in recs]
+    assert changed < starts[1], (changed, starts)  # it came while the first one played
+    # The one playing ended as it began; the next ones, made at 1x, play at 1.2x (1/1.2 =
+    # 0.83 of their length; 1.0 if not re-timed). Over two sentences, so that one late
+    # device callback on a busy machine (a stall of a few hundred ms) does not decide it.
+    assert starts[1] - starts[0] > 0.95 * recs[0]["audio_s"], (starts, recs[0])
+    heard = starts[3] - starts[1]
+    made = recs[1]["audio_s"] + recs[2]["audio_s"]
+    assert 0.74 < heard / made < 0.93, (heard, made, recs[1:3])
+
+
+_HEAVY = "json socket enum pathlib typing numpy tempfile signal".split()
+
+
+def test_the_hook_hands_raw_bytes_to_a_running_daemon_without_heavy_imports(
+    text_daemon: TextDaemon, env: dict[str, str], tmp_path: Path
+) -> None:
+    t = tmp_path / "t.jsonl"
+    t.touch()
+    payload = {"hook_event_name": "SessionStart", "session_id": "s9", "transcript_path": str(t)}
+    code = (
+        "import sys; from stream_tts.__main__ import main; rc = main(); "
+        f"print([m for m in {_HEAVY!r} if m in sys.modules]); sys.exit(rc)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, "--hook"],
+        input=json.dumps(payload).encode(),
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().strip() == "[]"  # the daemon parsed it, not the hook
+    sessions = json.loads(_ctl(env, "status", "--json").stdout)["sessions"]
+    assert [x["session"] for x in sessions] == ["s9"]
+    # What the daemon refuses fails the hook with its reason (exit 1, never 2).
+    r = fast_hook(env, {"hook_event_name": "Stop"})
+    assert r.returncode == 1
+    assert "transcript_path" in r.stderr.decode()
+    r = subprocess.run(
+        [sys.executable, "-c", _FAST_HOOK, "--hook"],
+        input=b"{not json",
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 1 and r.stderr.decode().startswith("stream-tts: ")

@@ -7,17 +7,34 @@ from __future__ import annotations
 
 import sys
 
-from stream_tts import signals
+
+def _hook(argument: str | None) -> int:
+    """The payload's bytes straight to a running daemon (daemon/fast_hook.py); the full
+    client, which starts a daemon, only when none answers."""
+    try:
+        from stream_tts.daemon import fast_hook
+
+        payload = argument.encode() if argument is not None else fast_hook.read_stdin()
+        code = fast_hook.run(payload)
+        if code is not None:
+            return code
+        from stream_tts.daemon.client import hook_main
+
+        return hook_main(payload)
+    except KeyboardInterrupt:
+        return 130
 
 
 def main() -> int:
+    args = sys.argv[1:]
+    if args == ["--hook"] or (len(args) == 2 and args[0] == "--hook" and args[1][:1] == "{"):
+        # Before the signal handlers: `signal` imports enum, which the hook has no time for;
+        # the defaults (Ctrl-C: KeyboardInterrupt, SIGTERM/SIGHUP: exit) suit it.
+        return _hook(args[1] if len(args) == 2 else None)
+    from stream_tts import signals
+
     signals.install()
     try:
-        args = sys.argv[1:]
-        if args == ["--hook"] or (len(args) == 2 and args[0] == "--hook" and args[1][:1] == "{"):
-            from stream_tts.daemon.client import hook_main
-
-            return hook_main(args[1] if len(args) == 2 else None)
         try:
             import stream_tts._core  # noqa: F401
         except ImportError as e:

@@ -17,7 +17,7 @@ CTL_COMMANDS = {
     "unmute": "speak new text again",
     "faster": "play 1.2x faster from the next sentence on (pitch kept; at most 3x)",
     "slower": "play 1.2x slower from the next sentence on (at least 0.5x)",
-    "status": "show the daemon's state, voice and followed sessions",
+    "status": "show the daemon's state, voice, followed sessions and latest latencies",
     "quit": "stop speaking and end the daemon",
 }
 
@@ -99,6 +99,16 @@ def format_status(s: dict[str, Any]) -> str:
     lines.append(f"sessions {len(sessions)}")
     for x in sessions:
         lines.append(f"  {x.get('session') or '?'}  {shorten(x.get('transcript', ''), 60)}")
+    latencies = s.get("latencies") or []
+    if latencies:
+        lines.append("latency  line read -> first sound (queue, first chunk), latest first:")
+        for x in latencies:
+            lines.append(
+                f"  {x.get('ttfa_ms')} ms ({x.get('queue_ms')}, {x.get('first_ready_ms')})"
+                f"  {shorten(x.get('sentence', ''), 50)}"
+            )
+    if s.get("barge_in_ms") is not None:
+        lines.append(f"barge-in {s['barge_in_ms']} ms from the hook's request to silence queued")
     return "\n".join(lines)
 
 

@@ -1,5 +1,7 @@
 """`stream-tts install-hooks`: add (or with --uninstall remove) stream-tts's hook entries in
-Claude Code's settings.json, keeping everything else in it, with a backup of the old file.
+Claude Code's settings.json (or Gemini CLI's, `--agent gemini`), keeping everything else in
+it, with a backup of the old file; `--agent codex` sets Codex CLI's `notify` program
+(codex_config.py).
 
 Ours are the command hooks whose program is named `stream-tts` and which pass `--hook`; the
 install replaces those (an older path, say) and adds one per event, so running it twice
@@ -22,17 +24,28 @@ from typing import Any
 # PostToolUse/Notification/Stop: catch up with what it gained.
 EVENTS = ("SessionStart", "UserPromptSubmit", "PostToolUse", "Notification", "Stop")
 _MATCHERS = {"PostToolUse": "*"}  # tool events need one; "*" is every tool
+# Gemini CLI: BeforeAgent (a prompt was sent) barges in, AfterAgent carries the answer. Its
+# transcript is one JSON document, not lines to follow, so no other event is needed.
+GEMINI_EVENTS = ("BeforeAgent", "AfterAgent")
+AGENTS = ("claude", "gemini", "codex")
 
 
-def default_settings() -> Path:
-    return Path(os.path.expanduser("~")) / ".claude" / "settings.json"
+def default_settings(agent: str = "claude") -> Path:
+    if agent == "codex":
+        from stream_tts.codex_config import default_config
+
+        return default_config()
+    return Path(os.path.expanduser("~")) / f".{agent}" / "settings.json"
+
+
+def hook_program() -> str:
+    """The absolute stream-tts beside this interpreter (a venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "stream-tts"
+    return str(beside) if beside.is_file() else shutil.which("stream-tts") or "stream-tts"
 
 
 def hook_command() -> str:
-    """The absolute stream-tts beside this interpreter (a venv's), else the one on PATH."""
-    beside = Path(sys.executable).parent / "stream-tts"
-    exe = str(beside) if beside.is_file() else shutil.which("stream-tts") or "stream-tts"
-    return f"{shlex.quote(exe)} --hook"
+    return f"{shlex.quote(hook_program())} --hook"
 
 
 def is_ours(hook: Any) -> bool:
@@ -73,11 +86,16 @@ def without_ours(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_ours(settings: dict[str, Any], command: str) -> dict[str, Any]:
+def with_ours(
+    settings: dict[str, Any], command: str, events: tuple[str, ...] = EVENTS, *, named: bool = False
+) -> dict[str, Any]:
     out = without_ours(settings)
     hooks = dict(out.get("hooks") or {})
-    for event in EVENTS:
-        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command}]}
+    entry = {"type": "command", "command": command}
+    if named:  # Gemini CLI shows a hook's name in its logs and /hooks
+        entry = {"name": "stream-tts", **entry}
+    for event in events:
+        group: dict[str, Any] = {"hooks": [entry]}
         if event in _MATCHERS:
             group = {"matcher": _MATCHERS[event], **group}
         groups = hooks.get(event)
@@ -100,16 +118,65 @@ def _events_with_ours(settings: dict[str, Any]) -> set[str]:
     }
 
 
+def _write(path: Path, old: bytes, new: str) -> None:
+    """`new` in place of `path` (atomically), the old contents kept beside it if any."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if old:
+        backup = path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+        backup.write_bytes(old)
+        print(f"{path}: old version kept as {backup.name}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _codex(path: Path, raw: bytes, uninstall: bool) -> int:
+    from stream_tts.codex_config import CodexConfigError, edited
+    from stream_tts.paths import shorten
+
+    argv = None if uninstall else [hook_program(), "--hook"]
+    try:
+        text = raw.decode("utf-8")
+        new = edited(text, argv, shorten(path))
+    except UnicodeDecodeError:
+        print(f"stream-tts: {shorten(path)} is not UTF-8 text", file=sys.stderr)
+        return 1
+    except CodexConfigError as e:
+        print(f"stream-tts: {e}", file=sys.stderr)
+        return 1
+    if new == text:
+        print(f"{path}: nothing to change")
+        return 0
+    try:
+        _write(path, raw, new)
+    except OSError as e:
+        print(f"stream-tts: cannot write {shorten(path)}: {e.strerror}", file=sys.stderr)
+        return 1
+    if uninstall:
+        print(f"{path}: removed the stream-tts notify program")
+    else:
+        print(f"{path}: notify = {json.dumps(argv)} (Codex says each finished turn's answer)")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="stream-tts install-hooks",
-        description="Add stream-tts's hooks to Claude Code's settings (idempotent; the old "
-        "file is kept as a .bak copy). --uninstall removes them again.",
+        description="Add stream-tts's hooks to Claude Code's settings (or Gemini CLI's, or "
+        "Codex CLI's notify program); idempotent, the old file is kept as a .bak copy. "
+        "--uninstall removes them again.",
     )
-    p.add_argument("--settings", metavar="FILE", help=f"default: {default_settings()}")
+    p.add_argument(
+        "--agent",
+        choices=AGENTS,
+        default="claude",
+        help="claude: ~/.claude/settings.json (default); gemini: ~/.gemini/settings.json; "
+        "codex: notify in ~/.codex/config.toml",
+    )
+    p.add_argument("--settings", metavar="FILE", help="another file than the agent's own")
     p.add_argument("--uninstall", action="store_true", help="remove stream-tts's hooks")
     ns = p.parse_args(argv)
-    path = Path(os.path.expanduser(ns.settings)) if ns.settings else default_settings()
+    path = Path(os.path.expanduser(ns.settings)) if ns.settings else default_settings(ns.agent)
     from stream_tts.paths import shorten
 
     try:
@@ -119,6 +186,8 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"stream-tts: cannot read {shorten(path)}: {e.strerror}", file=sys.stderr)
         return 1
+    if ns.agent == "codex":
+        return _codex(path, raw, ns.uninstall)
     try:
         settings = json.loads(raw) if raw.strip() else {}
     except (ValueError, RecursionError) as e:
@@ -129,19 +198,16 @@ def main(argv: list[str]) -> int:
         return 1
     before = _events_with_ours(settings)
     command = hook_command()
-    new = without_ours(settings) if ns.uninstall else with_ours(settings, command)
+    events = GEMINI_EVENTS if ns.agent == "gemini" else EVENTS
+    if ns.uninstall:
+        new = without_ours(settings)
+    else:
+        new = with_ours(settings, command, events, named=ns.agent == "gemini")
     if new == settings:
         print(f"{path}: nothing to change")
         return 0
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if raw:
-            backup = path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
-            backup.write_bytes(raw)
-            print(f"{path}: old version kept as {backup.name}")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(new, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        _write(path, raw, json.dumps(new, indent=2) + "\n")
     except OSError as e:
         print(f"stream-tts: cannot write {shorten(path)}: {e.strerror}", file=sys.stderr)
         return 1
@@ -149,5 +215,5 @@ def main(argv: list[str]) -> int:
         print(f"{path}: removed the stream-tts hook from {', '.join(sorted(before))}")
     else:
         verb = "updated" if before else "added"
-        print(f"{path}: {verb} `{command}` for {', '.join(EVENTS)}")
+        print(f"{path}: {verb} `{command}` for {', '.join(events)}")
     return 0

@@ -85,13 +85,14 @@ class RateEngine:
     def __init__(self, engine: Any, rate: float = 1.0) -> None:
         self._engine = engine
         self.rate = rate
+        self.sentence_rate = rate  # the rate of the sentence being made (read at its start)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)  # name, sample_rate, mode, warmup, close, ...
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         chunks = iter(self._engine.synthesize(text))
-        rate = self.rate
+        rate = self.sentence_rate = self.rate
         if abs(rate - 1.0) < 1e-3:
             yield from chunks
             return

@@ -154,18 +154,15 @@ def forward(payload: dict[str, Any], serve_args: list[str] | None = None) -> int
     return 0
 
 
-def hook_main(argument: str | None = None) -> int:
-    """`stream-tts --hook [JSON]`: the fast path, without the CLI's imports. The payload is
-    on stdin (Claude Code, Gemini CLI) or the one argument (Codex CLI's notify)."""
-    from stream_tts.hook_input import (
-        EXIT_HOOK_FAILED,
-        HookError,
-        payload_from_stdin,
-        read_payload,
-    )
+def hook_main(data: bytes) -> int:
+    """`stream-tts --hook [JSON]` when no daemon answered the fast path: check the payload
+    (on stdin for Claude Code and Gemini CLI, the one argument for Codex CLI's notify), then
+    start a daemon and hand it over."""
+    from stream_tts.hook_input import EXIT_HOOK_FAILED, PAYLOAD_BYTES, HookError, read_payload
 
     try:
-        data = argument.encode() if argument is not None else payload_from_stdin()
+        if len(data) > PAYLOAD_BYTES:
+            raise HookError(f"the hook JSON is larger than {PAYLOAD_BYTES >> 20} MiB")
         payload = read_payload(data)
     except HookError as e:
         print(f"stream-tts: {e}", file=sys.stderr, flush=True)

@@ -47,6 +47,22 @@ def send(sock: socket.socket, message: dict[str, Any]) -> None:
 
 def receive(sock: socket.socket, limit: int = MAX_REQUEST) -> dict[str, Any]:
     """One JSON line from `sock` (the peer closes or sends a newline at its end)."""
+    return receive_header(sock, limit)[0]
+
+
+def receive_body(sock: socket.socket, rest: bytes, size: int) -> bytes:
+    """The `size` bytes that follow a header, `rest` of them already read with it."""
+    data = bytearray(rest[:size])
+    while len(data) < size:
+        chunk = sock.recv(min(1 << 20, size - len(data)))
+        if not chunk:
+            raise ProtocolError(f"the peer closed after {len(data)} of {size} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def receive_header(sock: socket.socket, limit: int = MAX_REQUEST) -> tuple[dict[str, Any], bytes]:
+    """One JSON line from `sock`, and what came after its newline in the same reads."""
     data = bytearray()
     while b"\n" not in data:
         chunk = sock.recv(65536)
@@ -55,7 +71,7 @@ def receive(sock: socket.socket, limit: int = MAX_REQUEST) -> dict[str, Any]:
         data += chunk
         if len(data) > limit:
             raise ProtocolError(f"message longer than {limit} bytes")
-    line = bytes(data).split(b"\n", 1)[0]
+    line, _, rest = bytes(data).partition(b"\n")
     if not line:
         raise ProtocolError("the peer closed without a message")
     try:
@@ -64,4 +80,4 @@ def receive(sock: socket.socket, limit: int = MAX_REQUEST) -> dict[str, Any]:
         raise ProtocolError("the peer sent something that is not JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError("the peer sent JSON that is not an object")
-    return message
+    return message, rest

@@ -15,9 +15,7 @@ speaker lock, which stops a speaker left by an older `--hook`.
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -27,27 +25,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stream_tts.daemon.follow import Transcripts
+from stream_tts.daemon.client import hook_request
+from stream_tts.daemon.controls import control
+from stream_tts.daemon.follow import NOT_YET, Transcripts
+from stream_tts.daemon.hook_events import READY_WAIT_S, hook_event
 from stream_tts.daemon.playback import PausableSink
-from stream_tts.daemon.protocol import ProtocolError, peer_uid, receive, send, socket_path
+from stream_tts.daemon.protocol import (
+    ProtocolError,
+    peer_uid,
+    receive_body,
+    receive_header,
+    send,
+    socket_path,
+)
+from stream_tts.daemon.speech_queue import SpeechQueue
+from stream_tts.daemon.voice import VoiceOpenError, open_voice
+from stream_tts.daemon.watch import Watcher
 from stream_tts.hook import remove_legacy_pid_file
-from stream_tts.hook_input import HookError
+from stream_tts.hook_input import PAYLOAD_BYTES, HookError, read_payload
 from stream_tts.paths import UnsafePathError, log, runtime_dir, shorten
-from stream_tts.rate import clamp
 from stream_tts.speaker_lock import LockTimeout, SpeakerLock
 
-POLL_S = 0.02  # transcript polling: the follow part of append-to-first-sample latency
+POLL_S = 0.02  # transcript polling without inotify: part of append-to-first-sound latency
+# With inotify: for transcripts not there yet or replaced, and to see soon what was said (the
+# durable offsets move when a sentence starts or the device runs quiet: a moment, not a write).
+SAFETY_POLL_S = 0.05
 IDLE_EXIT_S = 1800.0
-READY_WAIT_S = 60.0
-RATE_STEP = 1.2  # ctl faster / slower
-QUIET_S = 3.0  # fed nothing this long and the device is idle: all that was fed was said
-# Claude Code: these start following a transcript from its end (nothing old is said); every
-# other event catches up with it.
-FOLLOW_FROM_END = {"SessionStart", "UserPromptSubmit"}
-# The user sent a new prompt: what is being said is stale (Gemini CLI: BeforeAgent).
-BARGE_IN = {"UserPromptSubmit", "BeforeAgent"}
-# Hooks that carry the answer itself (Gemini CLI AfterAgent, Codex CLI notify): said whole.
-SAYS_TEXT = {"AfterAgent", "agent-turn-complete"}
+M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 class Daemon:
@@ -65,28 +69,26 @@ class Daemon:
         self.idle_exit_s = idle_exit_s
         self.speak_notifications = speak_notifications
         self.cue = cue
-        self.last_session: str | None = None  # whose text was handed on last
-        self.projects: dict[str, str] = {}  # session -> its folder's name, for the cue
         self.transcripts = Transcripts()
-        self.lock = threading.Lock()  # transcripts, the pipe, the flags below
+        self.lock = threading.Lock()  # transcripts, the queue, the flags below
         self.ready = threading.Event()
         self.error: str | None = None
         self.pipeline: Any = None
+        self.queue: SpeechQueue | None = None  # once the pipeline runs
+        self.names: dict[str, str] = {}  # session -> its folder's name, for the cue
         self.voice = ""
         self.muted = False
         self.started = time.monotonic()
         self.activity = time.monotonic()
         self.poll_now = threading.Event()
         self.stopping = threading.Event()
-        self._pipe_w = -1
-        self.stats: Any = None
-        self._fed = 0  # lines written into the pipeline, as its reader numbers them
-        self._fed_at = 0.0
-        self._unsaid: collections.deque[tuple[int, str, int]] = collections.deque()
+        self.barge_in_ms: float | None = None  # the latest barge-in: request to cut
+        self._answer_waiting = False  # at start: the voice's warmup was left out
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def run(self) -> int:
+        _few_malloc_arenas()
         try:
             directory = runtime_dir()
             path = socket_path()
@@ -137,15 +139,17 @@ class Daemon:
         from stream_tts.pipeline import DeviceStalled, Pipeline
 
         self.settings.input = "stream-json"
-        sink = stats_file = None
+        sink = stats_file = stats = None
         if self.settings.text_only:  # sentences on stdout, no voice: for tests and tools
             self.voice = "text only"
             self.pipeline = Pipeline(self.settings, text_out=sys.stdout)
         else:
             try:
                 SpeakerLock(directory).take_over()
-                engine, sink, translator = _open_voice(self.settings, self.con)
-            except _VoiceError as e:
+                engine, device, translator = open_voice(
+                    self.settings, self.con, waiting=self._text_waiting
+                )
+            except VoiceOpenError as e:
                 return self._failed(str(e), e.code)
             except (OSError, UnsafePathError, LockTimeout) as e:
                 return self._failed(f"cannot become the speaker: {e}", 1)
@@ -157,15 +161,23 @@ class Daemon:
                 out = sys.stderr
             elif self.settings.stats:
                 out = stats_file = open(self.settings.stats, "a", encoding="utf-8")
-            stats = self.stats = Stats(out)
+            stats = Stats(out)
             self.voice = engine.name
-            sink = PausableSink(sink)
+            sink = PausableSink(device)
+            sink.made_at = lambda: float(engine.sentence_rate)  # for ctl faster/slower
             self.pipeline = Pipeline(
                 self.settings, engine=engine, sink=sink, translator=translator, stats=stats
             )
-        r, self._pipe_w = os.pipe()
+        r, w = os.pipe()
+        queue = SpeechQueue(w, cue=self.cue, names=self.names)
+        queue.stats, queue.sink = stats, sink
+        if sink is not None:
+            sink.discard = queue.discard  # barge-in in one session among several
+        with self.lock:
+            self.queue = queue
         self.ready.set()
-        log(f"daemon: ready ({self.voice}) in {time.monotonic() - self.started:.2f} s")
+        how = ", no warmup: an answer was waiting" if self._answer_waiting else ""
+        log(f"daemon: ready ({self.voice}) in {time.monotonic() - self.started:.2f} s{how}")
         threading.Thread(target=self._follow, daemon=True).start()
         try:
             self.pipeline.run(r)
@@ -174,13 +186,23 @@ class Daemon:
             return 1
         finally:
             if sink is not None:
-                if self.settings.stats and self.stats is not None:
-                    self.stats.poll(sink.utterance_started, final=True)
-                    self.stats.write_summary(sink.stats())  # underruns, xruns: --stats
+                if self.settings.stats and stats is not None:
+                    stats.poll(sink.utterance_started, final=True)
+                    stats.write_summary(sink.stats())  # underruns, xruns: --stats
                 sink.close()
             if stats_file is not None:
                 stats_file.close()
         return 0
+
+    def _text_waiting(self) -> bool:
+        """A followed transcript holds text not read yet (a cold start's answer)."""
+        with self.lock:
+            followed = list(self.transcripts.followed.values())
+        for f in followed:
+            with contextlib.suppress(OSError):
+                if os.stat(f.path).st_size > f.offset:
+                    self._answer_waiting = True
+        return self._answer_waiting
 
     def _failed(self, message: str, code: int) -> int:
         self.error = message
@@ -192,17 +214,13 @@ class Daemon:
 
     def shutdown(self, *, now: bool) -> None:
         with self.lock:
-            if self._pipe_w < 0:
+            if self.queue is None or self.queue.fd < 0:
                 self.stopping.set()
                 return
             if now and self.pipeline is not None:
                 self.pipeline.cut()
-                # Told to be quiet: what was cut off is not owed to the next daemon.
-                self._unsaid.clear()
-                for f in self.transcripts.followed.values():
-                    f.durable = -1
-            os.close(self._pipe_w)  # end of input: the pipeline finishes and run() returns
-            self._pipe_w = -1
+                self.queue.forget_unsaid(self.transcripts.followed)
+            self.queue.close()  # end of input: the pipeline finishes and run() returns
             self.stopping.set()
 
     # -- requests ----------------------------------------------------------------------
@@ -219,7 +237,11 @@ class Daemon:
                     send(conn, {"ok": False, "error": "refused: another user's connection"})
                     return
                 conn.settimeout(5)
-                reply = self.handle(receive(conn))
+                req, rest = receive_header(conn)
+                if req.get("op") == "hook_raw":  # fast_hook.py: the payload as the agent gave it
+                    send(conn, self._hook_raw(conn, req, rest))
+                    return
+                reply = self.handle(req)
                 if reply.pop("wait_ready", False):
                     if not self.ready.wait(READY_WAIT_S):
                         reply = {"ok": False, "error": "the voice is still loading"}
@@ -230,14 +252,27 @@ class Daemon:
                 with contextlib.suppress(OSError):
                     send(conn, {"ok": False, "error": str(e)})
 
+    def _hook_raw(self, conn: socket.socket, req: dict[str, Any], rest: bytes) -> dict[str, Any]:
+        size = req.get("size")
+        if not isinstance(size, int) or size < 0:
+            return {"ok": False, "error": "a hook request without its size"}
+        if size > PAYLOAD_BYTES:
+            return {"ok": False, "error": f"the hook JSON is larger than {PAYLOAD_BYTES >> 20} MiB"}
+        try:
+            payload = read_payload(receive_body(conn, rest, size))
+        except HookError as e:
+            return {"ok": False, "error": str(e)}
+        reply = self.handle(hook_request(payload))
+        return {"ok": True} if reply.get("ok") else reply
+
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         self.activity = time.monotonic()
         op = req.get("op")
         try:
             if op == "hook":
-                reply = self._hook(req)
+                reply = hook_event(self, req)
             elif op == "ctl":
-                reply = self._ctl(str(req.get("cmd")))
+                reply = control(self, str(req.get("cmd")))
             else:
                 return {"ok": False, "error": f"unknown request {shorten(str(op), 40)}"}
         except HookError as e:
@@ -248,112 +283,17 @@ class Daemon:
             reply["wait_ready"] = True
         return reply
 
-    def _hook(self, req: dict[str, Any]) -> dict[str, Any]:
-        event = str(req.get("hook_event_name") or "Stop")
-        if event in SAYS_TEXT or event == "BeforeAgent":
-            self._say(req.get("text") if event in SAYS_TEXT else None, cut=event in BARGE_IN)
-            return {"ok": True, "followed": False}
-        session = str(req.get("session_id") or "")
-        cwd = req.get("cwd")
-        if isinstance(cwd, str) and cwd.strip("/"):
-            self.projects[session] = os.path.basename(cwd.rstrip("/"))
-        if event == "Notification" and self.speak_notifications:
-            self._say(req.get("text"), cut=False)
-        raw = req.get("transcript_path")
-        if not isinstance(raw, str) or not raw or "\0" in raw:
-            return {"ok": True, "followed": False}  # e.g. a Notification without one
-        path = os.path.abspath(os.path.expanduser(raw))
-        with self.lock:
-            known = path in self.transcripts.followed
-            self.transcripts.follow(
-                path, str(req.get("session_id") or ""), from_end=event in FOLLOW_FROM_END
-            )
-            if event in BARGE_IN:
-                if known:
-                    self.transcripts.skip_to_end(path)
-                if self.pipeline is not None:
-                    self.pipeline.cut()
-        self.poll_now.set()
-        return {"ok": True, "followed": True}
-
-    def _cue(self, session: str) -> None:
-        """Another session speaks now: say whose it is (its folder's name) first."""
-        if self.cue and self.last_session is not None:
-            name = self.projects.get(session) or f"session {session[:8]}"
-            line = json.dumps({"content": [{"type": "text", "text": f"{name}:"}]})
-            self._fed += 1
-            _write_all(self._pipe_w, line.encode() + b"\n")
-        self.last_session = session
-
-    def _say(self, text: object, *, cut: bool) -> None:
-        """Speak a whole answer given in the hook's payload (a short-form line)."""
-        with self.lock:
-            if cut and self.pipeline is not None:
-                self.pipeline.cut()
-            if isinstance(text, str) and text.strip() and not self.muted and self._pipe_w >= 0:
-                line = json.dumps({"content": [{"type": "text", "text": text}]})
-                self._fed += 1
-                _write_all(self._pipe_w, line.encode() + b"\n")
-
-    def _ctl(self, cmd: str) -> dict[str, Any]:
-        if cmd == "status":
-            return {"ok": True, **self.status()}
-        with self.lock:
-            if cmd in ("stop", "mute") and self.pipeline is not None:
-                self.pipeline.cut()
-            if cmd in ("mute", "unmute"):
-                self.muted = cmd == "mute"
-        if cmd in ("pause", "resume", "skip"):
-            sink = getattr(self.pipeline, "sink", None)
-            if not isinstance(sink, PausableSink):
-                return {"ok": False, "error": "no voice to pause"}
-            if cmd == "skip":
-                sink.skip()
-            else:
-                getattr(sink, cmd)()
-            return {"ok": True}
-        if cmd in ("faster", "slower"):
-            engine = getattr(self.pipeline, "engine", None)
-            if engine is None or not hasattr(engine, "rate"):
-                return {"ok": False, "error": "no voice to speed up or slow down"}
-            engine.rate = clamp(engine.rate * (RATE_STEP if cmd == "faster" else 1 / RATE_STEP))
-            return {"ok": True, "rate": round(engine.rate, 2)}
-        if cmd == "quit":
-            self.shutdown(now=True)
-        elif cmd not in ("stop", "mute", "unmute"):
-            return {"ok": False, "error": f"unknown command {shorten(cmd, 40)}"}
-        return {"ok": True}
-
-    def status(self) -> dict[str, Any]:
-        state = "failed" if self.error else "ready" if self.ready.is_set() else "loading"
-        with self.lock:
-            sessions = [
-                {"session": f.session, "transcript": f.path, "offset": f.offset}
-                for f in self.transcripts.followed.values()
-            ]
-        p = self.pipeline
-        return {
-            "pid": os.getpid(),
-            "state": state,
-            "error": self.error,
-            "voice": self.voice,
-            "muted": self.muted,
-            "paused": isinstance(getattr(p, "sink", None), PausableSink) and p.sink.paused,
-            "uptime_s": round(time.monotonic() - self.started, 1),
-            "idle_exit_s": self.idle_exit_s,
-            "sentences": 0 if p is None else p.outcome.sentences,
-            "rate": round(getattr(getattr(p, "engine", None), "rate", 1.0), 2),
-            "sessions": sessions,
-        }
-
     # -- following ---------------------------------------------------------------------
 
     def _follow(self) -> None:
+        watcher = Watcher(self.poll_now.set)
+        every = SAFETY_POLL_S if watcher.available else POLL_S
         while not self.stopping.is_set():
-            self.poll_now.wait(POLL_S)
+            self.poll_now.wait(every)
             self.poll_now.clear()
             with self.lock:
-                if self._pipe_w < 0:
+                queue = self.queue
+                if queue is None or queue.fd < 0:
                     return
                 moved = False
                 for f in list(self.transcripts.followed.values()):
@@ -365,54 +305,19 @@ class Daemon:
                         continue
                     moved |= f.offset != before
                     if lines and not self.muted:
-                        if f.session != self.last_session:
-                            self._cue(f.session)
-                        for start, _ in lines:
-                            self._fed += 1
-                            self._unsaid.append((self._fed, f.path, start))
-                        self._fed_at = time.monotonic()
-                        _write_all(self._pipe_w, b"".join(line for _, line in lines))
+                        queue.transcript(f, lines)
                         self.activity = time.monotonic()
-                moved |= self._said_through()
+                moved |= queue.said_through(self.transcripts.followed)
                 if moved:
                     self.transcripts.save()
+                for f in self.transcripts.followed.values():
+                    if f.ino != NOT_YET:
+                        watcher.watch(f.path, f.ino)
+                watcher.keep_only(set(self.transcripts.followed))
             if self._idle():
                 log(f"daemon: idle for {self.idle_exit_s:.0f} s; exiting")
                 self.shutdown(now=False)
                 return
-
-    def _said_through(self) -> bool:
-        """Move each transcript's durable offset past the lines said to their end; True if
-        one moved. Sentences play in input order, so once a sentence of input line n has
-        started, every line before n has been said; when all is quiet, all of it has."""
-        if self.stats is None:
-            return False
-        sink = self.pipeline.sink
-        # Quiet: nothing queued at the device, nothing fed for a while (the last line fed
-        # may still be on its way to synthesis), not paused.
-        quiet = time.monotonic() - self._fed_at > QUIET_S and not getattr(sink, "paused", 0)
-        if self._unsaid and quiet and sink.drain(timeout=0):
-            latest = self._fed + 1
-        else:
-            latest = self._latest_started_line()
-        while self._unsaid and self._unsaid[0][0] < latest:
-            self._unsaid.popleft()
-        durable: dict[str, int] = {}
-        for _, path, start in self._unsaid:
-            durable.setdefault(path, start)
-        moved = False
-        for f in self.transcripts.followed.values():
-            d = durable.get(f.path, -1)
-            if d != f.durable:
-                f.durable, moved = d, True
-        return moved
-
-    def _latest_started_line(self) -> int:
-        records = self.stats.records
-        for i in range(len(records) - 1, max(-1, len(records) - 200), -1):
-            if records[i].started_at is not None:
-                return int(records[i].line)
-        return 0
 
     def _idle(self) -> bool:
         if time.monotonic() - self.activity < self.idle_exit_s:
@@ -421,56 +326,23 @@ class Daemon:
         return sink is None or bool(sink.drain(timeout=0))
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _few_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core); the
+    daemon's threads pass numpy buffers between them for days, and the arenas' free space
+    fragments: RSS crept ~1 MB a minute in soaks. Two arenas (as MALLOC_ARENA_MAX=2 would)
+    keep it flat. Set before the voice's threads start; a no-op off glibc."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt(M_ARENA_MAX, 2)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-class _VoiceError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _open_voice(settings: Any, con: Any) -> tuple[Any, Any, Any]:
-    """The engine, the device and the translator of `settings`, warmed up."""
-    from stream_tts import _core
-    from stream_tts.engines.piper import VoiceError
-    from stream_tts.pipeline import RING_MS
-    from stream_tts.registry import create_speech_engine, create_translator
-
-    try:
-        translator = create_translator(settings)
-        engine = create_speech_engine(settings)
-    except (VoiceError, ValueError, ImportError, OSError, RuntimeError) as e:
-        raise _VoiceError(str(e), 2) from None
-    sink: _core.WavSink | _core.AudioSink
-    try:
-        if settings.output:
-            sink = _core.WavSink(settings.output, engine.sample_rate)
-        else:
-            sink = _core.AudioSink(
-                engine.sample_rate,
-                device=settings.device,
-                buffer_ms=settings.buffer_ms,
-                ring_ms=RING_MS,
-            )
-    except (_core.NoAudioDeviceError, _core.DeviceNotFoundError) as e:
-        raise _VoiceError(str(e), 2) from None
-    except (_core.AudioError, OSError, ValueError) as e:
-        raise _VoiceError(f"cannot open audio output: {e}", 1) from None
-    if translator is not None:
-        translator.warmup()
-    engine.warmup()
-    con.info(f"voice {engine.name} ready, {engine.sample_rate} Hz")
-    from stream_tts.rate import RateEngine
-
-    return RateEngine(engine, settings.rate), sink, translator  # ctl faster/slower
 
 
 def serve(settings: Any, con: Any, options: dict[str, Any]) -> int:
