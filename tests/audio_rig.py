@@ -27,6 +27,7 @@ class Rig:
     sink: str
     directory: Path
     alsa_config: Path
+    started_server: bool = False  # no server answered before start_rig: stop_rig stops it
 
     @property
     def monitor(self) -> str:
@@ -66,6 +67,12 @@ def start_rig(sink: str | None = None) -> Rig:
     sink = sink or f"stream_tts_test_{os.getpid()}"
     directory = Path(tempfile.mkdtemp(prefix=f"{sink}-"))
     env = {**os.environ, "STREAM_TTS_RIG_SINK": sink, "STREAM_TTS_RIG_DIR": str(directory)}
+    # A server that was not running before is ours to stop again (stop_rig).
+    try:
+        info = subprocess.run(["pactl", "info"], capture_output=True, timeout=10)
+        was_running = info.returncode == 0
+    except OSError:  # no pactl: the rig script says what to install
+        was_running = False
     proc = subprocess.run(
         ["bash", str(RIG_SCRIPT)], env=env, capture_output=True, text=True, timeout=60
     )
@@ -74,12 +81,19 @@ def start_rig(sink: str | None = None) -> Rig:
             f"the PulseAudio rig did not start (exit {proc.returncode}):\n"
             f"{proc.stdout}\n{proc.stderr}"
         )
-    return Rig(sink=sink, directory=directory, alsa_config=directory / "asound.conf")
+    return Rig(
+        sink=sink,
+        directory=directory,
+        alsa_config=directory / "asound.conf",
+        started_server=not was_running,
+    )
 
 
 def stop_rig(rig: Rig) -> None:
     env = {**os.environ, "STREAM_TTS_RIG_SINK": rig.sink, "STREAM_TTS_RIG_DIR": str(rig.directory)}
     subprocess.run(["bash", str(RIG_SCRIPT), "remove"], env=env, capture_output=True, timeout=30)
+    if rig.started_server:
+        subprocess.run(["bash", str(RIG_SCRIPT), "stop"], env=env, capture_output=True, timeout=30)
 
 
 class Recorder:
