@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,26 @@ _WORDS = (
     "the build runs every test on each change we make to the worker loop while the cache "
     "keeps old results around for later use by anyone who asks"
 ).split()
+
+
+def run_fed(pipeline: Any, write: Callable[[int], object]) -> None:
+    """Run `pipeline` on a pipe that `write(fd)` fills from a thread of its own, as stdin would
+    be; the write end is closed after it (end of input)."""
+    r, w = os.pipe()
+
+    def feed() -> None:
+        try:
+            write(w)
+        finally:
+            os.close(w)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        pipeline.run(r)
+    finally:
+        writer.join()
+        os.close(r)
 
 
 def run_on(n: int, seed: int = 1) -> str:

@@ -4,11 +4,10 @@ in process, on the real core, the real Piper voice and a NullSink."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
-from speech_support import Recording, run_on
+from speech_support import Recording, run_fed, run_on
 
 from stream_tts._core import CLAUSE_MAX_BYTES, NullSink
 from stream_tts.config import Settings
@@ -46,7 +45,6 @@ def engine() -> Iterator[PiperEngine]:
 
 
 def _speak(rec: Recording, data: bytes, translator: _Echo | None = None) -> list[SentenceRecord]:
-    r, w = os.pipe()
     stats = Stats(None)
     sink = NullSink(rec.sample_rate)
     p = Pipeline(
@@ -56,13 +54,7 @@ def _speak(rec: Recording, data: bytes, translator: _Echo | None = None) -> list
         stats=stats,
         translator=translator,
     )
-    writer = threading.Thread(target=lambda: (os.write(w, data), os.close(w)))
-    writer.start()
-    try:
-        p.run(r)
-    finally:
-        writer.join()
-        os.close(r)
+    run_fed(p, lambda w: os.write(w, data))
     return stats.records
 
 

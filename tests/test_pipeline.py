@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from speech_support import Recording, deltas
+from speech_support import Recording, deltas, run_fed
 
 from stream_tts._core import NullSink
 from stream_tts.config import Settings
@@ -45,24 +45,16 @@ def _run(
     engine: PiperEngine, settings: Settings, chunks: list[tuple[float, bytes]]
 ) -> tuple[list[SentenceRecord], NullSink, Pipeline]:
     """Write each chunk after its delay (seconds) into a pipe the pipeline reads as stdin."""
-    r, w = os.pipe()
 
-    def write() -> None:
+    def write(w: int) -> None:
         for delay, data in chunks:
             time.sleep(delay)
             os.write(w, data)
-        os.close(w)
 
     sink = NullSink(engine.sample_rate, realtime=True)
     stats = Stats(None)
     pipeline = Pipeline(settings, engine=engine, sink=sink, stats=stats)
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        pipeline.run(r)
-    finally:
-        writer.join()
-        os.close(r)
+    run_fed(pipeline, write)
     return stats.records, sink, pipeline
 
 

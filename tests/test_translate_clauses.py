@@ -16,7 +16,7 @@ from typing import Any
 import gpu_models as gm
 import pytest
 import torch
-from speech_support import Recording
+from speech_support import Recording, run_fed
 
 from stream_tts._core import CLAUSE_MIN_WORDS, NullSink, first_clause_end
 from stream_tts.config import Settings
@@ -172,42 +172,35 @@ def piper() -> Iterator[PiperEngine]:
 
 
 def run_pipeline(
-    pipeline: Pipeline, sink: NullSink, lines: list[bytes], gate: threading.Event | None = None
+    pipeline: Pipeline, lines: list[bytes], gate: threading.Event | None = None
 ) -> None:
-    r, w = os.pipe()
+    """Each line into the pipeline's stdin; with `gate`, the second and later wait for it."""
 
-    def write() -> None:
+    def write(w: int) -> None:
         for i, line in enumerate(lines):
             if i and gate is not None:
                 gate.wait(30)
             os.write(w, line)
-        os.close(w)
 
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        pipeline.run(r)
-    finally:
-        writer.join()
-        os.close(r)
+    run_fed(pipeline, write)
 
 
 def make(
     translator: Any, engine: Any, clauses: bool = True
-) -> tuple[Pipeline, NullSink, list[SentenceRecord]]:
+) -> tuple[Pipeline, list[SentenceRecord]]:
     settings = Settings(input="text")
     settings.engine_options = {"translate": {"clauses": clauses}}
     sink = NullSink(engine.sample_rate, realtime=False)
     stats = Stats(None)
     p = Pipeline(settings, engine=engine, sink=sink, stats=stats, translator=translator)
-    return p, sink, stats.records
+    return p, stats.records
 
 
 def test_speech_starts_on_the_first_clause(translator: NllbTranslator, piper: Any) -> None:
     engine = Noted(piper)
     gated = Gated(translator, engine.first)
-    pipeline, sink, recs = make(gated, engine)
-    run_pipeline(pipeline, sink, [(TEXT + "\n").encode()])
+    pipeline, recs = make(gated, engine)
+    run_pipeline(pipeline, [(TEXT + "\n").encode()])
     pieces = list(translator.translate_clauses(TEXT))
     assert not gated.waited_out
     assert engine.asked == pieces  # each piece said as it came, nothing twice
@@ -220,8 +213,8 @@ def test_speech_starts_on_the_first_clause(translator: NllbTranslator, piper: An
 
 def test_turned_off_speech_waits_for_the_whole(translator: NllbTranslator, piper: Any) -> None:
     engine = Noted(piper)
-    pipeline, sink, recs = make(translator, engine, clauses=False)
-    run_pipeline(pipeline, sink, [(TEXT + "\n").encode()])
+    pipeline, recs = make(translator, engine, clauses=False)
+    run_pipeline(pipeline, [(TEXT + "\n").encode()])
     assert engine.asked == [translator.translate(TEXT)]
     assert recs[0].translate_first_s == recs[0].translate_s
 
@@ -232,14 +225,14 @@ def test_a_cut_mid_sentence_stops_translation_and_speech(
     holder: list[Pipeline] = []
     engine = Noted(piper, on_first=lambda: holder[0].cut())
     gated = Gated(translator, engine.first)
-    pipeline, sink, recs = make(gated, engine)
+    pipeline, recs = make(gated, engine)
     holder.append(pipeline)
     before = translator.interrupted
     second = "Then I ran the whole suite again and every test passed."
     # The second line is written once the first sentence was cut: it is said in full.
     # (A blank line ends the first paragraph, so its sentence goes on before the second line.)
     lines = [(TEXT + "\n\n").encode(), (second + "\n").encode()]
-    run_pipeline(pipeline, sink, lines, engine.first)
+    run_pipeline(pipeline, lines, engine.first)
     first, pieces = (list(translator.translate_clauses(t)) for t in (TEXT, second))
     assert translator.interrupted == before + 1  # the decoder stopped mid-sentence
     assert engine.asked == [first[0], *pieces]  # the first clause cut off, all of the next
