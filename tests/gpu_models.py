@@ -186,6 +186,22 @@ def save_xtts(dst: Path, gpt: dict[str, Any] | None = None, seed: int = 0) -> Pa
     return dst
 
 
+def loaded_xtts_2layer(dst: Path, device: str) -> Any:
+    """A 2-layer tiny XTTS written to `dst` and loaded through our loader, its GPT blocks and
+    mel head redrawn wider than the init (std 0.3), so tokens vary and errors show."""
+    import torch
+
+    from stream_tts.engines.xtts import load_xtts_model
+
+    m = load_xtts_model(str(save_xtts(dst, {**XTTS_TINY_GPT, "gpt_layers": 2})), device)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in m.gpt.named_parameters():
+            if name.startswith(("gpt.h", "mel_head")):
+                p.normal_(0, 0.3)
+    return m
+
+
 # ---------------------------------------------------------------- hub layout
 
 

@@ -15,7 +15,7 @@ from triton_interp import DEVICE
 
 from stream_tts.engines.decode import kernels as K
 from stream_tts.engines.decode.xtts_loop import XttsLoop
-from stream_tts.engines.xtts import XttsEngine, load_xtts_model, voice_from_speaker
+from stream_tts.engines.xtts import XttsEngine, voice_from_speaker
 
 TEXTS = ["hello there, this is a test.", "a second sentence that runs longer."]
 GREEDY = {"temperature": 0.75, "top_k": 1, "top_p": 0.85, "repetition_penalty": 10.0}
@@ -27,14 +27,7 @@ TOL = 1e-4 if triton_interp.INTERPRET else 1e-3
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    src = gm.save_xtts(tmp_path_factory.mktemp("xtts"), {**gm.XTTS_TINY_GPT, "gpt_layers": 2})
-    m = load_xtts_model(str(src), DEVICE)
-    torch.manual_seed(0)
-    with torch.no_grad():  # wider than the init, so tokens vary and errors show
-        for name, p in m.gpt.named_parameters():
-            if name.startswith(("gpt.h", "mel_head")):
-                p.normal_(0, 0.3)
-    return m
+    return gm.loaded_xtts_2layer(tmp_path_factory.mktemp("xtts"), DEVICE)
 
 
 @pytest.fixture

@@ -36,14 +36,7 @@ GREEDY = {"temperature": 0.75, "top_k": 1, "top_p": 0.85, "repetition_penalty": 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    src = gm.save_xtts(tmp_path_factory.mktemp("xtts"), {**gm.XTTS_TINY_GPT, "gpt_layers": 2})
-    m = load_xtts_model(str(src), "cpu")
-    torch.manual_seed(0)
-    with torch.no_grad():  # wider than the init, so tokens vary and errors show
-        for name, p in m.gpt.named_parameters():
-            if name.startswith(("gpt.h", "mel_head")):
-                p.normal_(0, 0.3)
-    return m
+    return gm.loaded_xtts_2layer(tmp_path_factory.mktemp("xtts"), "cpu")
 
 
 def engine(model: Any, loop: str, max_new: int = 40, **kw: Any) -> XttsEngine:
