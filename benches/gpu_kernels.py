@@ -82,23 +82,34 @@ def weight_bytes(loop: Any) -> int:
     return int(total)
 
 
-def launches(loop: Any, key: Any) -> dict[str, int]:
-    """CUDA-side events of one eager step (kernels, copies, sets)."""
+def cuda_events(step: Any, state: list[Any]) -> list[Any]:
+    """CUDA-side events (kernels, copies, sets) of one eager `step()`, after one warm-up call;
+    the `state` tensors the step advances are restored after each call."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    saved = [t.clone() for t in (loop.tok, loop.pos, loop.next_tok)]
-    with torch.inference_mode():
-        loop._step(key)  # compiles/warms anything lazy first
+    saved = [t.clone() for t in state]
+
+    def restore() -> None:
+        for t, s in zip(state, saved, strict=True):
+            t.copy_(s)
+
+    step()  # compiles/warms anything lazy first
+    torch.cuda.synchronize()
+    restore()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        step()
         torch.cuda.synchronize()
-        for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
-            t.copy_(s)
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            loop._step(key)
-            torch.cuda.synchronize()
-        for t, s in zip((loop.tok, loop.pos, loop.next_tok), saved, strict=True):
-            t.copy_(s)
-    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    restore()  # outside the profile: its copies are not the step's
+    return [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+
+
+def launches(loop: Any, key: Any) -> dict[str, int]:
+    """CUDA-side events of one eager step, and how many of them are our kernels."""
+    import torch
+
+    with torch.inference_mode():
+        events = cuda_events(lambda: loop._step(key), [loop.tok, loop.pos, loop.next_tok])
     ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel", "_choose_kernel", "_layer_norm")
     return {
         "cuda_events": len(events),

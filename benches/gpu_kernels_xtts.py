@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "python"))
 sys.path.insert(0, str(HERE))
 
-from gpu_kernels import _cuda_ms  # noqa: E402
+from gpu_kernels import _cuda_ms, _graph_us, cuda_events  # noqa: E402
 
 STEPS = 24
 REPS = 15
@@ -74,32 +74,10 @@ def build() -> Any:
     return gpt.eval()
 
 
-def _graph_us(fn: Any, runs: int = REPS) -> float:
-    import torch
-
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return 1000 * _cuda_ms(graph.replay, runs)
-
-
 def events(loop: Any, key: int) -> int:
     """CUDA-side events (kernels, copies, sets) of one eager step."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
     state = [loop.tok, loop.cpos, loop.gpos, loop.seen, loop.next_tok]
-    saved = [t.clone() for t in state]
-    loop._step(key)
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        loop._step(key)
-        torch.cuda.synchronize()
-    for t, s in zip(state, saved, strict=True):
-        t.copy_(s)
-    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+    return len(cuda_events(lambda: loop._step(key), state))
 
 
 def forced(loop: Any, cond: Any, text: Any, ref: list[int]) -> tuple[list[int], Any]:
@@ -164,7 +142,7 @@ def run_variant(
         loop.cpos.fill_(n)
         loop.gpos.fill_(1)
         x = torch.zeros(1, loop.d, dtype=loop.dtype, device="cuda")
-        row["heads_us"] = _graph_us(lambda: loop._head(x))
+        row["heads_us"] = _graph_us(lambda: loop._head(x), reps=1, runs=REPS)
         if loop.fused is not None:
             f, g = loop.fused, gpt
 
@@ -172,7 +150,7 @@ def run_variant(
                 f.step(g.mel_embedding.weight, g.mel_pos_embedding.emb.weight, loop.tok,
                        loop.gpos, loop.cache, loop.cpos, key)  # fmt: skip
 
-            row["blocks_us"] = _graph_us(blocks)
+            row["blocks_us"] = _graph_us(blocks, reps=1, runs=REPS)
             row["weight_bytes"] = f.nbytes
             row["gb_s"] = f.nbytes / row["blocks_us"] / 1e3
         assert loop._prefill_graphs is not None
