@@ -163,11 +163,12 @@ class NllbTranslator:
         words = CLAUSE_MIN_WORDS if min_words is None else min_words
         if not text.strip():
             return
-        if self.loop is None or not set(self.generate_kwargs) <= _OWN_KWARGS:
+        if not self._own():
             whole = self.translate(text)
             if whole:
                 yield whole
             return
+        assert self.loop is not None  # _own() said so
         enc = self._encode(text)
         with self._lock:
             self._stop.clear()
@@ -196,11 +197,11 @@ class NllbTranslator:
         loop = self.loop
         assert loop is not None
         src = [int(i) for i in enc["input_ids"][0]]
-        n_in = len(src)
-        kw = self.generate_kwargs
-        max_new = int(kw.get("max_new_tokens", self.max_new_tokens or min(512, 2 * n_in + 16)))
         steps = loop.generate_iter(
-            src, self.forced_bos_token_id, max_new, min_new_tokens=kw.get("min_new_tokens")
+            src,
+            self.forced_bos_token_id,
+            self._max_new(len(src)),
+            min_new_tokens=self.generate_kwargs.get("min_new_tokens"),
         )
         if self._gpu is None:
             for tok in steps:
@@ -229,6 +230,16 @@ class NllbTranslator:
             cancel.set()
             done.result()  # the loop's buffers are free for the next sentence (errors raise)
 
+    def _own(self) -> bool:
+        """Whether this call runs our loop: it exists and covers the generate() settings."""
+        return self.loop is not None and set(self.generate_kwargs) <= _OWN_KWARGS
+
+    def _max_new(self, n_in: int) -> int:
+        """The new-token budget for a source of `n_in` tokens: generate_kwargs' max_new_tokens,
+        else the translator's, else twice the source plus 16 (at most 512)."""
+        default = self.max_new_tokens or min(512, 2 * n_in + 16)
+        return int(self.generate_kwargs.get("max_new_tokens", default))
+
     def generate_ids(self, text: str) -> list[int]:
         """The decoder's token ids for `text` (decoder start, target language, ...); [] if
         interrupted or empty."""
@@ -239,9 +250,8 @@ class NllbTranslator:
     def _generate(self, enc: Any) -> list[int]:
         with self._lock:
             self._stop.clear()
-            n_in = int(enc["input_ids"].shape[1])
-            max_new = self.max_new_tokens or min(512, 2 * n_in + 16)
-            if self.loop is not None and set(self.generate_kwargs) <= _OWN_KWARGS:
+            max_new = self._max_new(int(enc["input_ids"].shape[1]))
+            if self._own():
                 out = self._generate_own(enc, max_new)
             else:
                 out = self._generate_stock(enc, max_new)
@@ -252,9 +262,6 @@ class NllbTranslator:
 
     def _generate_own(self, enc: Any, max_new: int) -> list[int] | None:
         ids = [int(i) for i in enc["input_ids"][0]]
-        kw = self.generate_kwargs
-        max_new = int(kw.get("max_new_tokens", max_new))
-
         loop = self.loop
         assert loop is not None  # the caller chose our loop
 
@@ -264,7 +271,7 @@ class NllbTranslator:
                 self.forced_bos_token_id,
                 max_new,
                 stop=self._stop,
-                min_new_tokens=kw.get("min_new_tokens"),
+                min_new_tokens=self.generate_kwargs.get("min_new_tokens"),
             )
             return result
 
