@@ -191,10 +191,12 @@ def test_text_only_prints_each_sentence_as_soon_as_known() -> None:
 
 def test_closed_stdout_gives_one_message() -> None:
     sample = session_path().read_bytes()
+    # Enough sentences (about 260 kB) to overflow the pipe's buffer: with less, the CLI could
+    # write them all before `head` exits and never see the closed pipe.
     r = subprocess.run(
         f"{sys.executable} -m stream_tts.cli --text-only | head -1",
         shell=True,
-        input=sample * 20,
+        input=sample * 400,
         capture_output=True,
         env={**os.environ, "STREAM_TTS_CONFIG": os.devnull},
         timeout=60,
