@@ -106,6 +106,34 @@ def stop_speaker(env: dict[str, str]) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def said_first(env: dict[str, str], since: float) -> dict[str, Any]:
+    """The daemon's record (`ctl status`) of the first piece it read after `since` (a sentence
+    may be said in clauses): from reading the line to the device's first sample."""
+    status = subprocess.run(
+        [STREAM_TTS, "ctl", "status", "--json"], env=env, capture_output=True, timeout=60
+    )
+    ours = [r for r in json.loads(status.stdout).get("latencies", []) if r["read_at"] >= since]
+    return dict(min(ours, key=lambda r: r["read_at"])) if ours else {}
+
+
+def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
+    """Medians of where the append -> sound time goes: the daemon's read -> device (its
+    TTFA, from reading the line to the device taking the first sample), of which the queue
+    and the first chunk's synthesis, and the rest (inotify wake-up and reading before it;
+    the device -> monitor path after it)."""
+    out: dict[str, float] = {}
+    for key in ("append_to_sound_ms", "ttfa_ms", "queue_ms", "first_ready_ms"):
+        vals = [p[key] for p in parts if p.get(key) is not None]
+        if vals:
+            out[key] = round(statistics.median(vals), 1)
+    rest = [
+        p["append_to_sound_ms"] - p["ttfa_ms"] for p in parts if p.get("ttfa_ms") is not None
+    ]
+    if rest:
+        out["outside_daemon_ms"] = round(statistics.median(rest), 1)
+    return out
+
+
 def summary(values: list[float]) -> dict[str, Any]:
     ms = sorted(v * 1000 for v in values)
     if not ms:
@@ -154,6 +182,7 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.monotonic() - t0)
     append: list[float] = []
+    parts: list[dict[str, Any]] = []  # the daemon's own record of each trial's sentence
     for i in range(trials):
         mon.wait_silence(0.6)
         time.sleep(1.0)  # an idle gap, as between tool calls
@@ -163,6 +192,8 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         onset = mon.wait_onset(10)
         if onset is not None:
             append.append(onset - t0)
+            said = said_first(env, t0)
+            parts.append(said | {"append_to_sound_ms": round((onset - t0) * 1000, 2)})
     barge: list[float] = []
     barge_daemon: list[float] = []  # the daemon's own part: request received -> ring flushed
     for _ in range(max(5, trials // 2)):
@@ -192,6 +223,8 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         "append_to_first_sound": summary(append),
         "barge_in_to_silence": summary(barge),
         "barge_in_daemon_part": summary(barge_daemon),
+        "append_breakdown_median_ms": breakdown(parts),
+        "append_parts": parts,
         "raw_s": {
             "hook": hook_times,
             "bare": bare,

@@ -171,7 +171,7 @@ class SpeechQueue:
 
     def latencies(self) -> list[dict[str, Any]]:
         """The latest sentences said: from reading their line to their first sound, and
-        the parts of that (queue, first chunk's synthesis)."""
+        the parts of that (queue, first chunk's synthesis); `read_at` is time.monotonic()."""
         if self.stats is None:
             return []
         out: list[dict[str, Any]] = []
@@ -179,7 +179,7 @@ class SpeechQueue:
             if rec.started_at is None or rec.dropped:
                 continue
             j = rec.as_json()
-            out.append({k: j[k] for k in ("sentence", "ttfa_ms", "queue_ms", "first_ready_ms")})
+            out.append({k: j[k] for k in ("sentence", "read_at", "ttfa_ms", "queue_ms", "first_ready_ms")})
             if len(out) == LATENCIES:
                 break
         return out
