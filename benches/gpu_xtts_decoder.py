@@ -328,8 +328,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{e['prepared decoder']:.2f} |",
         f"| the decoder alone (engine thread) | {e['decoder_coqui_ms']:.2f} | "
         f"{e['decoder_prepared_ms']:.2f} |",
-        f"| prefill + {FIRST - 1} steps: {FIRST} tokens (engine thread) | {e['prefill_and_8_tokens_ms']:.2f} | "
-        f"{e['prefill_and_8_tokens_ms']:.2f} |",
+        f"| prefill + {FIRST - 1} steps: {FIRST} tokens (engine thread) | "
+        f"{e['prefill_and_8_tokens_ms']:.2f} | {e['prefill_and_8_tokens_ms']:.2f} |",
     ]
     return "\n".join(lines) + "\n"
 
