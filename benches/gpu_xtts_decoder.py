@@ -60,7 +60,8 @@ def build() -> Any:
         print(f"build on cuda failed ({e!r}); building on the CPU", flush=True)
         m = gm.xtts_model(None, vocab).model.cuda()
     m.gpt.init_gpt_for_inference(kv_cache=True)
-    return m.eval()
+    m.eval()  # coqui's Xtts.eval returns None
+    return m
 
 
 def wall_ms(fn: Any, reps: int = REPS) -> float:
