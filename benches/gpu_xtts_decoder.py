@@ -168,6 +168,7 @@ def decoder_paths(m: Any, res: dict[str, Any]) -> Any:
         graphs = [("graph (cuDNN timed)", torch.float32, True)]
         graphs += [("graph (cuDNN heuristics)", torch.float32, False)]
         graphs += [("graph bf16 (cuDNN timed)", torch.bfloat16, True)]
+        default = XD.TIME_CUDNN
         for name, dtype, timed in graphs:
             XD.TIME_CUDNN = timed
             dec = folded(dtype)
@@ -181,7 +182,7 @@ def decoder_paths(m: Any, res: dict[str, Any]) -> Any:
             paths[name] = row
             outs[name] = dec(zs, spk)
             del dec
-        XD.TIME_CUDNN = True
+        XD.TIME_CUDNN = default
         cudnn.allow_tf32 = False
         dec = folded()
         on_fresh_thread(lambda: dec.capture(spk))

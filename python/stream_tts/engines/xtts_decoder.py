@@ -4,9 +4,9 @@ coqui-tts keeps weight norm on 76 of the decoder's 83 convolutions (Xtts.load_ch
 removes it), so every call recomputes each weight from its direction and magnitude: 76 more
 kernels and their Python per chunk. `fold_weight_norm` computes them once; the weights are the
 same numbers. The first chunk always decodes `first_chunk_tokens` latents, one fixed shape, so on
-CUDA it is one graph, captured at warm-up on the thread that replays it, with cuDNN free to time
-its algorithms for that shape: one replay instead of ~250 launches from Python. Every other length
-(later chunks, a sentence shorter than the first chunk) runs eagerly, as before.
+CUDA it is one graph, captured at warm-up on the thread that replays it: one replay instead of
+about 470 launches from Python (on an H200 11.8 ms -> 2.1 ms, benches/gpu_xtts_decoder.py). Every
+other length (later chunks, a sentence shorter than the first chunk) runs eagerly, as before.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 from stream_tts.engines.decode.runner import StepGraphs
 
 FIRST = "first"  # the graph's key
-# cuDNN times its algorithms for the graph's shape before capture (False: its heuristics' pick,
-# for benches/gpu_xtts_decoder.py to compare).
-TIME_CUDNN = True
+# Whether cuDNN times its algorithms for the graph's shape before capture. Off: on an H200 the
+# timed graph was no faster than the heuristics' (2.10 vs 2.12 ms) and cost 4.5 s of warm-up;
+# the heuristics' graph gave coqui's audio bit for bit there. benches/gpu_xtts_decoder.py sets it.
+TIME_CUDNN = False
 
 
 def fold_weight_norm(module: Any) -> int:
@@ -92,10 +93,10 @@ class ChunkDecoder:
         conv = self.hifigan.waveform_decoder.conv_pre
         cudnn = torch.backends.cudnn
         saved = cudnn.benchmark
-        # cuDNN times its algorithms for this one shape; the graph keeps the fastest. Eager
-        # calls stay on its heuristics: each new length would be timed again, mid-sentence.
-        # torch caches the plan per shape and thread, timed or not: capture before this thread
-        # decodes the shape eagerly, or the heuristic pick is reused untimed.
+        # Timed, the graph keeps cuDNN's fastest algorithm for this one shape (eager calls stay
+        # on its heuristics: each new length would be timed again, mid-sentence). torch caches
+        # the plan per shape and thread, timed or not: a thread that already decoded the shape
+        # eagerly reuses the heuristic pick untimed.
         cudnn.benchmark = TIME_CUDNN
         try:
             with torch.inference_mode():
