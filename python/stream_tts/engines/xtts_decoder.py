@@ -103,7 +103,7 @@ class ChunkDecoder:
                 shape = (1, self.graph_latents, conv.in_channels)
                 self._z = torch.zeros(shape, dtype=self.dtype, device=device)
                 self._g = g.to(self.dtype).clone()
-                self._wav = self.hifigan(self._z, g=self._g)  # sizes the output; times cuDNN
+                self._wav = self.hifigan(self._z, g=self._g)  # sizes the output (and times cuDNN)
                 self._graphs = StepGraphs(self._graph_step, torch, [])
                 self._graphs.capture(FIRST)
                 torch.cuda.synchronize()
