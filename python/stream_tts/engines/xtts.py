@@ -26,7 +26,7 @@ from stream_tts.engines.device import pick_device
 from stream_tts.engines.extras import require
 from stream_tts.engines.hub import cache_dir, ensure_model
 from stream_tts.engines.langs import to_xtts
-from stream_tts.engines.xtts_decoder import ChunkDecoder
+from stream_tts.engines.xtts_decoder import ChunkDecoder, fold_weight_norm
 
 DEFAULT_MODEL = "coqui/XTTS-v2"
 XTTS_PATTERNS = ["config.json", "model.pth", "vocab.json", "speakers_xtts.pth"]
@@ -186,8 +186,9 @@ class XttsEngine:
         self.loop_name = "own" if self.loop is not None else "stock"
         # The conditioning latents in the loop's dtype, cast once rather than per sentence.
         self._loop_cond = None if self.loop is None else self.gpt_cond_latent.to(self.loop.dtype)
-        # Our loop also gets the prepared decoder (weight norm folded; on CUDA the first
-        # chunk's graph, captured in warmup); the stock path keeps coqui's module as it is.
+        # Our loop also gets the prepared decoder (weight norm folded, if a model was not loaded
+        # by load_xtts_model; on CUDA the first chunk's graph, captured in warmup); the stock
+        # path runs the module as it is.
         self.decoder = ChunkDecoder(
             model.hifigan_decoder,
             prepare=self.loop is not None,
@@ -372,6 +373,10 @@ def load_xtts_model(
             m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
     finally:
         hf_logging.set_verbosity(level)
+    # coqui's Xtts keeps HiFi-GAN's weight norm (its vocoders' own loader folds it for
+    # inference): folded here, every model we load has the same inference-ready weights, and
+    # an engine leaves the layout of a loaded model's state dict as it was.
+    fold_weight_norm(m.hifigan_decoder.waveform_decoder)
     m.model_key = str(path.resolve())
     return m.to(dev)
 
