@@ -26,6 +26,7 @@ from stream_tts.engines.device import pick_device
 from stream_tts.engines.extras import require
 from stream_tts.engines.hub import cache_dir, ensure_model
 from stream_tts.engines.langs import to_xtts
+from stream_tts.engines.xtts_decoder import ChunkDecoder, fold_weight_norm
 
 DEFAULT_MODEL = "coqui/XTTS-v2"
 XTTS_PATTERNS = ["config.json", "model.pth", "vocab.json", "speakers_xtts.pth"]
@@ -185,6 +186,14 @@ class XttsEngine:
         self.loop_name = "own" if self.loop is not None else "stock"
         # The conditioning latents in the loop's dtype, cast once rather than per sentence.
         self._loop_cond = None if self.loop is None else self.gpt_cond_latent.to(self.loop.dtype)
+        # Our loop also gets the prepared decoder (weight norm folded, if a model was not loaded
+        # by load_xtts_model; on CUDA the first chunk's graph, captured in warmup); the stock
+        # path runs the module as it is.
+        self.decoder = ChunkDecoder(
+            model.hifigan_decoder,
+            prepare=self.loop is not None,
+            graph_latents=self.first_chunk_tokens if self._gpu is not None else None,
+        )
 
     def _own_loop(self, dtype: Any) -> Any:
         """Our GPT loop; `dtype` of its weights: None picks bf16 (fp16 where the GPU lacks
@@ -209,6 +218,7 @@ class XttsEngine:
             # Speech first: the translator's decoder may be running beside it (clause streaming).
             self._gpu.use_stream(URGENT)
             self._gpu.call(self.loop.warmup)
+            self._gpu.call(lambda: self.decoder.capture(self.speaker_embedding))
         for _ in self.synthesize(WARMUP_TEXT):
             pass
         # A long prompt too: one longer than any before can take slower kernels the first
@@ -283,7 +293,6 @@ class XttsEngine:
         ids = m.tokenizer.encode(text, lang=self.language)
         tokens = torch.IntTensor(ids).unsqueeze(0).to(m.device)
         gen = self._tokens(tokens, torch)
-        decoder_dtype = next(m.hifigan_decoder.parameters()).dtype
         latents: list[Any] = []
         prev = overlap = None
         pending, target, done = 0, self.first_chunk_tokens, False
@@ -301,8 +310,7 @@ class XttsEngine:
                 if (done and pending) or pending >= target:
                     # The decoder sees every latent so far (as coqui's inference_stream does),
                     # so each chunk is continuous with the last; handle_chunks crossfades.
-                    z = torch.cat(latents, dim=0)[None, :].to(decoder_dtype)
-                    wav = m.hifigan_decoder(z, g=self.speaker_embedding)
+                    wav = self.decoder(latents, self.speaker_embedding)
                     chunk, prev, overlap = m.handle_chunks(
                         wav.squeeze(), prev, overlap, self.overlap, is_final=done
                     )
@@ -365,6 +373,10 @@ def load_xtts_model(
             m.load_checkpoint(config, checkpoint_dir=str(path), eval=True)
     finally:
         hf_logging.set_verbosity(level)
+    # coqui's Xtts keeps HiFi-GAN's weight norm (its vocoders' own loader folds it for
+    # inference): folded here, every model we load has the same inference-ready weights, and
+    # an engine leaves the layout of a loaded model's state dict as it was.
+    fold_weight_norm(m.hifigan_decoder.waveform_decoder)
     m.model_key = str(path.resolve())
     return m.to(dev)
 
