@@ -126,9 +126,7 @@ def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
         vals = [p[key] for p in parts if p.get(key) is not None]
         if vals:
             out[key] = round(statistics.median(vals), 1)
-    rest = [
-        p["append_to_sound_ms"] - p["ttfa_ms"] for p in parts if p.get("ttfa_ms") is not None
-    ]
+    rest = [p["append_to_sound_ms"] - p["ttfa_ms"] for p in parts if p.get("ttfa_ms") is not None]
     if rest:
         out["outside_daemon_ms"] = round(statistics.median(rest), 1)
     return out

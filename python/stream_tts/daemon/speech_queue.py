@@ -179,7 +179,9 @@ class SpeechQueue:
             if rec.started_at is None or rec.dropped:
                 continue
             j = rec.as_json()
-            out.append({k: j[k] for k in ("sentence", "read_at", "ttfa_ms", "queue_ms", "first_ready_ms")})
+            out.append(
+                {k: j[k] for k in ("sentence", "read_at", "ttfa_ms", "queue_ms", "first_ready_ms")}
+            )
             if len(out) == LATENCIES:
                 break
         return out
