@@ -71,8 +71,9 @@ FAST_I8 = not _INTERPRET
 # (PDL) on the kernel before it: a step never writes weights. EARLY_LAUNCH lets the next kernel
 # launch right after that wait, so its programs load their first tile while this one streams.
 # Benches may switch either off.
-PREFETCH = not _INTERPRET
-EARLY_LAUNCH = not _INTERPRET
+# Off: on an H200 (2026-11-30-h200-nllb-30ms.md) they made the NLLB-3.3B step slower.
+PREFETCH = False
+EARLY_LAUNCH = False
 
 
 @triton.jit
