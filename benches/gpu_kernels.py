@@ -10,9 +10,13 @@ each of: current (SDPA step graph), fused bf16, fused int8, fused int8 + script 
   self-attention lengths are those of a 25-token sentence);
 - kernel launches in one eager step (torch.profiler, CUDA-side events);
 - weight bytes per step and effective GB/s;
-- a whole 25-token translation (encoder + 25 steps, graphs), ms, median.
+- a whole 25-token translation (encoder + 25 steps, graphs), ms, median, and the encoder's
+  graph alone;
 - one decoder layer's kernels, µs (all layers' distinct weights replayed in one graph / layers).
-Fused variants also run without PDL and int8 with the plain I2F conversion, for comparison.
+Fused variants also run without PDL and int8 with the plain I2F conversion, for comparison, and
+"before" variants: the step as it was before the folded cross-attention (cross_fold.py), the
+weight prefetch / early launch (kernels.PREFETCH, EARLY_LAUNCH) and steps queued ahead of the
+host (NllbLoop.overlap); "+ fold", "+ prefetch" and "+ overlap" add one of them back.
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -71,9 +75,9 @@ def build(which: str) -> Any:
         return gm.nllb_model(shape, gm.nllb_tokenizer(), dtype=torch.bfloat16)
 
 
-def weight_bytes(loop: Any) -> int:
+def weight_bytes(loop: Any, n_src: int) -> int:
     if loop.fused is not None:
-        return int(loop.fused.nbytes)
+        return int(loop.fused.nbytes(n_src))
     total = loop.lm_head.numel() * loop.lm_head.element_size()
     for lyr, (w, _) in zip(loop.dec.layers, loop.self_qkv, strict=True):
         mods = [lyr.self_attn.out_proj, lyr.encoder_attn.q_proj, lyr.encoder_attn.out_proj]
@@ -150,6 +154,9 @@ def time_variant(name: str, loop: Any, reads: int) -> dict[str, Any]:
         translate()
         times.append(1000 * (time.perf_counter() - t))
     row["translate_ms"] = statistics.median(times)
+    with torch.inference_mode():
+        encoder = loop._enc_graphs
+        row["encoder_ms"] = _cuda_ms(lambda: encoder.run(n_src), REPS)
     row["tokens"] = NEW_TOKENS
     print(name, {k: v for k, v in row.items()}, flush=True)
     return row
@@ -189,34 +196,56 @@ def run_model(which: str, paths: list[str] | None = None) -> tuple[dict[str, Any
     keep = sorted({*keep, int(model.config.eos_token_id)})
     from stream_tts.engines.decode import kernels as K
 
-    # (name, loop options, kernels.PDL, kernels.FAST_I8) - flags as the graphs are captured.
+    # (name, loop options, kernels flags) - the flags as the graphs are captured; "overlap" is
+    # NllbLoop.overlap. `on`: the defaults (prefetch and early launch off: they measured slower).
+    on = {k: getattr(K, k) for k in ("PDL", "FAST_I8", "PREFETCH", "EARLY_LAUNCH")}
+    off = {**on, "PREFETCH": False, "EARLY_LAUNCH": False, "overlap": False}
+    pre = {**off, "PREFETCH": True, "EARLY_LAUNCH": True}
+    nofold = {"cross_fold": False}
+    int8 = {"weights": "int8"}
     head = f"fused int8 + script head ({len(keep) / vocab:.0%} rows)"
-    variants: list[tuple[str, dict[str, Any], bool, bool]] = [
-        ("current (SDPA step graph)", {"fused": False}, K.PDL, K.FAST_I8),
-        ("fused bf16, no PDL", {"fused": True}, False, K.FAST_I8),
-        ("fused bf16", {"fused": True}, K.PDL, K.FAST_I8),
-        ("fused int8, I2F convert", {"weights": "int8"}, K.PDL, False),
-        ("fused int8", {"weights": "int8"}, K.PDL, K.FAST_I8),
-        (head, {"weights": "int8", "head_ids": keep}, K.PDL, K.FAST_I8),
+    variants: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
+        ("current (SDPA step graph)", {"fused": False}, off),
+        ("fused bf16, no PDL", {"fused": True}, {**on, "PDL": False}),
+        ("fused bf16 before", {"fused": True, **nofold}, off),
+        ("fused bf16 before + overlap", {"fused": True, **nofold}, {**off, "overlap": True}),
+        ("fused bf16 before + prefetch", {"fused": True, **nofold}, pre),
+        ("fused bf16 before + fold", {"fused": True}, off),
+        ("fused bf16", {"fused": True}, on),
+        ("fused int8, I2F convert", int8, {**on, "FAST_I8": False}),
+        ("fused int8 before", {**int8, **nofold}, off),
+        ("fused int8 before + overlap", {**int8, **nofold}, {**off, "overlap": True}),
+        ("fused int8 before + prefetch", {**int8, **nofold}, pre),
+        ("fused int8 before + fold", int8, off),
+        ("fused int8", int8, on),
+        (f"{head} before", {**int8, "head_ids": keep, **nofold}, off),
+        (head, {**int8, "head_ids": keep}, on),
     ]
     if paths:
         variants = variants[:1] + [v for v in variants[1:] if v[0] in paths]
     tokens = {}
-    saved = K.PDL, K.FAST_I8
-    for name, kw, pdl, fast in variants:
-        K.PDL, K.FAST_I8 = pdl, fast
+    saved = {k: getattr(K, k) for k in on}
+    for name, kw, flags in variants:
+        for k in on:
+            setattr(K, k, flags[k])
         loop = NllbLoop(model, graphs=True, **kw)
-        out[name] = time_variant(name, loop, weight_bytes(loop))
+        loop.overlap = flags.get("overlap", True)
+        out[name] = time_variant(name, loop, weight_bytes(loop, 32))
         tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
         if loop.fused is not None and loop.fused.head.w.shape[0] == vocab:
             out[name]["layer_us"] = layer_us(loop)
         del loop
         torch.cuda.empty_cache()
-    K.PDL, K.FAST_I8 = saved
+    for k, v in saved.items():
+        setattr(K, k, v)
     base = tokens[variants[0][0]]
     for name, *_ in variants[1:]:
         same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
         out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
+        before = tokens.get(name.split(" before")[0] + " before")
+        if before is not None and not name.endswith(" before"):
+            same = sum(a == b for a, b in zip(before, tokens[name] or [], strict=False))
+            out[name]["same_tokens_as_before"] = f"{same}/{len(before)}"
     return out, model
 
 
@@ -345,19 +374,19 @@ def markdown(res: dict[str, Any]) -> str:
             f"## NLLB-{which}",
             "",
             "| path | step ms | CUDA events / step (ours) | weight MB | GB/s | 25-token "
-            "translation ms | same tokens as current | one layer µs |",
-            "|---|---|---|---|---|---|---|---|",
+            "translation ms | encoder ms | same tokens as current / before | one layer µs |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, row in m.items():
             if not isinstance(row, dict):
                 continue
             ln = row["launches"]
             layer = f"{row['layer_us']:.1f}" if "layer_us" in row else "-"
+            same = " / ".join(row.get(f"same_tokens_as_{k}", "-") for k in ("current", "before"))
             lines.append(
                 f"| {name} | {row['step_ms']:.3f} | {ln['cuda_events']} ({ln['ours']}) | "
                 f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
-                f"{row['translate_ms']:.1f} | {row.get('same_tokens_as_current', '-')} | "
-                f"{layer} |"
+                f"{row['translate_ms']:.1f} | {row['encoder_ms']:.2f} | {same} | {layer} |"
             )
         lines += [
             "",

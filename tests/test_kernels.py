@@ -43,8 +43,15 @@ def close(a: Any, b: Any) -> None:
     torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
+@pytest.fixture(params=[False, True], ids=["load-in-loop", "prefetch"])
+def prefetch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both weight-load schedules of the GEMV (the interpreter runs either in Python)."""
+    monkeypatch.setattr(K, "PREFETCH", request.param)
+
+
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize("cfg", [SMALL, None], ids=["small-blocks", "default-blocks"])
+@pytest.mark.usefixtures("prefetch")
 def test_gemv_layernorm_bias_relu(kind: str, cfg: Any) -> None:
     g = torch.Generator().manual_seed(1)
     n, k = 44, 80  # neither a multiple of the blocks
@@ -82,6 +89,7 @@ def test_gemv_gelu_is_gpt2s_tanh_gelu(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize("split", [1, 2, 4])
+@pytest.mark.usefixtures("prefetch")
 def test_gemv_adds_into_the_residual_stream(kind: str, split: int) -> None:
     g = torch.Generator().manual_seed(2)
     n, k = 40, 200
@@ -113,6 +121,31 @@ def test_gemv_writes_k_and_v_into_the_cache_at_the_device_position() -> None:
     torch.testing.assert_close(cache.float(), expect.float(), rtol=1e-2, atol=1e-2)
     assert torch.equal(cache[1, :, :, :, :5], before[1, :, :, :, :5])  # nothing else written
     assert torch.equal(cache[0], before[0]) and torch.equal(cache[2], before[2])
+
+
+@pytest.mark.parametrize("seg", [8, 64])
+@pytest.mark.parametrize("split", [1, 2])
+@pytest.mark.parametrize("kind", ["bf16", "int8"])
+@pytest.mark.usefixtures("prefetch")
+def test_gemv_softmax_prologue_per_run(seg: int, split: int, kind: str) -> None:
+    """The folded cross-attention's output GEMV: x holds scores, each run of `seg` goes
+    through a softmax (-inf: weight 0), then scale, bias and the residual add."""
+    g = torch.Generator().manual_seed(11)
+    heads, n = 3, 24  # 3 runs: not a power of two, so a chunk reaches past K
+    k = heads * seg
+    w, scale, ref_w = weights(n, k, kind, g)
+    scores = rand(k, g=g, scale=4.0)
+    scores[torch.rand(k, generator=g).to(DEVICE) < 0.3] = float("-inf")
+    scores[::seg] = 0.5  # every run keeps one score
+    bias, res = rand(n, g=g), rand(n, g=g)
+    out = res.clone()
+    # block_k 32 < 64: the launcher widens the chunk to whole runs
+    cfg = K.GemvConfig(block_n=8, block_k=32, split_k=split, warps=4)
+    K.gemv(w, scores, out, scale=scale, bias=bias, add=True, softmax=seg, config=cfg)
+    p = torch.softmax(scores.view(heads, seg), dim=-1).view(-1)
+    close(out, res + F.linear(p, ref_w, bias))
+    with pytest.raises(ValueError, match="softmax"):
+        K.gemv(w, scores, out, add=True, softmax=seg + 1, config=cfg)
 
 
 def test_gemv_refuses_relu_with_split_k() -> None:
@@ -194,12 +227,14 @@ def test_interpreter_flag_matches_the_machine() -> None:
     assert triton_interp.INTERPRET == (not torch.cuda.is_available())
 
 
+@pytest.mark.parametrize("fold", [False, True], ids=["cross-3-launches", "cross-folded"])
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
 def test_fused_loop_on_the_kernels_matches_its_torch_twin(
-    weights: str, monkeypatch: pytest.MonkeyPatch
+    weights: str, fold: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole fused step on the kernels: same tokens as generate() in float32 (bf16 mode,
-    i.e. the model's own float32 weights) and as the same loop on torch ops (int8)."""
+    i.e. the model's own float32 weights) and as the same loop on torch ops (int8); the
+    cross-attention folded or not on the kernels, never on the twin."""
     from test_nllb_loop import SENTENCES, reference, wide_model
 
     from stream_tts.engines.decode.nllb_loop import NllbLoop
@@ -211,9 +246,10 @@ def test_fused_loop_on_the_kernels_matches_its_torch_twin(
     tok.src_lang = "eng_Latn"
     bos = tok.convert_tokens_to_ids("deu_Latn")
     m = wide_model(tok, 11).to(DEVICE)
-    ours = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="triton")
-    twin = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="torch")
+    ours = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="triton", cross_fold=fold)
+    twin = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="torch", cross_fold=False)
     assert ours.reads_pos and not twin.reads_pos
+    assert ours.fused is not None and (ours.fused.fold is not None) == fold
     for text in SENTENCES[:1]:
         ids = tok(text)["input_ids"]
         got = ours.generate(ids, bos, 12)  # the token chosen by the head's argmax + choose
@@ -270,3 +306,36 @@ def test_head_argmax_and_choose_pick_what_the_torch_choice_picks(
         want = 999 if pos == 0 else want
         assert int(nxt) == int(tok) == want and int(p) == pos + 1
         assert int(best) == K.KEY_MIN  # reset for the next step
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(weights: str) -> None:
+    """The CUDA-graph loop, with step i + 1 queued before step i's token is read (overlap) and
+    without, gives the eager loop's tokens; forced EOS, early stops and the next sentence."""
+    from test_nllb_loop import SENTENCES, wide_model
+
+    from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    tok = gm.nllb_tokenizer()
+    tok.src_lang = "eng_Latn"
+    bos = tok.convert_tokens_to_ids("deu_Latn")
+    m = wide_model(tok, 13).to(DEVICE)
+    eager = NllbLoop(m, graphs=False, pad=True, weights=weights)  # the lengths graphs use
+    graphed = NllbLoop(m, graphs=True, weights=weights)
+    assert graphed.overlap
+    for overlap in (True, False):
+        graphed.overlap = overlap
+        for text in SENTENCES:
+            ids = tok(text)["input_ids"]
+            want = eager.generate(ids, bos, 20)
+            assert graphed.generate(ids, bos, 20) == want
+            steps = graphed.generate_iter(ids, bos, 20)
+            assert [next(steps), next(steps)] == want[1:3]
+            steps.close()  # a step may still be queued: the next sentence starts clean
+        m.generation_config.forced_eos_token_id = m.config.eos_token_id
+        graphed.forced_eos = eager.forced_eos = True
+        for n in (1, 2, 5):
+            ids = tok(SENTENCES[0])["input_ids"]
+            assert graphed.generate(ids, bos, n) == eager.generate(ids, bos, n)
+        graphed.forced_eos = eager.forced_eos = False

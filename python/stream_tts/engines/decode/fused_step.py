@@ -1,11 +1,13 @@
-"""NLLB decoder step as eight fused launches per layer (kernels.py), int8 weights optional.
+"""NLLB decoder step as seven or eight fused launches per layer (kernels.py), int8 weights
+optional.
 
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
-the cache; self-attention; out-proj added into the residual stream; cross-attention query with
-its LayerNorm; cross-attention; out-proj added; fc1 with LayerNorm and ReLU; fc2 added. Then the
-final LayerNorm (one small launch: the output layer's ~16k programs would each compute its
-statistics again) and the output layer. The residual stream is float32 (transformers keeps it in
-the model's dtype; float32 on CPU, where both compute the same thing).
+the cache; self-attention; out-proj added into the residual stream; cross-attention (two
+launches folded, cross_fold.py, or three: query with its LayerNorm, attention, out-proj added);
+fc1 with LayerNorm and ReLU; fc2 added. Then the final LayerNorm (one small launch: the output
+layer's ~16k programs would each compute its statistics again) and the output layer. The
+residual stream is float32 (transformers keeps it in the model's dtype; float32 on CPU, where
+both compute the same thing).
 
 The output layer may keep only some rows of the vocabulary (`head_ids`, a script head): the
 logits are then those rows' scores, in `head_ids` order.
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stream_tts.engines.decode.cross_fold import CrossFold
 from stream_tts.engines.decode.quant import quantize_rows
 
 WEIGHTS = ("bf16", "int8")  # bf16: the model's own dtype (float32 on CPU)
@@ -80,7 +83,12 @@ class FusedDecoder:
         weights: str = "bf16",
         head_ids: Any = None,
         ops: Any = None,
+        cross_fold: bool | None = None,
+        max_src: int = 512,
     ) -> None:
+        """`cross_fold`: fold the cross-attention per sentence (cross_fold.py) for every source
+        length (True), none (False), or those where it reads fewer bytes (None); `max_src`:
+        the longest (padded) source."""
         import torch
 
         from stream_tts.engines.decode import torch_ops
@@ -109,7 +117,11 @@ class FusedDecoder:
         rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
         self.head = Linear.of(rows, None, int8)
         # torch_ops computes products of int8 weights in the model's dtype.
-        self._extra = {"compute": lm_head.dtype} if self.ops is torch_ops else {}
+        self.extra = {"compute": lm_head.dtype} if self.ops is torch_ops else {}
+        self.dtype = lm_head.dtype
+        cross = dec.layers[0].encoder_attn
+        self.heads = int(cross.num_heads)
+        self.cross_scale = float(cross.scaling)  # M2M100's: head_dim ** -0.5
         d = lm_head.shape[1]
         dev = lm_head.device
         f32 = torch.float32
@@ -119,16 +131,20 @@ class FusedDecoder:
         self.a = torch.zeros(d, dtype=f32, device=dev)
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
         self.logits = torch.zeros(self.head.w.shape[0], dtype=f32, device=dev)
+        self.fold = CrossFold.of(self, cross_fold, max_src)
 
-    @property
-    def nbytes(self) -> int:
-        """Weight bytes one step reads (LayerNorms and biases left out)."""
-        per = [lin.nbytes for ly in self.layers for lin in (ly.qkv, ly.out, ly.cq, ly.co)]
-        per += [lin.nbytes for ly in self.layers for lin in (ly.fc1, ly.fc2)]
+    def nbytes(self, n_src: int) -> int:
+        """Weight bytes one step reads for a source of `n_src` (padded) tokens (LayerNorms and
+        biases left out); the folded cross-attention's matrices count as weights."""
+        per = [lin.nbytes for ly in self.layers for lin in (ly.qkv, ly.out, ly.fc1, ly.fc2)]
+        if self.fold is not None and self.fold.folds(n_src):
+            per.append(len(self.layers) * self.fold.nbytes(n_src))
+        else:
+            per += [lin.nbytes for ly in self.layers for lin in (ly.cq, ly.co)]
         return sum(per) + self.head.nbytes
 
     def _gemv(self, lin: Linear, x: Any, out: Any, **kw: Any) -> None:
-        self.ops.gemv(lin.w, x, out, scale=lin.scale, bias=lin.bias, **kw, **self._extra)
+        self.ops.gemv(lin.w, x, out, scale=lin.scale, bias=lin.bias, **kw, **self.extra)
 
     def layer(
         self, i: int, pos: Any, self_cache: Any, cross_cache: Any, src_keep: Any, n_self: int,
@@ -141,10 +157,13 @@ class FusedDecoder:
         self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, self_cache.shape[-1]))
         ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
         self._gemv(ly.out, a, x, add=True)
-        self._gemv(ly.cq, x, q, ln=ly.ln2)
-        cross = cross_cache[i, :, 0]
-        ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
-        self._gemv(ly.co, a, x, add=True)
+        if self.fold is not None and self.fold.folds(n_src):
+            self.fold.attend(i, n_src, ly)
+        else:
+            self._gemv(ly.cq, x, q, ln=ly.ln2)
+            cross = cross_cache[i, :, 0]
+            ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
+            self._gemv(ly.co, a, x, add=True)
         self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
         self._gemv(ly.fc2, self.h, x, add=True)
 

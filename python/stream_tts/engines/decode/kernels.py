@@ -5,7 +5,8 @@ launchers.
 
 - `gemv`: y = epilogue(W · prologue(x)) for one token. W is bf16/fp16/fp32, or int8 with one
   symmetric scale per output row. Prologue: an optional LayerNorm of x, its statistics computed
-  by every program over the whole x (x is one d_model vector: cheaper than another launch).
+  by every program over the whole x (x is one d_model vector: cheaper than another launch), or
+  a softmax over each run of S entries of x (the per-head weights of a folded attention).
   Epilogue: scale, bias, optional ReLU or GELU (tanh form), then one of: store; add into `out`
   (the residual stream, float32; split-K programs add with atomics); or write rows [d, 3d) as K
   and V into a KV cache at the position held on the device (the fused QKV of self-attention).
@@ -66,6 +67,13 @@ PDL = not _INTERPRET and torch.cuda.is_available() and torch.cuda.get_device_cap
 # int8 -> float32 by byte permutes (PRMT + FADD, full rate) instead of I2F, which runs at a
 # quarter rate and bounds an int8 GEMV below the memory rate. Benches may switch it off.
 FAST_I8 = not _INTERPRET
+# Each GEMV loads its next weight tile before using the current one, the first before waiting
+# (PDL) on the kernel before it: a step never writes weights. EARLY_LAUNCH lets the next kernel
+# launch right after that wait, so its programs load their first tile while this one streams.
+# Benches may switch either off.
+# Off: on an H200 (2026-11-30-h200-nllb-30ms.md) they made the NLLB-3.3B step slower.
+PREFETCH = False
+EARLY_LAUNCH = False
 
 
 @triton.jit
@@ -114,16 +122,29 @@ def _gemv_kernel(
     N, K, eps, kv_start, kv_half_stride, kv_head_stride,
     HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
-    SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    USE_PDL: tl.constexpr, FAST: tl.constexpr,
+    SEG: tl.constexpr, SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    USE_PDL: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr, EARLY: tl.constexpr,
 ):  # fmt: skip
-    if USE_PDL:
-        tl.extra.cuda.gdc_wait()
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
     cols0 = tl.arange(0, BLOCK_K)
+    # This program's share of K: whole BLOCK_K chunks, so splits never overlap.
+    per_split = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K) * BLOCK_K
+    k_lo = pid_k * per_split
+    k_hi = tl.minimum(k_lo + per_split, K)
+    w_rows = w_ptr + rows.to(tl.int64)[:, None] * K
+    if PREFETCH:  # weights only: nothing the kernels before this one write
+        c = k_lo + cols0
+        w_next = tl.load(
+            w_rows + c[None, :], mask=row_ok[:, None] & (c < k_hi)[None, :], other=0,
+            eviction_policy="evict_first",
+        )  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        if EARLY:
+            tl.extra.cuda.gdc_launch_dependents()
     mean = 0.0
     rstd = 1.0
     if HAS_LN:
@@ -139,27 +160,38 @@ def _gemv_kernel(
             xv = tl.where(c < K, xv - mean, 0.0)
             acc2 += xv * xv
         rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / K + eps)
-    # This program's share of K: whole BLOCK_K chunks, so splits never overlap.
-    per_split = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K) * BLOCK_K
-    k_lo = pid_k * per_split
-    k_hi = tl.minimum(k_lo + per_split, K)
-    w_rows = w_ptr + rows.to(tl.int64)[:, None] * K
     acc = tl.zeros([BLOCK_N, BLOCK_K], dtype=tl.float32)
     for k0 in range(k_lo, k_hi, BLOCK_K):
         c = k0 + cols0
         c_ok = c < k_hi
-        xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        if SEG > 0:  # x holds scores: softmax over each run of SEG (whole runs in a chunk)
+            sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
+            sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
+            m = tl.max(sv, axis=1)
+            e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
+            z = tl.sum(e, axis=1)
+            xv = tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
+        else:
+            xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
         if HAS_LN:
             g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
-        w_ok = row_ok[:, None] & c_ok[None, :]
-        wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if PREFETCH:  # the next tile's load goes out before this one is used
+            wv = w_next
+            cn = c + BLOCK_K
+            w_next = tl.load(
+                w_rows + cn[None, :], mask=row_ok[:, None] & (cn < k_hi)[None, :], other=0,
+                eviction_policy="evict_first",
+            )  # fmt: skip
+        else:
+            w_ok = row_ok[:, None] & c_ok[None, :]
+            wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
         if FAST:
             acc += _i8_to_f32(wv) * xv[None, :]
         else:
             acc += wv.to(tl.float32) * xv[None, :]
-    if USE_PDL:
+    if USE_PDL and not EARLY:
         tl.extra.cuda.gdc_launch_dependents()
     y = tl.sum(acc, axis=1)
     if HAS_SCALE:
@@ -206,6 +238,7 @@ def gemv(
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
     argmax: tuple[Any, int] | None = None,
+    softmax: int = 0,
     config: GemvConfig | None = None,
 ) -> None:
     """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
@@ -216,7 +249,9 @@ def gemv(
     head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K and V of position pos (a
     1-element device tensor), d = heads * head_dim. `argmax`:
     (best, excl): the packed key (score, row) of the best row other than `excl` is max-ed into
-    best (int64 [1], reset by `choose`); plain outputs only.
+    best (int64 [1], reset by `choose`); plain outputs only. `softmax`: a power of two S that
+    divides K: x is scores, and each run of S of them goes through a softmax first (the
+    folded cross-attention's per-head weights; -inf scores get weight 0).
     """
     n, k = w.shape
     int8 = w.dtype == torch.int8
@@ -239,6 +274,11 @@ def gemv(
     if argmax is not None and mode != 0:
         raise ValueError("argmax needs a plain output")
     best, excl = argmax if argmax is not None else (dummy, -1)
+    block_k = cfg.block_k
+    if softmax:
+        if ln is not None or softmax & (softmax - 1) or k % softmax:
+            raise ValueError("softmax runs: a power of two dividing K, and no LayerNorm")
+        block_k = max(block_k, softmax)  # each chunk holds whole runs
     grid = (triton.cdiv(n, cfg.block_n), split)
     _gemv_kernel[grid](
         w, scale if scale is not None else dummy, x,
@@ -247,8 +287,9 @@ def gemv(
         n, k, float(ln[2]) if ln else 0.0, kv_start, half_stride, head_stride,
         HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
         ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
-        SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        USE_PDL=PDL, FAST=FAST_I8 and int8, num_warps=cfg.warps, launch_pdl=PDL,
+        SEG=softmax, SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
+        USE_PDL=PDL, FAST=FAST_I8 and int8, PREFETCH=PREFETCH, EARLY=EARLY_LAUNCH,
+        num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 
 

@@ -61,11 +61,14 @@ class NllbLoop:
         head_ids: Sequence[int] | None = None,
         fused: bool | None = None,
         kernels: str | None = None,
+        cross_fold: bool | None = None,
     ) -> None:
         """`weights`: bf16 (the model's own dtype) or int8 (decoder and output layer, per-row
         scales); `head_ids`: the vocabulary rows the output layer keeps (script_head.kept_ids),
         None for all; `fused`: the fused step (default: when int8 or head_ids ask for it);
-        `kernels`: "triton" or "torch" for the fused step (default: Triton on CUDA)."""
+        `kernels`: "triton" or "torch" for the fused step (default: Triton on CUDA);
+        `cross_fold`: the fused step's cross-attention folded per sentence (cross_fold.py) for
+        every source length, none, or (None) where that reads fewer bytes."""
         import torch
         import torch.nn.functional as F
 
@@ -132,13 +135,25 @@ class NllbLoop:
         self.attention = "sdpa"
         self.record: list[Any] | None = None  # tests: each step's logits (eager only)
         self.pad_lengths = graphs if pad is None else pad  # padded lengths (graphs need them)
-        self._setup_fused(weights, head_ids, fused, kernels)
+        # With graphs, step i + 1 is queued before step i's token is read, so the GPU does not
+        # wait on the host between steps (the token ids land in pinned memory, one per step).
+        # After EOS one queued step runs for nothing. Benches may switch it off.
+        self.overlap = graphs
+        if graphs:
+            self._host_tok = torch.zeros(max_len, dtype=torch.long, pin_memory=True)
+            self._done = [torch.cuda.Event() for _ in range(2)]  # type: ignore[no-untyped-call]
+        self._setup_fused(weights, head_ids, fused, kernels, cross_fold)
         state = [self.tok, self.pos, self.next_tok]
         self._step_graphs = StepGraphs(self._step, torch, state) if graphs else None
         self._enc_graphs = StepGraphs(self._encode, torch, []) if graphs else None
 
     def _setup_fused(
-        self, weights: str, head_ids: Sequence[int] | None, fused: bool | None, kernels: str | None
+        self,
+        weights: str,
+        head_ids: Sequence[int] | None,
+        fused: bool | None,
+        kernels: str | None,
+        cross_fold: bool | None,
     ) -> None:
         torch = self.torch
         if weights not in WEIGHTS:
@@ -173,8 +188,9 @@ class NllbLoop:
             self.head_ids = torch.tensor(list(head_ids), dtype=torch.long, device=self.device)
             self.eos_col = list(head_ids).index(self.eos)
         self.fused = FusedDecoder(
-            self.dec, self.self_qkv, self.lm_head, weights=weights, head_ids=self.head_ids, ops=ops
-        )
+            self.dec, self.self_qkv, self.lm_head, weights=weights, head_ids=self.head_ids,
+            ops=ops, cross_fold=cross_fold, max_src=self.max_src,
+        )  # fmt: skip
         self.reads_pos = ops is not None
         self.best = ops.new_best(self.device) if ops is not None else None
 
@@ -251,6 +267,8 @@ class NllbLoop:
             k, v = F.linear(x, w, b).split(self.d, dim=-1)
             self.cross_cache[i, 0, :, :, :n_src] = self._split(k, self.heads)
             self.cross_cache[i, 1, :, :, :n_src] = self._split(v, self.heads)
+        if self.fused is not None and self.fused.fold is not None:
+            self.fused.fold.compute(self.cross_cache, self.src_keep, n_src)
 
     def _step(self, key: tuple[int, int]) -> None:
         """One decoder token: attends to cache[:n_self] and the source's first n_src K/V."""
@@ -411,20 +429,37 @@ class NllbLoop:
         torch = self.torch
         max_new = min(max_new_tokens, self.max_len - 1)
         n_src = self._start(ids, forced_bos, min_new_tokens)
+        steps = max_new - 1 if self.forced_eos else max_new  # the last is then EOS, no step
+        ahead = self.overlap and self._step_graphs is not None
         for i in range(max_new):
-            if i == max_new - 1 and self.forced_eos:
+            if i == steps:
                 yield self.eos
                 return
-            key = (self._self_len(i + 1), n_src)
             with torch.inference_mode():
-                if self._step_graphs is not None:
-                    self._step_graphs.run(key)
+                if ahead:
+                    if i == 0:
+                        self._queue(0, n_src)
+                    if i + 1 < steps:
+                        self._queue(i + 1, n_src)
+                    self._done[i % 2].synchronize()
+                    tok = int(self._host_tok[i])
                 else:
-                    self._step(key)
-                tok = int(self.next_tok.item())
+                    key = (self._self_len(i + 1), n_src)
+                    if self._step_graphs is not None:
+                        self._step_graphs.run(key)
+                    else:
+                        self._step(key)
+                    tok = int(self.next_tok.item())
             yield tok
             if tok == self.eos:
                 return
+
+    def _queue(self, i: int, n_src: int) -> None:
+        """Launch step i's graph and the copy of its token into pinned memory, unwaited."""
+        assert self._step_graphs is not None
+        self._step_graphs.run((self._self_len(i + 1), n_src))
+        self._host_tok[i].copy_(self.next_tok[0], non_blocking=True)
+        self._done[i % 2].record()
 
     def warmup(self, max_src: int = 64, max_self: int = 128) -> int:
         """Capture the graphs for sources up to `max_src` tokens and outputs up to `max_self`;

@@ -24,6 +24,7 @@ def gemv(
     gelu: bool = False,
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
+    softmax: int = 0,
     compute: Any = None,
     config: Any = None,
 ) -> None:
@@ -33,6 +34,8 @@ def gemv(
     dt = compute if compute is not None else (x.dtype if w.dtype == torch.int8 else w.dtype)
     weight = dequantize(w, scale, dt) if scale is not None else w
     h = x
+    if softmax:  # x: scores, a softmax over each run of `softmax`
+        h = torch.softmax(x.float().view(-1, softmax), dim=-1).view(-1)
     if ln is not None:
         h = F.layer_norm(h.to(ln[0].dtype), (h.shape[-1],), ln[0], ln[1], ln[2])
     y = F.linear(h.to(dt), weight, None if bias is None else bias.to(dt)).float()
