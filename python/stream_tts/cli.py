@@ -459,8 +459,9 @@ def _speak(
     t0 = time.monotonic()
     stage = "translator"
     try:
-        # The translator loads on a thread of its own while the speech engine loads here.
-        pending = PendingTranslator(settings)
+        # The translator loads on a thread of its own while the speech engine loads here, and
+        # warms up there as soon as it is loaded.
+        pending = PendingTranslator(settings, warm=True)
         stack.callback(_close_quietly, pending.discard)
         stage = "engine"
         engine = create_speech_engine(settings)
@@ -469,6 +470,7 @@ def _speak(
         translator = pending.result()
         if translator is not None:
             stack.callback(_close_quietly, translator.close)
+            stack.callback(_close_quietly, pending.warmed)  # before closing: its warm-up ends
     except KeyboardInterrupt:
         return signals.exit_status()
     except load_errors as e:
@@ -520,9 +522,8 @@ def _speak(
 
     t1 = time.monotonic()
     try:
-        if translator is not None:
-            translator.warmup()
-        engine.warmup()
+        engine.warmup()  # beside the translator's, on its loading thread
+        pending.warmed()
     except KeyboardInterrupt:
         return signals.exit_status()
     except RuntimeError as e:  # e.g. a GPU engine's graph capture (torch raises RuntimeError)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,9 @@ class EngineSpec:
     help: str
     factory: Callable[[Settings], SpeechEngine]
     add_arguments: Callable[[argparse._ArgumentGroup], None] | None = None
-    # Imports the factory needs, done before a translator loads beside it (see PendingTranslator).
-    preload: Callable[[], None] | None = None
+    # Imports the factory needs, done before a translator loads beside it (see PendingTranslator);
+    # a GPU engine also starts creating its CUDA context meanwhile.
+    preload: Callable[[Settings], None] | None = None
 
 
 def _piper(s: Settings) -> SpeechEngine:
@@ -110,9 +112,13 @@ def _xtts(s: Settings) -> SpeechEngine:
     )
 
 
-def _xtts_preload() -> None:
+def _xtts_preload(s: Settings) -> None:
+    from stream_tts.engines.device import start_cuda
+    from stream_tts.engines.extras import require_transformers
     from stream_tts.engines.xtts import import_coqui
 
+    start_cuda(s.engine_options.get("xtts", {}).get("device") or s.compute_device, "xtts")
+    require_transformers("xtts")  # coqui's XTTS is built on transformers' GPT-2
     import_coqui()
 
 
@@ -240,7 +246,7 @@ class TranslatorSpec:
     name: str
     help: str
     load: Callable[..., Translator]
-    preload: Callable[[], None] | None = None
+    preload: Callable[[Settings], None] | None = None
 
 
 def _nllb_transformers(model: str, **kw: Any) -> Translator:
@@ -249,9 +255,11 @@ def _nllb_transformers(model: str, **kw: Any) -> Translator:
     return load_nllb(model, **kw)
 
 
-def _nllb_transformers_preload() -> None:
+def _nllb_transformers_preload(s: Settings) -> None:
+    from stream_tts.engines.device import start_cuda
     from stream_tts.engines.nllb import import_transformers
 
+    start_cuda(s.engine_options.get("translate", {}).get("device") or s.compute_device, "nllb")
     import_transformers()
 
 
@@ -341,44 +349,71 @@ class PendingTranslator:
     caller's: reading weights and copying them to the GPU release the GIL, so the two loads
     overlap (NLLB-3.3B and XTTS-v2 are seconds each). The Python imports both need are done
     first, one after the other, on the caller's thread: imports are GIL-bound anyway, and two
-    threads importing modules that import each other can see them half initialised."""
+    threads importing modules that import each other can see them half initialised; a GPU
+    engine's CUDA context is created on a thread meanwhile (engines/device.py start_cuda).
+    With `warm`, the thread goes on to warm the translator up (graph capture) as soon as it is
+    loaded, beside the speech engine's load and warm-up; warmed() waits for that."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self._result: Translator | None = None
         self._error: BaseException | None = None
+        self._warm_error: BaseException | None = None
+        self._loaded = threading.Event()
         self._taken = False
         self._thread: threading.Thread | None = None
+        self.warmup_s: float | None = None  # the translator's warm-up, when done here
+        if settings.translate_to:
+            _check_languages(settings)
+        engine = SPEECH_ENGINES.get(settings.tts)
         if not settings.translate_to:
+            # No translator: the speech engine's imports (and CUDA context) all the same.
+            if engine is not None and engine.preload is not None:
+                engine.preload(settings)
             return
-        _check_languages(settings)
         spec = TRANSLATORS.get(
             settings.engine_options.get("translate", {}).get("backend") or "transformers"
         )
-        engine = SPEECH_ENGINES.get(settings.tts)
         for preload in (
             spec.preload if spec is not None else None,
             engine.preload if engine is not None else None,
         ):
             if preload is not None:
-                preload()
+                preload(settings)
 
         def load() -> None:
             try:
                 self._result = create_translator(settings)
             except BaseException as e:  # raised on the caller's thread by result()
                 self._error = e
+            finally:
+                self._loaded.set()
+            if warm and self._result is not None:
+                t = time.perf_counter()
+                try:
+                    self._result.warmup()
+                except BaseException as e:  # raised on the caller's thread by warmed()
+                    self._warm_error = e
+                self.warmup_s = time.perf_counter() - t
 
         self._thread = threading.Thread(target=load, name="stream-tts-load", daemon=True)
         self._thread.start()
 
     def result(self) -> Translator | None:
-        """Wait for the translator (None if none was asked for); its load error is raised here."""
+        """Wait for the translator (None if none was asked for); its load error is raised here.
+        With `warm`, its warm-up may still be running: see warmed()."""
         if self._thread is not None:
-            self._thread.join()
+            self._loaded.wait()
         if self._error is not None:
             raise self._error
         self._taken = True
         return self._result
+
+    def warmed(self) -> None:
+        """Wait for the loading thread to end; a warm-up error is raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._warm_error is not None:
+            raise self._warm_error
 
     def discard(self) -> None:
         """Wait for the load and close what it made, unless result() handed it over."""
