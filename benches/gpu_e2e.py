@@ -371,15 +371,16 @@ def cmd_startup(a: argparse.Namespace) -> None:
     """What the CLI does before it reads stdin, part by part, through its own code:
     registry.PendingTranslator (imports and the CUDA context first, then NLLB on a thread,
     warmed up there once loaded) beside create_speech_engine (XTTS), then XTTS's warm-up
-    (graph capture and the warm-up texts) while NLLB's finishes. cpu_s beside a part: the
-    process's CPU seconds (all threads) in it, against its wall time."""
+    (graph capture and the warm-up texts); the two warm-ups take turns (registry.warm_up).
+    cpu_s beside a part: the process's CPU seconds (all threads) in it, against its wall time.
+    The bytecode of what it imports matters: see benches/results/2026-11-30-h200-startup.md."""
     t0 = time.perf_counter()
     c0 = _cpu_s()
     import torch
 
     from stream_tts.config import Settings
     from stream_tts.engines import device as devices
-    from stream_tts.registry import PendingTranslator, create_speech_engine
+    from stream_tts.registry import PendingTranslator, create_speech_engine, warm_up
 
     row: dict[str, Any] = {
         "import_torch_s": time.perf_counter() - t0,
@@ -424,8 +425,8 @@ def cmd_startup(a: argparse.Namespace) -> None:
     row["cuda_start_s"] = dict(devices.cuda_start_s)  # on its thread, during the imports
     if not a.no_warmup:
         t, c = time.perf_counter(), _cpu_s()
-        engine.warmup()
-        row["xtts_warmup_s"] = time.perf_counter() - t
+        warm_up(engine)
+        row["xtts_warmup_s"] = time.perf_counter() - t  # with the wait for NLLB's, if first
         pending.warmed()
         row["warmups_s"] = time.perf_counter() - t  # after both loads, until both are warm
         row["warmups_cpu_s"] = _cpu_s() - c

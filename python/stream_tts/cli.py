@@ -30,6 +30,7 @@ from stream_tts.registry import (
     PendingTranslator,
     add_translation_arguments,
     create_speech_engine,
+    warm_up,
 )
 
 EXIT_OK = 0
@@ -522,7 +523,7 @@ def _speak(
 
     t1 = time.monotonic()
     try:
-        engine.warmup()  # beside the translator's, on its loading thread
+        warm_up(engine)  # before or after the translator's, on its loading thread
         pending.warmed()
     except KeyboardInterrupt:
         return signals.exit_status()

@@ -344,6 +344,20 @@ def create_speech_engine(settings: Settings) -> SpeechEngine:
     return spec.factory(settings)
 
 
+# One warm-up at a time: torch's graph capture first synchronises the device and empties the
+# allocator's cache, which breaks a capture under way on another thread (both engines' warm-ups
+# capture graphs; a startup run with the two side by side failed on the H200). A warm-up beside
+# the other engine's load is fine: a load captures nothing and works on the legacy stream, which
+# does not wait for the non-blocking streams captures run on.
+_WARMING = threading.Lock()
+
+
+def warm_up(engine: SpeechEngine | Translator) -> None:
+    """engine.warmup(), never beside another engine's warm-up."""
+    with _WARMING:
+        engine.warmup()
+
+
 class PendingTranslator:
     """The translator loading on a thread of its own while the speech engine loads on the
     caller's: reading weights and copying them to the GPU release the GIL, so the two loads
@@ -352,7 +366,8 @@ class PendingTranslator:
     threads importing modules that import each other can see them half initialised; a GPU
     engine's CUDA context is created on a thread meanwhile (engines/device.py start_cuda).
     With `warm`, the thread goes on to warm the translator up (graph capture) as soon as it is
-    loaded, beside the speech engine's load and warm-up; warmed() waits for that."""
+    loaded, beside the speech engine's load, before or after (warm_up) the speech engine's
+    warm-up, whichever load ends first; warmed() waits for that."""
 
     def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self._result: Translator | None = None
@@ -390,7 +405,7 @@ class PendingTranslator:
             if warm and self._result is not None:
                 t = time.perf_counter()
                 try:
-                    self._result.warmup()
+                    warm_up(self._result)
                 except BaseException as e:  # raised on the caller's thread by warmed()
                     self._warm_error = e
                 self.warmup_s = time.perf_counter() - t
