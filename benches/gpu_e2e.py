@@ -369,9 +369,8 @@ def _cpu_s() -> float:
 
 def cmd_startup(a: argparse.Namespace) -> None:
     """What the CLI does before it reads stdin, part by part, through its own code:
-    registry.PendingTranslator (imports and the CUDA context first, then NLLB on a thread,
-    warmed up there once loaded) beside create_speech_engine (XTTS), then XTTS's warm-up
-    (graph capture and the warm-up texts); the two warm-ups take turns (registry.warm_up).
+    registry.PendingTranslator (imports and the CUDA context first, then NLLB on a thread)
+    beside create_speech_engine (XTTS), then the warm-ups (graph capture and the warm-up texts).
     cpu_s beside a part: the process's CPU seconds (all threads) in it, against its wall time.
     The bytecode of what it imports matters: see benches/results/2026-11-30-h200-startup.md."""
     t0 = time.perf_counter()
@@ -380,7 +379,7 @@ def cmd_startup(a: argparse.Namespace) -> None:
 
     from stream_tts.config import Settings
     from stream_tts.engines import device as devices
-    from stream_tts.registry import PendingTranslator, create_speech_engine, warm_up
+    from stream_tts.registry import PendingTranslator, create_speech_engine
 
     row: dict[str, Any] = {
         "import_torch_s": time.perf_counter() - t0,
@@ -411,7 +410,7 @@ def cmd_startup(a: argparse.Namespace) -> None:
     nllb.load_nllb = timed("nllb_load_s", load_nllb)  # type: ignore[assignment]
     xtts.load_xtts_model = timed("xtts_load_s", load_xtts)  # type: ignore[assignment]
     try:
-        pending = PendingTranslator(settings, warm=not a.no_warmup)
+        pending = PendingTranslator(settings)
         row["imports_s"] = time.perf_counter() - t  # the preloads, before the threads start
         row["imports_cpu_s"] = _cpu_s() - c
         t, c = time.perf_counter(), _cpu_s()
@@ -425,15 +424,14 @@ def cmd_startup(a: argparse.Namespace) -> None:
     row["cuda_start_s"] = dict(devices.cuda_start_s)  # on its thread, during the imports
     if not a.no_warmup:
         t, c = time.perf_counter(), _cpu_s()
-        warm_up(engine)
-        row["xtts_warmup_s"] = time.perf_counter() - t  # with the wait for NLLB's, if first
-        pending.warmed()
-        row["warmups_s"] = time.perf_counter() - t  # after both loads, until both are warm
+        if translator is not None:
+            translator.warmup()
+        row["nllb_warmup_s"] = time.perf_counter() - t
+        engine.warmup()
+        row["xtts_warmup_s"] = time.perf_counter() - t - row["nllb_warmup_s"]
         row["warmups_cpu_s"] = _cpu_s() - c
-        row["nllb_warmup_s"] = pending.warmup_s  # on the loading thread, from its load's end
     row["start_to_ready_s"] = time.perf_counter() - t0
     row["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
-    del translator
     print(
         "startup",
         json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),

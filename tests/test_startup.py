@@ -1,14 +1,13 @@
 """Start-up of the GPU engines (registry.PendingTranslator, the CLI's order): what it imports,
-that leaving packages out of transformers' import changes nothing computed, and the warm-ups
-taking turns. Tiny random-weight models of the real architectures (tests/gpu_models.py), on
-the CPU; the import checks run in a fresh interpreter, as the CLI starts."""
+that leaving packages out of transformers' import changes nothing computed, and the CUDA
+context started early only for CUDA. Tiny random-weight models of the real architectures
+(tests/gpu_models.py) on the CPU; the import checks run in a fresh interpreter, as the CLI."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ import gpu_models as gm
 import pytest
 import torch
 
-from stream_tts.config import Settings
 from stream_tts.engines import device
 from stream_tts.engines.nllb import load_nllb
-from stream_tts.registry import _WARMING, PendingTranslator
 
 # Imported by transformers (and so by the start-up) only for features we never run; start-up
 # must leave them out (engines/extras.py require_transformers).
@@ -87,33 +84,6 @@ def test_transformers_imported_without_them_computes_the_same(
         )
     assert started["stock"] == stock[0].tolist()
     assert started["own"] == t.generate_ids(SOURCE)
-
-
-def _settings(model: Path) -> Settings:
-    s = Settings(tts="piper", translate_to="de", compute_device="cpu")
-    s.engine_options = {"translate": {"model": str(model)}}
-    return s
-
-
-def test_the_translator_warms_up_on_its_thread_in_turn(models: tuple[Path, Path]) -> None:
-    with _WARMING:  # another engine warming up
-        pending = PendingTranslator(_settings(models[0]), warm=True)
-        translator = pending.result()  # loaded, not warm: its warm-up waits for its turn
-        assert translator is not None and pending.warmup_s is None
-        waiter = threading.Thread(target=pending.warmed)
-        waiter.start()
-        waiter.join(0.5)
-        assert waiter.is_alive() and pending.warmup_s is None
-    waiter.join(120)
-    assert not waiter.is_alive() and pending.warmup_s is not None
-    translator.close()
-
-
-def test_a_load_error_is_the_results_and_a_warm_up_error_the_warm_ups(tmp_path: Path) -> None:
-    pending = PendingTranslator(_settings(tmp_path / "missing"), warm=True)
-    with pytest.raises(FileNotFoundError, match="missing"):
-        pending.result()
-    pending.warmed()  # nothing was loaded, nothing warmed: no second error
 
 
 def test_cuda_context_is_started_only_for_cuda() -> None:

@@ -30,7 +30,6 @@ from stream_tts.registry import (
     PendingTranslator,
     add_translation_arguments,
     create_speech_engine,
-    warm_up,
 )
 
 EXIT_OK = 0
@@ -460,9 +459,8 @@ def _speak(
     t0 = time.monotonic()
     stage = "translator"
     try:
-        # The translator loads on a thread of its own while the speech engine loads here, and
-        # warms up there as soon as it is loaded.
-        pending = PendingTranslator(settings, warm=True)
+        # The translator loads on a thread of its own while the speech engine loads here.
+        pending = PendingTranslator(settings)
         stack.callback(_close_quietly, pending.discard)
         stage = "engine"
         engine = create_speech_engine(settings)
@@ -471,7 +469,6 @@ def _speak(
         translator = pending.result()
         if translator is not None:
             stack.callback(_close_quietly, translator.close)
-            stack.callback(_close_quietly, pending.warmed)  # before closing: its warm-up ends
     except KeyboardInterrupt:
         return signals.exit_status()
     except load_errors as e:
@@ -523,8 +520,9 @@ def _speak(
 
     t1 = time.monotonic()
     try:
-        warm_up(engine)  # before or after the translator's, on its loading thread
-        pending.warmed()
+        if translator is not None:
+            translator.warmup()
+        engine.warmup()
     except KeyboardInterrupt:
         return signals.exit_status()
     except RuntimeError as e:  # e.g. a GPU engine's graph capture (torch raises RuntimeError)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -344,20 +343,6 @@ def create_speech_engine(settings: Settings) -> SpeechEngine:
     return spec.factory(settings)
 
 
-# One warm-up at a time: torch's graph capture first synchronises the device and empties the
-# allocator's cache, which breaks a capture under way on another thread (both engines' warm-ups
-# capture graphs; a startup run with the two side by side failed on the H200). A warm-up beside
-# the other engine's load is fine: a load captures nothing and works on the legacy stream, which
-# does not wait for the non-blocking streams captures run on.
-_WARMING = threading.Lock()
-
-
-def warm_up(engine: SpeechEngine | Translator) -> None:
-    """engine.warmup(), never beside another engine's warm-up."""
-    with _WARMING:
-        engine.warmup()
-
-
 class PendingTranslator:
     """The translator loading on a thread of its own while the speech engine loads on the
     caller's: reading weights and copying them to the GPU release the GIL, so the two loads
@@ -365,18 +350,15 @@ class PendingTranslator:
     first, one after the other, on the caller's thread: imports are GIL-bound anyway, and two
     threads importing modules that import each other can see them half initialised; a GPU
     engine's CUDA context is created on a thread meanwhile (engines/device.py start_cuda).
-    With `warm`, the thread goes on to warm the translator up (graph capture) as soon as it is
-    loaded, beside the speech engine's load, before or after (warm_up) the speech engine's
-    warm-up, whichever load ends first; warmed() waits for that."""
+    The warm-ups stay after both loads, one after the other: each captures CUDA graphs, and
+    torch's capture synchronises the device and empties the cache first, which a capture on
+    another thread does not survive."""
 
-    def __init__(self, settings: Settings, *, warm: bool = False) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._result: Translator | None = None
         self._error: BaseException | None = None
-        self._warm_error: BaseException | None = None
-        self._loaded = threading.Event()
         self._taken = False
         self._thread: threading.Thread | None = None
-        self.warmup_s: float | None = None  # the translator's warm-up, when done here
         if settings.translate_to:
             _check_languages(settings)
         engine = SPEECH_ENGINES.get(settings.tts)
@@ -400,35 +382,18 @@ class PendingTranslator:
                 self._result = create_translator(settings)
             except BaseException as e:  # raised on the caller's thread by result()
                 self._error = e
-            finally:
-                self._loaded.set()
-            if warm and self._result is not None:
-                t = time.perf_counter()
-                try:
-                    warm_up(self._result)
-                except BaseException as e:  # raised on the caller's thread by warmed()
-                    self._warm_error = e
-                self.warmup_s = time.perf_counter() - t
 
         self._thread = threading.Thread(target=load, name="stream-tts-load", daemon=True)
         self._thread.start()
 
     def result(self) -> Translator | None:
-        """Wait for the translator (None if none was asked for); its load error is raised here.
-        With `warm`, its warm-up may still be running: see warmed()."""
+        """Wait for the translator (None if none was asked for); its load error is raised here."""
         if self._thread is not None:
-            self._loaded.wait()
+            self._thread.join()
         if self._error is not None:
             raise self._error
         self._taken = True
         return self._result
-
-    def warmed(self) -> None:
-        """Wait for the loading thread to end; a warm-up error is raised here."""
-        if self._thread is not None:
-            self._thread.join()
-        if self._warm_error is not None:
-            raise self._warm_error
 
     def discard(self) -> None:
         """Wait for the load and close what it made, unless result() handed it over."""
