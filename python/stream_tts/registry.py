@@ -351,8 +351,9 @@ class PendingTranslator:
     threads importing modules that import each other can see them half initialised; a GPU
     engine's CUDA context is created on a thread meanwhile (engines/device.py start_cuda).
     The warm-ups stay after both loads, one after the other: each captures CUDA graphs, and
-    torch's capture synchronises the device and empties the cache first, which a capture on
-    another thread does not survive."""
+    torch's capture synchronises the device and empties the cache first, which can break a
+    capture under way on another thread (a start-up with the two side by side failed on the
+    H200: benches/results/2026-11-30-h200-startup.md)."""
 
     def __init__(self, settings: Settings) -> None:
         self._result: Translator | None = None
