@@ -360,24 +360,38 @@ def _spinner(stop: threading.Event) -> None:
         sum(range(1000))
 
 
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def cmd_startup(a: argparse.Namespace) -> None:
     """What the CLI does before it reads stdin, part by part, through its own code:
-    registry.PendingTranslator (NLLB on a thread) beside create_speech_engine (XTTS), then
-    the warm-ups (graph capture and the warm-up texts)."""
+    registry.PendingTranslator (imports and the CUDA context first, then NLLB on a thread)
+    beside create_speech_engine (XTTS), then the warm-ups (graph capture and the warm-up texts).
+    cpu_s beside a part: the process's CPU seconds (all threads) in it, against its wall time.
+    The bytecode of what it imports matters: see benches/results/2026-11-30-h200-startup.md."""
     t0 = time.perf_counter()
+    c0 = _cpu_s()
     import torch
 
     from stream_tts.config import Settings
+    from stream_tts.engines import device as devices
     from stream_tts.registry import PendingTranslator, create_speech_engine
 
-    row: dict[str, Any] = {"import_torch_s": time.perf_counter() - t0}
+    row: dict[str, Any] = {
+        "import_torch_s": time.perf_counter() - t0,
+        "import_torch_cpu_s": _cpu_s() - c0,
+    }
     settings = Settings(tts="xtts")
     if a.nllb:
         settings.translate_to = "de"
         settings.engine_options["translate"] = {"model": NLLB_REPOS[a.nllb]}
     if a.device:
         settings.compute_device = a.device
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     times: dict[str, float] = {}
     from stream_tts.engines import nllb, xtts
 
@@ -398,20 +412,24 @@ def cmd_startup(a: argparse.Namespace) -> None:
     try:
         pending = PendingTranslator(settings)
         row["imports_s"] = time.perf_counter() - t  # the preloads, before the threads start
+        row["imports_cpu_s"] = _cpu_s() - c
+        t, c = time.perf_counter(), _cpu_s()
         engine = create_speech_engine(settings)
         translator = pending.result()
     finally:
         nllb.load_nllb, xtts.load_xtts_model = load_nllb, load_xtts
-    row["loads_together_s"] = time.perf_counter() - t - row["imports_s"]
+    row["loads_together_s"] = time.perf_counter() - t
+    row["loads_cpu_s"] = _cpu_s() - c
     row |= times
-    if translator is not None and not a.no_warmup:
-        t = time.perf_counter()
-        translator.warmup()
-        row["nllb_warmup_s"] = time.perf_counter() - t
+    row["cuda_start_s"] = dict(devices.cuda_start_s)  # on its thread, during the imports
     if not a.no_warmup:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu_s()
+        if translator is not None:
+            translator.warmup()
+        row["nllb_warmup_s"] = time.perf_counter() - t
         engine.warmup()
-        row["xtts_warmup_s"] = time.perf_counter() - t
+        row["xtts_warmup_s"] = time.perf_counter() - t - row["nllb_warmup_s"]
+        row["warmups_cpu_s"] = _cpu_s() - c
     row["start_to_ready_s"] = time.perf_counter() - t0
     row["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     print(

@@ -28,8 +28,9 @@ class EngineSpec:
     help: str
     factory: Callable[[Settings], SpeechEngine]
     add_arguments: Callable[[argparse._ArgumentGroup], None] | None = None
-    # Imports the factory needs, done before a translator loads beside it (see PendingTranslator).
-    preload: Callable[[], None] | None = None
+    # Imports the factory needs, done before a translator loads beside it (see PendingTranslator);
+    # a GPU engine also starts creating its CUDA context meanwhile.
+    preload: Callable[[Settings], None] | None = None
 
 
 def _piper(s: Settings) -> SpeechEngine:
@@ -110,9 +111,13 @@ def _xtts(s: Settings) -> SpeechEngine:
     )
 
 
-def _xtts_preload() -> None:
+def _xtts_preload(s: Settings) -> None:
+    from stream_tts.engines.device import start_cuda
+    from stream_tts.engines.extras import require_transformers
     from stream_tts.engines.xtts import import_coqui
 
+    start_cuda(s.engine_options.get("xtts", {}).get("device") or s.compute_device, "xtts")
+    require_transformers("xtts")  # coqui's XTTS is built on transformers' GPT-2
     import_coqui()
 
 
@@ -240,7 +245,7 @@ class TranslatorSpec:
     name: str
     help: str
     load: Callable[..., Translator]
-    preload: Callable[[], None] | None = None
+    preload: Callable[[Settings], None] | None = None
 
 
 def _nllb_transformers(model: str, **kw: Any) -> Translator:
@@ -249,9 +254,11 @@ def _nllb_transformers(model: str, **kw: Any) -> Translator:
     return load_nllb(model, **kw)
 
 
-def _nllb_transformers_preload() -> None:
+def _nllb_transformers_preload(s: Settings) -> None:
+    from stream_tts.engines.device import start_cuda
     from stream_tts.engines.nllb import import_transformers
 
+    start_cuda(s.engine_options.get("translate", {}).get("device") or s.compute_device, "nllb")
     import_transformers()
 
 
@@ -341,26 +348,35 @@ class PendingTranslator:
     caller's: reading weights and copying them to the GPU release the GIL, so the two loads
     overlap (NLLB-3.3B and XTTS-v2 are seconds each). The Python imports both need are done
     first, one after the other, on the caller's thread: imports are GIL-bound anyway, and two
-    threads importing modules that import each other can see them half initialised."""
+    threads importing modules that import each other can see them half initialised; a GPU
+    engine's CUDA context is created on a thread meanwhile (engines/device.py start_cuda).
+    The warm-ups stay after both loads, one after the other: each captures CUDA graphs, and
+    torch's capture synchronises the device and empties the cache first, which can break a
+    capture under way on another thread (a start-up with the two side by side failed on the
+    H200: benches/results/2026-11-30-h200-startup.md)."""
 
     def __init__(self, settings: Settings) -> None:
         self._result: Translator | None = None
         self._error: BaseException | None = None
         self._taken = False
         self._thread: threading.Thread | None = None
+        if settings.translate_to:
+            _check_languages(settings)
+        engine = SPEECH_ENGINES.get(settings.tts)
         if not settings.translate_to:
+            # No translator: the speech engine's imports (and CUDA context) all the same.
+            if engine is not None and engine.preload is not None:
+                engine.preload(settings)
             return
-        _check_languages(settings)
         spec = TRANSLATORS.get(
             settings.engine_options.get("translate", {}).get("backend") or "transformers"
         )
-        engine = SPEECH_ENGINES.get(settings.tts)
         for preload in (
             spec.preload if spec is not None else None,
             engine.preload if engine is not None else None,
         ):
             if preload is not None:
-                preload()
+                preload(settings)
 
         def load() -> None:
             try:

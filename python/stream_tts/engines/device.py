@@ -6,6 +6,8 @@ device does it well (bf16 on CUDA when supported, fp16 on MPS), float32 on CPU.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from stream_tts.engines.extras import require
@@ -58,3 +60,36 @@ def _mps_available(torch: object) -> bool:
     backends = getattr(torch, "backends", None)
     mps = getattr(backends, "mps", None)
     return bool(mps is not None and mps.is_available())
+
+
+# Devices whose CUDA context start_cuda() is creating or has created, and how long it took.
+_started: dict[str, threading.Thread] = {}
+cuda_start_s: dict[str, float] = {}
+
+
+def start_cuda(prefer: str | None = None, extra: str = "nllb") -> threading.Thread | None:
+    """Import torch, then create the CUDA context of the device pick_device(prefer) chooses on
+    a thread of its own, so that it is made while the caller goes on (Python imports of
+    transformers and coqui-tts: seconds that hold the GIL, which the driver's start releases).
+    None where that device is not CUDA. Errors are left to the engine's own load, which meets
+    them again and reports them."""
+    torch = require("torch", extra)
+    try:
+        dev = pick_device(prefer, extra)
+    except DeviceUnavailableError:
+        return None
+    if not dev.startswith("cuda") or dev in _started:
+        return _started.get(dev)
+
+    def create() -> None:
+        t = time.perf_counter()
+        try:
+            torch.empty(1, device=dev)  # the first allocation creates the context
+        except Exception:  # the engine's own load meets it again and reports it
+            return
+        cuda_start_s[dev] = time.perf_counter() - t
+
+    thread = threading.Thread(target=create, name="stream-tts-cuda", daemon=True)
+    _started[dev] = thread
+    thread.start()
+    return thread

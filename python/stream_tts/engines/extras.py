@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 
 
@@ -48,3 +49,35 @@ def require(module: str, extra: str) -> ModuleType:
             f"{_torch_versions()}; these must be the versions in uv.lock "
             f"(bash scripts/setup.sh reinstalls them)"
         ) from e
+
+
+# What transformers imports, when installed, only for features we never run: scikit-learn for a
+# ROC curve of assisted generation (transformers < 5.22 imports it with its generation code) and
+# SciPy's optimizers for the matching loss of object detectors (imported by its model code).
+# librosa brings both into an xtts install. Hidden while transformers is first imported, they
+# cost nothing; they import normally afterwards, for whoever needs them.
+_UNUSED_BY_TRANSFORMERS = ("sklearn", "scipy")
+_TRANSFORMERS = ("transformers", "transformers.modeling_utils", "transformers.generation.utils")
+
+
+def require_transformers(extra: str) -> ModuleType:
+    """`require("transformers", extra)` and its model and generation code, imported without
+    the packages of _UNUSED_BY_TRANSFORMERS: None in sys.modules makes them look uninstalled
+    to transformers, which then leaves them out. Only where transformers is not imported yet
+    (it looks once); a transformers that cannot do without them imports them after all."""
+    if "transformers" not in sys.modules:
+        hidden = [m for m in _UNUSED_BY_TRANSFORMERS if m not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]
+        try:
+            for module in _TRANSFORMERS:
+                importlib.import_module(module)
+        except ImportError:
+            pass  # imported again below with nothing hidden; require() says what is missing
+        finally:
+            for name in hidden:
+                if name in sys.modules and sys.modules[name] is None:
+                    del sys.modules[name]
+    for module in _TRANSFORMERS:
+        require(module, extra)  # already imported, or imported now with nothing hidden
+    return sys.modules["transformers"]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from stream_tts.engines.device import pick_device, pick_dtype
-from stream_tts.engines.extras import require
+from stream_tts.engines.extras import require, require_transformers
 from stream_tts.engines.hub import ensure_model
 from stream_tts.engines.langs import UnknownLanguageError, to_flores
 
@@ -311,7 +311,7 @@ class NllbTranslator:
 def import_transformers() -> None:
     """The modules load_nllb needs (seconds of Python imports), without loading."""
     require("torch", "nllb")
-    require("transformers", "nllb")
+    require_transformers("nllb")
     import transformers.models.m2m_100.modeling_m2m_100
     import transformers.models.nllb.tokenization_nllb  # noqa: F401
 
@@ -330,7 +330,7 @@ def load_nllb(
 ) -> NllbTranslator:
     """Load an NLLB model (hub id or local folder) onto the chosen device."""
     require("torch", "nllb")
-    transformers = require("transformers", "nllb")
+    transformers = require_transformers("nllb")
     dev = pick_device(device, extra="nllb")
     path = ensure_model(model, NLLB_PATTERNS, required=["config.json"])
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, src_lang=to_flores(src))
