@@ -8,6 +8,8 @@
 #   cffi, pycparser, torchcodec 0.11.1, monotonic-alignment-search, six, platformdirs,
 #   ko-speech-tools (about 8 MB); python/ holds our package with its built _core.abi3.so.
 # lib/: libasound.so.2 (Debian's libasound2), which _core links and the image lacks.
+# Stages: models (lay out random full-size weights), gputests (the GPU-only tests of the decoder
+# graph and the kernels), startup, cli, idle, parts.
 # Env: MODELS, CONFIGS, GAP, SENTENCES, NLLB (empty: skip NLLB in parts and startup), REPS.
 # python/stream_tts/_core.abi3.so must be built from this tree (it binds first_clause_end).
 # The lead's run, in two calls on the same warm machine (/tmp/hf stays), about 6 + 2 minutes:
@@ -22,10 +24,16 @@ python3 -m compileall -q -j 0 /tmp/site python >/dev/null 2>&1
 export PYTHONPATH=/tmp/site:$PWD/python HF_HOME=/tmp/hf HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}  # libasound.so.2 for our core (carried)
 export STREAM_TTS_CACHE=/tmp/stc
+# The image sets PYTHONDONTWRITEBYTECODE=1 and its packages hold no .pyc, so every start would
+# compile torch, transformers and sympy from source (imports 12 s instead of 8 s:
+# results/2026-11-30-h200-startup.md). A pip or uv install writes bytecode; so does the first
+# start here (the `models` stage imports the same packages), and later starts read it.
+unset PYTHONDONTWRITEBYTECODE
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee $OUT/device.txt
 CONFIGS=${CONFIGS:-own-3.3b,own-3.3b-whole,own-600m,own-xtts,own-xtts-nospec+probe,stock-xtts-nospec,stock-3.3b}
 for stage in ${1:-models startup cli idle parts}; do
   case $stage in
+    gputests) python3 -m pytest -q -p no:cacheprovider tests/test_xtts_decoder.py tests/test_kernels.py 2>&1 | tail -8 | tee $OUT/gputests.log ;;
     models) python3 benches/gpu_e2e.py models --hub /tmp/hf/hub --which ${MODELS:-3.3b,600m,xtts} 2>&1 | grep -v Warning | tee $OUT/models.log ;;
     startup) python3 benches/gpu_e2e.py startup --out $OUT --nllb "${NLLB-3.3b}" 2>&1 | grep -v Warning | tee $OUT/startup.log ;;
     cli) python3 benches/gpu_e2e.py cli --out /tmp/r --configs $CONFIGS --gap ${GAP:-1.2} --sentences ${SENTENCES:-12} --limit 120 2>&1 | tee -a $OUT/cli.log
