@@ -5,7 +5,8 @@ A PulseAudio null sink stands in for the sound card and `parec` records its moni
 
   hook     `stream-tts --hook` as Claude Code runs it (the console script, process start
            included) with a warm daemon, PostToolUse payload: until the hook exits
-  warm     an assistant text line appended to a followed transcript -> first sound
+  warm     an assistant text line appended to a followed transcript -> first sound, and
+           where it goes (the daemon's own record of each trial, from `ctl status`)
   barge    `stream-tts --hook` UserPromptSubmit while speaking -> last sound
   cold     no daemon running: `stream-tts --hook` (Stop) -> first sound, and the same with
            `--no-daemon` (a speaker process of its own, as --hook was before the daemon)
@@ -117,18 +118,31 @@ def said_first(env: dict[str, str], since: float) -> dict[str, Any]:
 
 
 def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
-    """Medians of where the append -> sound time goes: the daemon's read -> device (its
-    TTFA, from reading the line to the device taking the first sample), of which the queue
-    and the first chunk's synthesis, and the rest (inotify wake-up and reading before it;
-    the device -> monitor path after it)."""
+    """Medians of where the append -> sound time goes: append -> the pipeline reading the line
+    (inotify, the follow thread), the daemon's TTFA (read -> the device taking the first
+    sample), of which the queue and the first chunk's synthesis, and what is left after the
+    device took it (its buffer, the sound server, the monitor's capture)."""
     out: dict[str, float] = {}
-    for key in ("append_to_sound_ms", "ttfa_ms", "queue_ms", "first_ready_ms"):
+    keys = ("append_to_sound_ms", "append_to_read_ms", "ttfa_ms", "queue_ms", "first_ready_ms")
+    for key in keys:
         vals = [p[key] for p in parts if p.get(key) is not None]
         if vals:
             out[key] = round(statistics.median(vals), 1)
-    rest = [p["append_to_sound_ms"] - p["ttfa_ms"] for p in parts if p.get("ttfa_ms") is not None]
-    if rest:
-        out["outside_daemon_ms"] = round(statistics.median(rest), 1)
+    after = [
+        p["append_to_sound_ms"] - p["append_to_read_ms"] - p["ttfa_ms"]
+        for p in parts
+        if p.get("ttfa_ms") is not None and p.get("append_to_read_ms") is not None
+    ]
+    if after:
+        out["device_to_monitor_ms"] = round(statistics.median(after), 1)
+    # TTFA as --stats counts it: to the device taking the first sample.
+    to_device = [
+        p["append_to_read_ms"] + p["ttfa_ms"]
+        for p in parts
+        if p.get("ttfa_ms") is not None and p.get("append_to_read_ms") is not None
+    ]
+    if to_device:
+        out["append_to_device_ms"] = round(statistics.median(to_device), 1)
     return out
 
 
@@ -190,7 +204,10 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         onset = mon.wait_onset(10)
         if onset is not None:
             append.append(onset - t0)
+            time.sleep(0.1)  # the daemon notes the device's first sample within 20 ms
             said = said_first(env, t0)
+            if "read_at" in said:  # one clock (CLOCK_MONOTONIC) in both processes
+                said["append_to_read_ms"] = round((said["read_at"] - t0) * 1000, 2)
             parts.append(said | {"append_to_sound_ms": round((onset - t0) * 1000, 2)})
     barge: list[float] = []
     barge_daemon: list[float] = []  # the daemon's own part: request received -> ring flushed

@@ -242,10 +242,12 @@ def cmd_parts(a: argparse.Namespace) -> None:
 
     out: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
     text = sentences()[2]
+    variants = {"own": {}, "own-int8-script": {"weights": "int8", "head": "script"}}
     for which in filter(None, a.nllb.split(",")):
-        for loop in ("own", "stock"):
+        for name in (*variants, "stock"):
+            loop = "stock" if name == "stock" else "own"
             t = time.perf_counter()
-            tr = load_nllb(NLLB_REPOS[which], tgt="de", loop=loop)
+            tr = load_nllb(NLLB_REPOS[which], tgt="de", loop=loop, **variants.get(name, {}))
             load_s = time.perf_counter() - t
             t = time.perf_counter()
             tr.warmup()
@@ -261,8 +263,8 @@ def cmd_parts(a: argparse.Namespace) -> None:
                     tr._gpu, lp, lambda lp=lp: lp._step_graphs, (128, 32)
                 )
                 row["ms_math"], _ = _ms(lambda tr=tr: tr.generate_ids(text), a.reps)
-            out[f"nllb-{which}-{loop}"] = row
-            print(which, loop, {k: v for k, v in row.items() if k != "all_ms"}, flush=True)
+            out[f"nllb-{which}-{name}"] = row
+            print(which, name, {k: v for k, v in row.items() if k != "all_ms"}, flush=True)
             tr.close()
             del tr
             torch.cuda.empty_cache()
