@@ -1,0 +1,115 @@
+"""Where one NLLB translation's time goes through the engine, against the decode loop alone.
+
+`NllbTranslator.generate_ids` (what the CLI calls) tokenizes, hands the ids to the engine's GPU
+thread and runs our loop there. This times each piece on its own, on full-size random weights
+laid out by `gpu_e2e.py models`, for bf16 and for int8 weights with the script head:
+
+  engine        generate_ids(text), the whole call
+  encode        the tokenizer, as the engine calls it (tensors moved to the device)
+  ids           the ids as a Python list, from the engine's device tensors / from the tokenizer
+  handoff       an empty call on the GPU thread and back
+  loop          loop.generate(...) on the GPU thread, the engine's own arguments
+  first/step    inside that: the first token (encoder, cross-attention fold, first step), then
+                the median time between tokens
+
+    python benches/gpu_nllb_engine.py --out DIR [--reps 10]
+
+Timings are benchmarks, not tests: results go to benches/results/ with date, device, command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gpu_e2e import NLLB_REPOS, sentences
+
+
+def _ms(f: Any, reps: int) -> float:
+    import torch
+
+    times = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        f()
+        torch.cuda.synchronize()
+        times.append(1000 * (time.perf_counter() - t))
+    return round(statistics.median(times), 3)
+
+
+def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
+    loop = tr.loop
+    row: dict[str, Any] = {}
+    tr.generate_ids(text)  # anything lazy for this length, first
+    row["engine_ms"] = _ms(lambda: tr.generate_ids(text), reps)
+    row["encode_ms"] = _ms(lambda: tr._encode(text), reps)
+    enc = tr._encode(text)
+    row["ids_from_device_ms"] = _ms(lambda: [int(i) for i in enc["input_ids"][0]], reps)
+    row["ids_from_tokenizer_ms"] = _ms(lambda: list(tr.tokenizer(text)["input_ids"]), reps)
+    row["handoff_ms"] = _ms(lambda: tr._gpu.call(lambda: None), reps)
+    ids = [int(i) for i in enc["input_ids"][0]]
+    max_new = tr._max_new(len(ids))
+    min_new = tr.generate_kwargs.get("min_new_tokens")
+
+    def run() -> list[float]:
+        stamps = [time.perf_counter()]
+        for _ in loop.generate_iter(ids, tr.forced_bos_token_id, max_new, min_new):
+            stamps.append(time.perf_counter())
+        return stamps
+
+    row["loop_ms"] = _ms(lambda: tr._gpu.call(run), reps)
+    firsts, steps, counts = [], [], []
+    for _ in range(reps):
+        s = tr._gpu.call(run)
+        firsts.append(1000 * (s[1] - s[0]))
+        steps.extend(1000 * (b - a) for a, b in itertools.pairwise(s[1:]))
+        counts.append(len(s) - 1)
+    row["first_token_ms"] = round(statistics.median(firsts), 3)
+    row["between_tokens_ms"] = round(statistics.median(steps), 3)
+    row["tokens"] = statistics.median(counts)
+    row["source_tokens"] = len(ids)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--which", default="3.3b")
+    ap.add_argument("--reps", type=int, default=10)
+    a = ap.parse_args()
+    import torch
+
+    from stream_tts.engines.nllb import load_nllb
+
+    if not torch.cuda.is_available():
+        raise SystemExit("gpu_nllb_engine.py needs a CUDA GPU")
+    res: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "torch": torch.__version__,
+        "command": "python " + " ".join(sys.argv),
+    }
+    text = sentences()[2]
+    res["text"] = text
+    variants = {"bf16": {}, "int8-script": {"weights": "int8", "head": "script"}}
+    for name, kw in variants.items():
+        tr = load_nllb(NLLB_REPOS[a.which], tgt="de", loop="own", **kw)
+        tr.warmup()
+        res[name] = profile(tr, text, a.reps)
+        print(name, res[name], flush=True)
+        tr.close()
+        del tr
+        torch.cuda.empty_cache()
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / "nllb_engine.json").write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
