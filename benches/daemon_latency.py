@@ -204,7 +204,8 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         onset = mon.wait_onset(10)
         if onset is not None:
             append.append(onset - t0)
-            time.sleep(0.1)  # the daemon notes the device's first sample within 20 ms
+            # The daemon's record is complete once the sentence is synthesised to its end.
+            mon.wait_silence(0.6)
             said = said_first(env, t0)
             if "read_at" in said:  # one clock (CLOCK_MONOTONIC) in both processes
                 said["append_to_read_ms"] = round((said["read_at"] - t0) * 1000, 2)
