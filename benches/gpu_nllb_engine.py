@@ -28,32 +28,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gpu_e2e import NLLB_REPOS, sentences
+from gpu_e2e import NLLB_REPOS, _ms, sentences
 
 
-def _ms(f: Any, reps: int) -> float:
-    import torch
-
-    times = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        f()
-        torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - t))
-    return round(statistics.median(times), 3)
+def _median_ms(f: Any, reps: int) -> float:
+    return round(_ms(f, reps)[0], 3)
 
 
 def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     loop = tr.loop
     row: dict[str, Any] = {}
     tr.generate_ids(text)  # anything lazy for this length, first
-    row["engine_ms"] = _ms(lambda: tr.generate_ids(text), reps)
-    row["encode_ms"] = _ms(lambda: tr._encode(text), reps)
+    row["engine_ms"] = _median_ms(lambda: tr.generate_ids(text), reps)
+    row["encode_ms"] = _median_ms(lambda: tr._encode(text), reps)
     enc = tr._encode(text)
-    row["ids_from_device_ms"] = _ms(lambda: [int(i) for i in enc["input_ids"][0]], reps)
-    row["ids_from_tokenizer_ms"] = _ms(lambda: list(tr.tokenizer(text)["input_ids"]), reps)
-    row["handoff_ms"] = _ms(lambda: tr._gpu.call(lambda: None), reps)
+    row["ids_from_device_ms"] = _median_ms(lambda: [int(i) for i in enc["input_ids"][0]], reps)
+    row["ids_from_tokenizer_ms"] = _median_ms(lambda: list(tr.tokenizer(text)["input_ids"]), reps)
+    row["handoff_ms"] = _median_ms(lambda: tr._gpu.call(lambda: None), reps)
     ids = [int(i) for i in enc["input_ids"][0]]
     max_new = tr._max_new(len(ids))
     min_new = tr.generate_kwargs.get("min_new_tokens")
@@ -64,7 +55,7 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
             stamps.append(time.perf_counter())
         return stamps
 
-    row["loop_ms"] = _ms(lambda: tr._gpu.call(run), reps)
+    row["loop_ms"] = _median_ms(lambda: tr._gpu.call(run), reps)
     firsts, steps, counts = [], [], []
     for _ in range(reps):
         s = tr._gpu.call(run)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "python"))
 sys.path.insert(0, str(HERE))
 
-from gpu_e2e import sentences  # noqa: E402
+from gpu_e2e import _ms, sentences  # noqa: E402
 from gpu_kernels import _cuda_ms, cuda_events  # noqa: E402
 
 REPS = 30
@@ -65,16 +65,7 @@ def build() -> Any:
 
 
 def wall_ms(fn: Any, reps: int = REPS) -> float:
-    import torch
-
-    times = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - t))
-    return statistics.median(times)
+    return float(_ms(fn, reps)[0])
 
 
 def diff(a: Any, ref: Any) -> dict[str, float]:
