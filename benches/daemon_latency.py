@@ -128,20 +128,12 @@ def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
         vals = [p[key] for p in parts if p.get(key) is not None]
         if vals:
             out[key] = round(statistics.median(vals), 1)
-    after = [
-        p["append_to_sound_ms"] - p["append_to_read_ms"] - p["ttfa_ms"]
-        for p in parts
-        if p.get("ttfa_ms") is not None and p.get("append_to_read_ms") is not None
-    ]
-    if after:
+    split = [p for p in parts if p.get("ttfa_ms") is not None and "append_to_read_ms" in p]
+    if split:
+        # TTFA as --stats counts it: to the device taking the first sample; then the rest.
+        to_device = [p["append_to_read_ms"] + p["ttfa_ms"] for p in split]
+        after = [p["append_to_sound_ms"] - d for p, d in zip(split, to_device, strict=True)]
         out["device_to_monitor_ms"] = round(statistics.median(after), 1)
-    # TTFA as --stats counts it: to the device taking the first sample.
-    to_device = [
-        p["append_to_read_ms"] + p["ttfa_ms"]
-        for p in parts
-        if p.get("ttfa_ms") is not None and p.get("append_to_read_ms") is not None
-    ]
-    if to_device:
         out["append_to_device_ms"] = round(statistics.median(to_device), 1)
     return out
 
