@@ -113,8 +113,13 @@ def said_first(env: dict[str, str], since: float) -> dict[str, Any]:
     status = subprocess.run(
         [STREAM_TTS, "ctl", "status", "--json"], env=env, capture_output=True, timeout=60
     )
-    ours = [r for r in json.loads(status.stdout).get("latencies", []) if r["read_at"] >= since]
-    return dict(min(ours, key=lambda r: r["read_at"])) if ours else {}
+    doc = json.loads(status.stdout)
+    ours = [r for r in doc.get("latencies", []) if r["read_at"] >= since]
+    if not ours:
+        return {}
+    return dict(min(ours, key=lambda r: r["read_at"])) | {
+        "device_latency_ms": doc.get("device_latency_ms")
+    }
 
 
 def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
@@ -123,7 +128,15 @@ def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
     sample), of which the queue and the first chunk's synthesis, and what is left after the
     device took it (its buffer, the sound server, the monitor's capture)."""
     out: dict[str, float] = {}
-    keys = ("append_to_sound_ms", "append_to_read_ms", "ttfa_ms", "queue_ms", "first_ready_ms")
+    keys = (
+        "append_to_sound_ms",
+        "append_to_first_sample_ms",
+        "append_to_read_ms",
+        "ttfa_ms",
+        "queue_ms",
+        "first_ready_ms",
+        "device_latency_ms",
+    )
     for key in keys:
         vals = [p[key] for p in parts if p.get(key) is not None]
         if vals:
@@ -135,6 +148,15 @@ def breakdown(parts: list[dict[str, Any]]) -> dict[str, float]:
         after = [p["append_to_sound_ms"] - d for p, d in zip(split, to_device, strict=True)]
         out["device_to_monitor_ms"] = round(statistics.median(after), 1)
         out["append_to_device_ms"] = round(statistics.median(to_device), 1)
+        if all("append_to_first_sample_ms" in p for p in split):
+            first = [
+                p["append_to_first_sample_ms"] - d for p, d in zip(split, to_device, strict=True)
+            ]
+            out["device_to_first_sample_ms"] = round(statistics.median(first), 1)
+        if all(p.get("device_latency_ms") is not None for p in split):
+            # When the device says it plays the first sample: taken, plus its reported delay.
+            played = [d + p["device_latency_ms"] for p, d in zip(split, to_device, strict=True)]
+            out["append_to_played_ms"] = round(statistics.median(played), 1)
     return out
 
 
@@ -185,7 +207,8 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         t0 = time.monotonic()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.monotonic() - t0)
-    append: list[float] = []
+    append: list[float] = []  # to the first sound (above THRESHOLD) at the monitor
+    append_first: list[float] = []  # to the first sample at the monitor
     parts: list[dict[str, Any]] = []  # the daemon's own record of each trial's sentence
     for i in range(trials):
         mon.wait_silence(0.6)
@@ -194,14 +217,22 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         t0 = time.monotonic()
         t.say(SENTENCES[i % len(SENTENCES)])
         onset = mon.wait_onset(10)
-        if onset is not None:
+        first = mon.first_sample()
+        if onset is not None and first is not None:
             append.append(onset - t0)
+            append_first.append(first - t0)
             # The daemon's record is complete once the sentence is synthesised to its end.
             mon.wait_silence(0.6)
             said = said_first(env, t0)
             if "read_at" in said:  # one clock (CLOCK_MONOTONIC) in both processes
                 said["append_to_read_ms"] = round((said["read_at"] - t0) * 1000, 2)
-            parts.append(said | {"append_to_sound_ms": round((onset - t0) * 1000, 2)})
+            parts.append(
+                said
+                | {
+                    "append_to_sound_ms": round((onset - t0) * 1000, 2),
+                    "append_to_first_sample_ms": round((first - t0) * 1000, 2),
+                }
+            )
     barge: list[float] = []
     barge_daemon: list[float] = []  # the daemon's own part: request received -> ring flushed
     for _ in range(max(5, trials // 2)):
@@ -229,6 +260,7 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
         "hook_return": summary(hook_times),
         "python_start_floor": summary(bare),
         "append_to_first_sound": summary(append),
+        "append_to_first_sample": summary(append_first),
         "barge_in_to_silence": summary(barge),
         "barge_in_daemon_part": summary(barge_daemon),
         "append_breakdown_median_ms": breakdown(parts),
@@ -237,6 +269,7 @@ def warm(mon: Monitor, tmp: str, trials: int) -> dict[str, Any]:
             "hook": hook_times,
             "bare": bare,
             "append": append,
+            "append_first_sample": append_first,
             "barge": barge,
             "barge_daemon": barge_daemon,
         },

@@ -39,6 +39,10 @@ parec_command = audio_rig.parec_command
 
 RATE = 48000  # parec capture rate; onsets are found to 1/RATE within a block
 THRESHOLD = 0.02  # full-scale fraction that counts as sound (the sink is silent otherwise)
+# The sink is digitally silent between utterances (exact zeros), so any sample above this is
+# the utterance's first. Sound above THRESHOLD comes up to 17 ms later when speech starts
+# softly ("That ...", measured on the rig): first sound, not first sample.
+FIRST_SAMPLE = 1e-6
 
 SENTENCES = [
     "I'll check the build profile first.",
@@ -60,6 +64,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._armed = False
         self._onset: float | None = None
+        self._first: float | None = None
         self.last_sound = 0.0
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -77,17 +82,27 @@ class Monitor:
             n = len(pending) // 4
             block = np.frombuffer(pending[: n * 4], dtype=np.float32)
             pending = pending[n * 4 :]
-            loud = np.flatnonzero(np.abs(block) > THRESHOLD)
+            mag = np.abs(block)
+            loud = np.flatnonzero(mag > THRESHOLD)
             if loud.size:
                 self.last_sound = now
-                with self._lock:
-                    if self._armed and self._onset is None:
-                        # The block ends now; its first loud sample played that much earlier.
-                        self._onset = now - (n - loud[0]) / RATE
+            with self._lock:
+                if self._armed and self._first is None:
+                    first = np.flatnonzero(mag > FIRST_SAMPLE)
+                    if first.size:
+                        # The block ends now; its first sample played that much earlier.
+                        self._first = now - (n - first[0]) / RATE
+                if loud.size and self._armed and self._onset is None:
+                    self._onset = now - (n - loud[0]) / RATE
 
     def arm(self) -> None:
         with self._lock:
-            self._armed, self._onset = True, None
+            self._armed, self._onset, self._first = True, None, None
+
+    def first_sample(self) -> float | None:
+        """When the armed utterance's first sample reached the monitor (wait_onset first)."""
+        with self._lock:
+            return self._first
 
     def wait_onset(self, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout

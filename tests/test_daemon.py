@@ -561,7 +561,10 @@ def test_barge_in_stops_only_that_sessions_speech(
     latest = status["latencies"][0]
     assert latest["sentence"] == "Bravo has one thing to say."
     assert latest["ttfa_ms"] > 0 and latest["first_ready_ms"] > 0
-    assert "latency" in _ctl(voice_env, "status").stdout
+    # The rig's PulseAudio reports a few ms of buffer between the callback and playback.
+    assert 0 < status["device_latency_ms"] < 500
+    text = _ctl(voice_env, "status").stdout
+    assert "latency" in text and "ms from taking a sample to playing it" in text
     # Alpha's folder name came with the hook that started the daemon, before its voice.
     a.say("Alpha is back.")
     _wait_for(lambda: "Alpha is back." in [r["sentence"] for r in _records(stats)], "alpha")

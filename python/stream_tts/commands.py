@@ -109,6 +109,8 @@ def format_status(s: dict[str, Any]) -> str:
             )
     if s.get("barge_in_ms") is not None:
         lines.append(f"barge-in {s['barge_in_ms']} ms from the hook's request to silence queued")
+    if s.get("device_latency_ms") is not None:
+        lines.append(f"device   {s['device_latency_ms']} ms from taking a sample to playing it")
     return "\n".join(lines)
 
 

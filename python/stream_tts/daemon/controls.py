@@ -76,4 +76,14 @@ def status(d: Daemon) -> dict[str, Any]:
         "latencies": latencies,
         # From a barge-in hook reaching the daemon to the device's queue dropped.
         "barge_in_ms": d.barge_in_ms,
+        # What the device reports between taking a sample and playing it.
+        "device_latency_ms": _device_latency_ms(p),
     }
+
+
+def _device_latency_ms(p: Any) -> float | None:
+    sink = getattr(p, "sink", None)
+    if sink is None:
+        return None
+    latency = sink.stats().get("output_latency")
+    return None if latency is None else round(latency * 1000, 2)
