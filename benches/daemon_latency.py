@@ -36,9 +36,12 @@ from latency import SENTENCES, Monitor
 STREAM_TTS = str(Path(sys.executable).parent / "stream-tts")
 
 
+CONFIG = os.devnull  # the daemon's settings file (--config): none, the defaults
+
+
 def _env(tmp: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-    return env | {"TMPDIR": tmp, "XDG_STATE_HOME": f"{tmp}/state", "STREAM_TTS_CONFIG": os.devnull}
+    return env | {"TMPDIR": tmp, "XDG_STATE_HOME": f"{tmp}/state", "STREAM_TTS_CONFIG": CONFIG}
 
 
 class Transcript:
@@ -281,7 +284,13 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--cold-trials", type=int, default=5)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--config", type=Path, help="a settings file for the daemon (default: none, the defaults)"
+    )
     ns = p.parse_args()
+    global CONFIG
+    if ns.config is not None:
+        CONFIG = str(ns.config.resolve())
     rig = use_rig()
     mon = Monitor(rig.monitor)
     time.sleep(0.5)
@@ -293,6 +302,7 @@ def main() -> None:
             "load_before": os.getloadavg(),
             "git": git_rev(),
             "command": " ".join(["python", *sys.argv]),
+            "config": None if ns.config is None else ns.config.read_text(),
             "warm": warm(mon, tmp, ns.trials),
             "cold": cold(mon, tmp, ns.cold_trials),
             "load_after": os.getloadavg(),
