@@ -201,6 +201,7 @@ def sweep_fusions(loop: Any) -> dict[str, float]:
         K.ATTN_OUT_ROWS = rows
         res[f"attn-out rows={rows}"] = layer_us(loop)
     K.ATTN_OUT_ROWS = rows0
+    print("sweep", res, flush=True)
     return res
 
 
