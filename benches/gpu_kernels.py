@@ -188,21 +188,48 @@ def layer_us(loop: Any) -> float:
 
 
 def sweep_fusions(loop: Any) -> dict[str, float]:
-    """One layer's µs with other block sizes of the fused FFN and attention + out-proj."""
+    """One layer's µs with other block sizes and schedules of the fused FFN and attention +
+    out-proj; "no adds" stores the FFN's shares instead of adding them (a wrong sum: only what
+    the atomic adds cost)."""
     from stream_tts.engines.decode import kernels as K
 
     res = {}
     ffn0, rows0 = K.FFN_CONFIG, K.ATTN_OUT_ROWS
-    for bh, bk, bo, warps in ((16, 512, 512, 4), (32, 256, 256, 4), (64, 256, 256, 8)):
-        K.FFN_CONFIG = K.FfnConfig(bh, bk, bo, warps)
-        res[f"ffn block_h={bh} block_k={bk} block_o={bo} warps={warps}"] = layer_us(loop)
+    configs = [
+        K.FfnConfig(16, 512, 512, 4),
+        K.FfnConfig(32, 512, 512, 8, stagger=True),
+        K.FfnConfig(32, 512, 512, 8, group=8),
+        K.FfnConfig(16, 512, 512, 4, group=16),
+        K.FfnConfig(32, 512, 512, 8, group=32),
+        K.FfnConfig(64, 256, 256, 8, group=4),
+    ]
+    for cfg in configs:
+        K.FFN_CONFIG = cfg
+        res[f"ffn {cfg}"] = layer_us(loop)
     K.FFN_CONFIG = ffn0
+    K.FFN_ATOMIC = False
+    res[f"ffn {ffn0}, no adds"] = layer_us(loop)
+    K.FFN_ATOMIC = True
     for rows in (64, 256):
         K.ATTN_OUT_ROWS = rows
         res[f"attn-out rows={rows}"] = layer_us(loop)
     K.ATTN_OUT_ROWS = rows0
+    K.ATTN_OUT_EARLY_W = False
+    res["attn-out weight tile after the wait"] = layer_us(loop)
+    K.ATTN_OUT_EARLY_W = True
     print("sweep", res, flush=True)
     return res
+
+
+def layer_kernels(loop: Any, key: Any) -> list[tuple[str, float]]:
+    """The first layer's kernels in one eager step (after the embedding), name and µs."""
+    import torch
+
+    with torch.inference_mode():
+        events = cuda_events(lambda: loop._step(key), [loop.tok, loop.pos, loop.next_tok])
+    events.sort(key=lambda e: e.time_range.start)
+    per = (len(events) - 4) // len(loop.fused.layers)  # embed, final LN, head, choose
+    return [(e.name[:40], round(e.time_range.elapsed_us(), 2)) for e in events[1 : 1 + per]]
 
 
 def run_model(
@@ -262,6 +289,8 @@ def run_model(
         tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
         if loop.fused is not None and loop.fused.head.w.shape[0] == vocab:
             out[name]["layer_us"] = layer_us(loop)
+            out[name]["layer0_kernels_us"] = layer_kernels(loop, (loop._self_len(NEW_TOKENS), 32))
+            print("layer 0 kernels", out[name]["layer0_kernels_us"], flush=True)
             if sweep_fused and name in ("fused bf16", "fused int8"):
                 out[name]["sweep"] = sweep_fusions(loop)
         del loop

@@ -194,26 +194,35 @@ def test_attend_out_is_attention_then_out_proj_added(
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize(
     "cfg",
-    [K.FfnConfig(16, 16, 16, 4), K.FfnConfig(64, 64, 64, 4)],
-    ids=["small-blocks", "one-program"],
+    [
+        K.FfnConfig(16, 16, 16, 4),
+        K.FfnConfig(64, 64, 64, 4),
+        K.FfnConfig(16, 16, 16, 4, stagger=True),
+        K.FfnConfig(16, 32, 16, 4, group=3),
+    ],
+    ids=["small-blocks", "one-program", "staggered", "groups-of-3"],
 )
 def test_ffn_is_layernorm_fc1_relu_fc2_added(kind: str, cfg: Any) -> None:
     """The FFN in one launch: fc2 split over the hidden units (W2 stored transposed, int8
-    scales per output), each program's share added atomically into `out`, never into x."""
+    scales per output), each program's share added atomically into `out`, never into x:
+    directly, or summed per group of programs by the last of the group (5 programs in groups
+    of 3: the last group is short), twice over the same scratch (its counters reset)."""
     g = torch.Generator().manual_seed(13)
-    d, hidden = 40, 56  # neither a multiple of the blocks
+    d, hidden = 40, 72  # neither a multiple of the blocks
     w1, s1, ref_w1 = weights(hidden, d, kind, g)
     w2, s2, ref_w2 = weights(d, hidden, kind, g)
     w2t = w2.t().contiguous()
     x = rand(d, g=g, scale=3.0, shift=1.5)
     ln_w, ln_b, b1, b2 = rand(d, g=g), rand(d, g=g), rand(hidden, g=g), rand(d, g=g)
     keep_x = x.clone()
-    out = torch.zeros(d, device=DEVICE)
-    K.ffn(x, out, (ln_w, ln_b, 1e-5), (w1, s1, b1), (w2t, s2, b2), config=cfg)
+    scratch = K.ffn_scratch(hidden, d, DEVICE)
     h = F.relu(F.linear(F.layer_norm(x, (d,), ln_w, ln_b, 1e-5), ref_w1, b1))
     assert (h == 0).any() and (h > 0).any()
-    close(out, x + F.linear(h, ref_w2, b2))
-    assert torch.equal(x, keep_x)
+    for _ in range(2):
+        out = torch.zeros(d, device=DEVICE)
+        K.ffn(x, out, (ln_w, ln_b, 1e-5), (w1, s1, b1), (w2t, s2, b2), scratch=scratch, config=cfg)
+        close(out, x + F.linear(h, ref_w2, b2))
+        assert torch.equal(x, keep_x) and not scratch[1].any()
     with pytest.raises(ValueError, match="another vector"):
         K.ffn(x, x, (ln_w, ln_b, 1e-5), (w1, s1, b1), (w2t, s2, b2), config=cfg)
 

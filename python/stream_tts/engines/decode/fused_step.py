@@ -158,6 +158,11 @@ class FusedDecoder:
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
         self.logits = torch.zeros(self.head.w.shape[0], dtype=f32, device=dev)
         self.fold = CrossFold.of(self, cross_fold, max_src)
+        # The fused FFN's partial sums per program group (kernels only).
+        self.ffn_extra: dict[str, Any] = {}
+        if self.fuse_ffn and hasattr(self.ops, "ffn_scratch"):
+            scratch = self.ops.ffn_scratch(self.h.shape[0], d, dev)
+            self.ffn_extra = {"scratch": scratch}
 
     def nbytes(self, n_src: int) -> int:
         """Weight bytes one step reads for a source of `n_src` (padded) tokens (LayerNorms and
@@ -204,7 +209,8 @@ class FusedDecoder:
         if self.fuse_ffn:
             fc1, fc2 = ly.fc1, ly.fc2
             fc1_args = (fc1.w, fc1.scale, fc1.bias)
-            ops.ffn(x, nxt, ly.ln3, fc1_args, (fc2.w, fc2.scale, fc2.bias), **self.extra)
+            fc2_args = (fc2.w, fc2.scale, fc2.bias)
+            ops.ffn(x, nxt, ly.ln3, fc1_args, fc2_args, **self.ffn_extra, **self.extra)
         else:
             self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
             self._gemv(ly.fc2, self.h, x, add=True)

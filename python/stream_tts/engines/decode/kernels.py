@@ -360,6 +360,7 @@ def attend(
 
 # Rows of W_o per program of `attend_out` (with one head's columns: heads * d / ROWS programs).
 ATTN_OUT_ROWS = 128
+ATTN_OUT_EARLY_W = True  # its weight tile loads before the PDL wait (benches may switch it)
 
 
 @triton.jit
@@ -367,18 +368,19 @@ def _attend_out_kernel(
     q_ptr, k_ptr, v_ptr, pos_ptr, w_ptr, scale_ptr, bias_ptr, out_ptr, N, K, head_stride,
     sm_scale,
     HAS_SCALE: tl.constexpr, HAS_BIAS: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr,
-    BLOCK_R: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
+    BLOCK_R: tl.constexpr, EARLY_W: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
     h = tl.program_id(0)
     rows = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_ok = rows < N
     cols = h * HD + tl.arange(0, HD)
-    # The weight tile before the wait: a step never writes weights, so its load overlaps the
-    # end of the kernel before (and the attention below).
     w_offs = rows.to(tl.int64)[:, None] * K + cols[None, :]
-    wv = tl.load(w_ptr + w_offs, mask=row_ok[:, None], other=0, eviction_policy="evict_first")
+    if EARLY_W:  # a step never writes weights: the tile may load before the wait
+        wv = tl.load(w_ptr + w_offs, mask=row_ok[:, None], other=0, eviction_policy="evict_first")
     if USE_PDL:
         tl.extra.cuda.gdc_wait()
+    if not EARLY_W:
+        wv = tl.load(w_ptr + w_offs, mask=row_ok[:, None], other=0, eviction_policy="evict_first")
     # Every program of head h computes its attention (a few keys of one head: cheaper than
     # another launch); only `out` is written, and no program reads it.
     a = _one_head(
@@ -425,7 +427,7 @@ def attend_out(
         q, k, v, pos, w, scale if scale is not None else q, bias if bias is not None else q, out,
         d, w.shape[1], k.stride(0), 1.0 / math.sqrt(hd),
         HAS_SCALE=scale is not None, HAS_BIAS=bias is not None, HD=hd, BLOCK_T=block_t,
-        BLOCK_R=block_r, USE_PDL=PDL, FAST=FAST_I8 and int8,
+        BLOCK_R=block_r, EARLY_W=ATTN_OUT_EARLY_W, USE_PDL=PDL, FAST=FAST_I8 and int8,
         num_warps=8 if block_r * hd >= 8192 else 4, launch_pdl=PDL,
     )  # fmt: skip
 
@@ -436,17 +438,21 @@ class FfnConfig:
     block_k: int  # fc1: input elements per loop iteration
     block_o: int  # fc2: output elements per loop iteration
     warps: int
+    group: int = 1  # programs whose fc2 shares are summed before the atomic adds (see ffn)
+    stagger: bool = False  # each program starts fc2's output blocks at its own
 
 
 FFN_CONFIG = FfnConfig(block_h=32, block_k=512, block_o=512, warps=8)  # benches may replace it
+FFN_ATOMIC = True  # benches only: False stores instead of adding (a wrong sum), to time the adds
 
 
 @triton.jit
 def _ffn_kernel(
     x_ptr, out_ptr, ln_w_ptr, ln_b_ptr, w1_ptr, s1_ptr, b1_ptr, w2_ptr, s2_ptr, b2_ptr,
-    D, H, eps,
+    part_ptr, count_ptr, D, H, eps,
     HAS_SCALE: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr,
-    BLOCK_O: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
+    BLOCK_O: tl.constexpr, GROUP: tl.constexpr, STAGGER: tl.constexpr, ATOMIC: tl.constexpr,
+    USE_PDL: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
     pid = tl.program_id(0)
     hid = pid * BLOCK_H + tl.arange(0, BLOCK_H)
@@ -492,8 +498,12 @@ def _ffn_kernel(
     # these hidden units are contiguous; each output gets this share's partial sum.
     w2_rows = w2_ptr + hid.to(tl.int64)[:, None] * D
     outs0 = tl.arange(0, BLOCK_O)
-    for o0 in range(0, D, BLOCK_O):
-        o = o0 + outs0
+    n_blocks = tl.cdiv(D, BLOCK_O)
+    for i in range(0, n_blocks):
+        if STAGGER:  # programs start at different outputs: fewer adds to one address at once
+            o = ((i + pid) % n_blocks) * BLOCK_O + outs0
+        else:
+            o = i * BLOCK_O + outs0
         o_ok = o < D
         w_ok = h_ok[:, None] & o_ok[None, :]
         wv = tl.load(w2_rows + o[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
@@ -506,7 +516,41 @@ def _ffn_kernel(
         if pid == 0:  # the residual and fc2's bias, once
             y += tl.load(x_ptr + o, mask=o_ok, other=0.0)
             y += tl.load(b2_ptr + o, mask=o_ok, other=0.0).to(tl.float32)
-        tl.atomic_add(out_ptr + o, y, mask=o_ok, sem="relaxed")
+        if GROUP > 1:
+            tl.store(part_ptr + pid * D + o, y, mask=o_ok)
+        elif ATOMIC:
+            tl.atomic_add(out_ptr + o, y, mask=o_ok, sem="relaxed")
+        else:
+            tl.store(out_ptr + o, y, mask=o_ok)
+    if GROUP > 1:
+        # The last program of each group to finish sums the group's shares and adds them:
+        # GROUP times fewer atomic adds into out. Its ticket (acq_rel, after a barrier that
+        # orders the whole program's stores) sees every share; the counter is reset for the
+        # next launch. L1 is not coherent: the shares are read from L2 (.cg).
+        tl.debug_barrier()
+        grp = pid // GROUP
+        first = grp * GROUP
+        last = tl.minimum(first + GROUP, tl.num_programs(0))  # the last group may be short
+        ticket = tl.atomic_add(count_ptr + grp, 1, sem="acq_rel")
+        if ticket == last - first - 1:
+            for o0 in range(0, D, BLOCK_O):
+                o = o0 + outs0
+                o_ok = o < D
+                tot = tl.zeros([BLOCK_O], dtype=tl.float32)
+                for j in range(first, last):
+                    tot += tl.load(part_ptr + j * D + o, mask=o_ok, other=0.0, cache_modifier=".cg")
+                tl.atomic_add(out_ptr + o, tot, mask=o_ok, sem="relaxed")
+            tl.store(count_ptr + grp, 0)
+
+
+FFN_MIN_BLOCK_H = 16  # ffn_scratch is large enough for any config with block_h >= this
+
+
+def ffn_scratch(hidden: int, d: int, device: Any) -> tuple[Any, Any]:
+    """The partial sums and group counters (zeros) `ffn` needs when config.group > 1."""
+    programs = triton.cdiv(hidden, FFN_MIN_BLOCK_H)
+    part = torch.zeros(programs * d, dtype=torch.float32, device=device)
+    return part, torch.zeros(programs, dtype=torch.int32, device=device)
 
 
 def ffn(
@@ -516,28 +560,35 @@ def ffn(
     fc1: tuple[Any, Any, Any],
     fc2t: tuple[Any, Any, Any],
     *,
+    scratch: tuple[Any, Any] | None = None,
     config: FfnConfig | None = None,
 ) -> None:
     """out += x + fc2(relu(fc1(LayerNorm(x)))) in one launch; fc1 = (w1 [H, D], scale or
     None, bias), fc2t = (w2 transposed, [H, D], scale per output [D] or None, bias [D]); both
-    int8 with scales, or neither. x, out: float32 [D], two different vectors.
+    int8 with scales, or neither. x, out: float32 [D], two different vectors. `scratch`: from
+    ffn_scratch (made here if None: not while a graph is captured).
 
     Each program owns BLOCK_H hidden units: their fc1 rows, then their share of fc2 added into
-    every output atomically. Every program reads all of x (the LayerNorm) while others add, so
-    the sum cannot go into x itself: `out` must be another vector, and zero for the residual
-    update out = x + FFN(x) (program 0 adds x and fc2's bias). FusedDecoder keeps two residual
-    vectors and has the next layer's first launch clear the one this FFN read (gemv `zero`).
+    every output atomically (directly, or summed per group of programs first). Every program
+    reads all of x (the LayerNorm) while others add, so the sum cannot go into x itself: `out`
+    must be another vector, and zero for the residual update out = x + FFN(x) (program 0 adds
+    x and fc2's bias). FusedDecoder keeps two residual vectors and has the next layer's first
+    launch clear the one this FFN read (gemv `zero`).
     """
     cfg = config or FFN_CONFIG
     hidden, d = fc1[0].shape
     if fc2t[0].shape != (hidden, d) or x.data_ptr() == out.data_ptr():
         raise ValueError("ffn: w2 transposed to [hidden, d], and out another vector than x")
+    if cfg.block_h < FFN_MIN_BLOCK_H:
+        raise ValueError(f"ffn: block_h of at least {FFN_MIN_BLOCK_H}")
+    part, count = scratch if scratch is not None else ffn_scratch(hidden, d, x.device)
     int8 = fc1[0].dtype == torch.int8
     _ffn_kernel[(triton.cdiv(hidden, cfg.block_h),)](
         x, out, ln[0], ln[1], fc1[0], fc1[1] if int8 else x, fc1[2], fc2t[0],
-        fc2t[1] if int8 else x, fc2t[2], d, hidden, float(ln[2]),
+        fc2t[1] if int8 else x, fc2t[2], part, count, d, hidden, float(ln[2]),
         HAS_SCALE=int8, BLOCK_H=cfg.block_h, BLOCK_K=min(cfg.block_k, triton.next_power_of_2(d)),
-        BLOCK_O=min(cfg.block_o, triton.next_power_of_2(d)), USE_PDL=PDL, FAST=FAST_I8 and int8,
+        BLOCK_O=min(cfg.block_o, triton.next_power_of_2(d)), GROUP=cfg.group,
+        STAGGER=cfg.stagger, ATOMIC=FFN_ATOMIC, USE_PDL=PDL, FAST=FAST_I8 and int8,
         num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 

@@ -118,10 +118,12 @@ def ffn(
     fc1: tuple[Any, Any, Any],
     fc2t: tuple[Any, Any, Any],
     *,
+    scratch: Any = None,
     compute: Any = None,
     config: Any = None,
 ) -> None:
-    """As kernels.ffn: out += x + fc2(relu(fc1(LayerNorm(x)))), fc2's weight transposed."""
+    """As kernels.ffn: out += x + fc2(relu(fc1(LayerNorm(x)))), fc2's weight transposed
+    (`scratch`, the kernel's partial sums, unused)."""
     import torch
 
     w1, s1, b1 = fc1
