@@ -13,12 +13,13 @@ each of: current (SDPA step graph), fused bf16, fused int8, fused int8 + script 
 - a whole 25-token translation (encoder + 25 steps, graphs), ms, median, and the encoder's
   graph alone;
 - one decoder layer's kernels, µs (all layers' distinct weights replayed in one graph / layers).
-"before" variants are the step as it was before the fused FFN (fc1 + fc2 in one launch), the
-self-attention fused into its out-projection and the int8 fold from stacked bf16 copies
-(kernels.ffn, attend_out; cross_fold.STACKED); "+ ffn", "+ attn-out", "+ stacked fold" add
-one back. Fused variants also run without PDL, without the fold, and int8 with the plain I2F
-conversion, for comparison. `--sweep-fused` also times one layer with other block sizes of the
-two fused kernels.
+"before" variants are the step as it was before this round (the int8 fold converting W_q and
+W_o every sentence; cross_fold.STACKED off); "+ ffn" and "+ attn-out" add the fused FFN (fc1 +
+fc2 in one launch) and self-attention fused into its out-projection (kernels.ffn, attend_out;
+fused_step.FUSE_FFN, FUSE_ATTN_OUT: off by default, slower). Fused variants also run without
+PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` also times one
+layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
+the folded cross-attention's scores GEMV.
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -195,21 +196,27 @@ def sweep_fusions(loop: Any) -> dict[str, float]:
 
     res = {}
     ffn0, rows0 = K.FFN_CONFIG, K.ATTN_OUT_ROWS
+    # (call 2: groups and staggering were slower, and storing instead of adding no faster)
     configs = [
+        K.FfnConfig(32, 512, 512, 8),
         K.FfnConfig(16, 512, 512, 4),
-        K.FfnConfig(32, 512, 512, 8, stagger=True),
-        K.FfnConfig(32, 512, 512, 8, group=8),
-        K.FfnConfig(16, 512, 512, 4, group=16),
-        K.FfnConfig(32, 512, 512, 8, group=32),
-        K.FfnConfig(64, 256, 256, 8, group=4),
+        K.FfnConfig(8, 512, 512, 4),
+        K.FfnConfig(16, 256, 256, 4),
+        K.FfnConfig(8, 256, 256, 2),
+        K.FfnConfig(16, 512, 128, 4),
+        K.FfnConfig(16, 128, 512, 4),
     ]
     for cfg in configs:
         K.FFN_CONFIG = cfg
         res[f"ffn {cfg}"] = layer_us(loop)
     K.FFN_CONFIG = ffn0
-    K.FFN_ATOMIC = False
-    res[f"ffn {ffn0}, no adds"] = layer_us(loop)
-    K.FFN_ATOMIC = True
+    res["ffn kernels (registers, spills, warps)"] = compiled(K._ffn_kernel)
+    # The folded cross-attention's scores GEMV (A: heads * 32 rows, LayerNorm prologue).
+    a_key = (16 * 32, 2048, False, False)
+    for bn, bk in ((2, 512), (8, 256), (4, 256)):
+        K.OVERRIDES[a_key] = K.GemvConfig(bn, bk, 1, 4)
+        res[f"fold A block_n={bn} block_k={bk}"] = layer_us(loop)
+    K.OVERRIDES.pop(a_key)
     for rows in (64, 256):
         K.ATTN_OUT_ROWS = rows
         res[f"attn-out rows={rows}"] = layer_us(loop)
@@ -217,8 +224,19 @@ def sweep_fusions(loop: Any) -> dict[str, float]:
     K.ATTN_OUT_EARLY_W = False
     res["attn-out weight tile after the wait"] = layer_us(loop)
     K.ATTN_OUT_EARLY_W = True
+    res["attn-out kernels (registers, spills, warps)"] = compiled(K._attend_out_kernel)
     print("sweep", res, flush=True)
     return res
+
+
+def compiled(fn: Any) -> list[tuple[Any, Any, Any]]:
+    """(registers, spills, warps) of each compiled specialization of a Triton kernel."""
+    out = []
+    for caches in fn.device_caches.values():
+        for k in caches[0].values():
+            warps = getattr(getattr(k, "metadata", None), "num_warps", None)
+            out.append((getattr(k, "n_regs", None), getattr(k, "n_spills", None), warps))
+    return out
 
 
 def layer_kernels(loop: Any, key: Any) -> list[tuple[str, float]]:
@@ -254,24 +272,27 @@ def run_model(
     # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
     mods = {"PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF}
     on = {k: getattr(m, k) for k, m in mods.items()}
-    # "before": the step as on main before this round: no FFN / attention + out-proj
-    # fusion, the int8 fold converting W_q and W_o every sentence.
+    # "before": the step as on main before this round (the int8 fold converting W_q and W_o
+    # every sentence); "+ ffn", "+ attn-out": the fusions, off by default (slower).
     old = {**on, "FUSE_FFN": False, "FUSE_ATTN_OUT": False, "STACKED": False}
+    ffn, att = {"FUSE_FFN": True}, {"FUSE_ATTN_OUT": True}
     nofold = {"cross_fold": False}
     int8 = {"weights": "int8"}
+    bf16 = {"fused": True}
     head = f"fused int8 + script head ({len(keep) / vocab:.0%} rows)"
     variants: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
         ("current (SDPA step graph)", {"fused": False}, {**old, "overlap": False}),
-        ("fused bf16 before", {"fused": True}, old),
-        ("fused bf16 before + ffn", {"fused": True}, {**old, "FUSE_FFN": True}),
-        ("fused bf16 before + attn-out", {"fused": True}, {**old, "FUSE_ATTN_OUT": True}),
-        ("fused bf16", {"fused": True}, on),
-        ("fused bf16, no PDL", {"fused": True}, {**on, "PDL": False}),
-        ("fused bf16, no fold", {"fused": True, **nofold}, on),
+        ("fused bf16 before", bf16, old),
+        ("fused bf16 + ffn", bf16, {**on, **ffn}),
+        ("fused bf16 + attn-out", bf16, {**on, **att}),
+        ("fused bf16 + ffn + attn-out", bf16, {**on, **ffn, **att}),
+        ("fused bf16", bf16, on),
+        ("fused bf16, no PDL", bf16, {**on, "PDL": False}),
+        ("fused bf16, no fold", {**bf16, **nofold}, on),
         ("fused int8 before", int8, old),
-        ("fused int8 before + ffn", int8, {**old, "FUSE_FFN": True}),
-        ("fused int8 before + attn-out", int8, {**old, "FUSE_ATTN_OUT": True}),
-        ("fused int8 before + stacked fold", int8, {**old, "STACKED": True}),
+        ("fused int8 + ffn", int8, {**on, **ffn}),
+        ("fused int8 + attn-out", int8, {**on, **att}),
+        ("fused int8 + ffn + attn-out", int8, {**on, **ffn, **att}),
         ("fused int8", int8, on),
         ("fused int8, I2F convert", int8, {**on, "FAST_I8": False}),
         (f"{head} before", {**int8, "head_ids": keep}, old),
@@ -291,7 +312,7 @@ def run_model(
             out[name]["layer_us"] = layer_us(loop)
             out[name]["layer0_kernels_us"] = layer_kernels(loop, (loop._self_len(NEW_TOKENS), 32))
             print("layer 0 kernels", out[name]["layer0_kernels_us"], flush=True)
-            if sweep_fused and name in ("fused bf16", "fused int8"):
+            if sweep_fused and name.endswith("+ ffn + attn-out"):
                 out[name]["sweep"] = sweep_fusions(loop)
         del loop
         torch.cuda.empty_cache()
@@ -301,7 +322,7 @@ def run_model(
     for name, *_ in variants[1:]:
         same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
         out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
-        before = tokens.get(name.split(" before")[0] + " before")
+        before = tokens.get(name + " before", tokens.get(name.split(" +")[0] + " before"))
         if before is not None and not name.endswith(" before"):
             same = sum(a == b for a, b in zip(before, tokens[name] or [], strict=False))
             out[name]["same_tokens_as_before"] = f"{same}/{len(before)}"

@@ -373,13 +373,21 @@ def test_head_argmax_and_choose_pick_what_the_torch_choice_picks(
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("fuse", [False, True], ids=["launch-each", "ffn-attn-out-fused"])
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
-def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(weights: str) -> None:
+def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(
+    weights: str, fuse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CUDA-graph loop, with step i + 1 queued before step i's token is read (overlap) and
-    without, gives the eager loop's tokens; forced EOS, early stops and the next sentence."""
+    without, gives the eager loop's tokens; forced EOS, early stops and the next sentence;
+    with and without the fused FFN and attention + out-proj."""
     from test_nllb_loop import SENTENCES, wide_model
 
+    from stream_tts.engines.decode import fused_step
     from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    monkeypatch.setattr(fused_step, "FUSE_FFN", fuse)
+    monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fuse)
 
     tok = gm.nllb_tokenizer()
     tok.src_lang = "eng_Latn"

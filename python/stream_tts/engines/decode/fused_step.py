@@ -29,9 +29,12 @@ from stream_tts.engines.decode.cross_fold import CrossFold
 from stream_tts.engines.decode.quant import quantize_rows
 
 WEIGHTS = ("bf16", "int8")  # bf16: the model's own dtype (float32 on CPU)
-# Fusions, as a FusedDecoder is built (benches switch them off for comparison).
-FUSE_FFN = True
-FUSE_ATTN_OUT = True
+# Fusions, read as a FusedDecoder is built. Off: on an H200 (NLLB-3.3B, benches/results/
+# 2026-11-30-h200-nllb-fused-ffn.md) the one-launch FFN took 41-48 µs against 20-25 µs for
+# fc1 + fc2 (int8 step 1.13 -> 1.83 ms), and attention + out-proj 7.8 µs against 2.5 + 4.1
+# (int8 step +0.04 ms, bf16 -0.01 ms).
+FUSE_FFN = False
+FUSE_ATTN_OUT = False
 
 
 @dataclass

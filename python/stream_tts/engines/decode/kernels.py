@@ -543,7 +543,7 @@ def _ffn_kernel(
             tl.store(count_ptr + grp, 0)
 
 
-FFN_MIN_BLOCK_H = 16  # ffn_scratch is large enough for any config with block_h >= this
+FFN_MIN_BLOCK_H = 8  # ffn_scratch is large enough for any config with block_h >= this
 
 
 def ffn_scratch(hidden: int, d: int, device: Any) -> tuple[Any, Any]:
