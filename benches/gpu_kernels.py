@@ -35,6 +35,7 @@ Results: DIR/gpu_kernels.json and DIR/gpu_kernels.md. Timings are benchmarks, no
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -315,6 +316,7 @@ def run_model(
             if sweep_fused and name.endswith("+ ffn + attn-out"):
                 out[name]["sweep"] = sweep_fusions(loop)
         del loop
+        gc.collect()  # the decoder and its fold refer to each other: free both now
         torch.cuda.empty_cache()
     for k, m in mods.items():
         setattr(m, k, on[k])
