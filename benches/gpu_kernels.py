@@ -1,6 +1,6 @@
 """NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
 
-    python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep]
+    python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep] [--sweep-fused]
         [--paths 'fused bf16,fused int8'] [--no-shapes]
 
 Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
@@ -13,10 +13,13 @@ each of: current (SDPA step graph), fused bf16, fused int8, fused int8 + script 
 - a whole 25-token translation (encoder + 25 steps, graphs), ms, median, and the encoder's
   graph alone;
 - one decoder layer's kernels, µs (all layers' distinct weights replayed in one graph / layers).
-Fused variants also run without PDL and int8 with the plain I2F conversion, for comparison, and
-"before" variants: the step as it was before the folded cross-attention (cross_fold.py), the
-weight prefetch / early launch (kernels.PREFETCH, EARLY_LAUNCH) and steps queued ahead of the
-host (NllbLoop.overlap); "+ fold", "+ prefetch" and "+ overlap" add one of them back.
+"before" variants are the step as it was before this round (the int8 fold converting W_q and
+W_o every sentence; cross_fold.STACKED off); "+ ffn" and "+ attn-out" add the fused FFN (fc1 +
+fc2 in one launch) and self-attention fused into its out-projection (kernels.ffn, attend_out;
+fused_step.FUSE_FFN, FUSE_ATTN_OUT: off by default, slower). Fused variants also run without
+PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` also times one
+layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
+the folded cross-attention's scores GEMV.
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -32,6 +35,7 @@ Results: DIR/gpu_kernels.json and DIR/gpu_kernels.md. Timings are benchmarks, no
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -114,7 +118,10 @@ def launches(loop: Any, key: Any) -> dict[str, int]:
 
     with torch.inference_mode():
         events = cuda_events(lambda: loop._step(key), [loop.tok, loop.pos, loop.next_tok])
-    ours = ("_gemv_kernel", "_attend_kernel", "_embed_kernel", "_choose_kernel", "_layer_norm")
+    ours = (
+        "_gemv_kernel", "_attend_kernel", "_attend_out_kernel", "_ffn_kernel", "_embed_kernel",
+        "_choose_kernel", "_layer_norm",
+    )  # fmt: skip
     return {
         "cuda_events": len(events),
         "ours": sum(1 for e in events if any(k in e.name for k in ours)),
@@ -182,7 +189,71 @@ def layer_us(loop: Any) -> float:
     return us / len(fused.layers)
 
 
-def run_model(which: str, paths: list[str] | None = None) -> tuple[dict[str, Any], Any]:
+def sweep_fusions(loop: Any) -> dict[str, float]:
+    """One layer's µs with other block sizes and schedules of the fused FFN and attention +
+    out-proj; "no adds" stores the FFN's shares instead of adding them (a wrong sum: only what
+    the atomic adds cost)."""
+    from stream_tts.engines.decode import kernels as K
+
+    res = {}
+    ffn0, rows0 = K.FFN_CONFIG, K.ATTN_OUT_ROWS
+    # (call 2: groups and staggering were slower, and storing instead of adding no faster)
+    configs = [
+        K.FfnConfig(32, 512, 512, 8),
+        K.FfnConfig(16, 512, 512, 4),
+        K.FfnConfig(8, 512, 512, 4),
+        K.FfnConfig(16, 256, 256, 4),
+        K.FfnConfig(8, 256, 256, 2),
+        K.FfnConfig(16, 512, 128, 4),
+        K.FfnConfig(16, 128, 512, 4),
+    ]
+    for cfg in configs:
+        K.FFN_CONFIG = cfg
+        res[f"ffn {cfg}"] = layer_us(loop)
+    K.FFN_CONFIG = ffn0
+    res["ffn kernels (registers, spills, warps)"] = compiled(K._ffn_kernel)
+    # The folded cross-attention's scores GEMV (A: heads * 32 rows, LayerNorm prologue).
+    a_key = (16 * 32, 2048, False, False)
+    for bn, bk in ((2, 512), (8, 256), (4, 256)):
+        K.OVERRIDES[a_key] = K.GemvConfig(bn, bk, 1, 4)
+        res[f"fold A block_n={bn} block_k={bk}"] = layer_us(loop)
+    K.OVERRIDES.pop(a_key)
+    for rows in (64, 256):
+        K.ATTN_OUT_ROWS = rows
+        res[f"attn-out rows={rows}"] = layer_us(loop)
+    K.ATTN_OUT_ROWS = rows0
+    K.ATTN_OUT_EARLY_W = False
+    res["attn-out weight tile after the wait"] = layer_us(loop)
+    K.ATTN_OUT_EARLY_W = True
+    res["attn-out kernels (registers, spills, warps)"] = compiled(K._attend_out_kernel)
+    print("sweep", res, flush=True)
+    return res
+
+
+def compiled(fn: Any) -> list[tuple[Any, Any, Any]]:
+    """(registers, spills, warps) of each compiled specialization of a Triton kernel."""
+    out = []
+    for caches in fn.device_caches.values():
+        for k in caches[0].values():
+            warps = getattr(getattr(k, "metadata", None), "num_warps", None)
+            out.append((getattr(k, "n_regs", None), getattr(k, "n_spills", None), warps))
+    return out
+
+
+def layer_kernels(loop: Any, key: Any) -> list[tuple[str, float]]:
+    """The first layer's kernels in one eager step (after the embedding), name and µs."""
+    import torch
+
+    with torch.inference_mode():
+        events = cuda_events(lambda: loop._step(key), [loop.tok, loop.pos, loop.next_tok])
+    events.sort(key=lambda e: e.time_range.start)
+    per = (len(events) - 4) // len(loop.fused.layers)  # embed, final LN, head, choose
+    return [(e.name[:40], round(e.time_range.elapsed_us(), 2)) for e in events[1 : 1 + per]]
+
+
+def run_model(
+    which: str, paths: list[str] | None = None, sweep_fused: bool = False
+) -> tuple[dict[str, Any], Any]:
     import torch
 
     from stream_tts.engines.decode.nllb_loop import NllbLoop
@@ -194,55 +265,66 @@ def run_model(which: str, paths: list[str] | None = None) -> tuple[dict[str, Any
     g = torch.Generator().manual_seed(1)
     keep = sorted(set(torch.randperm(vocab, generator=g)[: int(HEAD_FRACTION * vocab)].tolist()))
     keep = sorted({*keep, int(model.config.eos_token_id)})
+    from stream_tts.engines.decode import cross_fold as CF
+    from stream_tts.engines.decode import fused_step as FS
     from stream_tts.engines.decode import kernels as K
 
-    # (name, loop options, kernels flags) - the flags as the graphs are captured; "overlap" is
-    # NllbLoop.overlap. `on`: the defaults (prefetch and early launch off: they measured slower).
-    on = {k: getattr(K, k) for k in ("PDL", "FAST_I8", "PREFETCH", "EARLY_LAUNCH")}
-    off = {**on, "PREFETCH": False, "EARLY_LAUNCH": False, "overlap": False}
-    pre = {**off, "PREFETCH": True, "EARLY_LAUNCH": True}
+    # (name, loop options, switches) - the switches as the loop is built and its graphs are
+    # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
+    mods = {"PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF}
+    on = {k: getattr(m, k) for k, m in mods.items()}
+    # "before": the step as on main before this round (the int8 fold converting W_q and W_o
+    # every sentence); "+ ffn", "+ attn-out": the fusions, off by default (slower).
+    old = {**on, "FUSE_FFN": False, "FUSE_ATTN_OUT": False, "STACKED": False}
+    ffn, att = {"FUSE_FFN": True}, {"FUSE_ATTN_OUT": True}
     nofold = {"cross_fold": False}
     int8 = {"weights": "int8"}
+    bf16 = {"fused": True}
     head = f"fused int8 + script head ({len(keep) / vocab:.0%} rows)"
     variants: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
-        ("current (SDPA step graph)", {"fused": False}, off),
-        ("fused bf16, no PDL", {"fused": True}, {**on, "PDL": False}),
-        ("fused bf16 before", {"fused": True, **nofold}, off),
-        ("fused bf16 before + overlap", {"fused": True, **nofold}, {**off, "overlap": True}),
-        ("fused bf16 before + prefetch", {"fused": True, **nofold}, pre),
-        ("fused bf16 before + fold", {"fused": True}, off),
-        ("fused bf16", {"fused": True}, on),
-        ("fused int8, I2F convert", int8, {**on, "FAST_I8": False}),
-        ("fused int8 before", {**int8, **nofold}, off),
-        ("fused int8 before + overlap", {**int8, **nofold}, {**off, "overlap": True}),
-        ("fused int8 before + prefetch", {**int8, **nofold}, pre),
-        ("fused int8 before + fold", int8, off),
+        ("current (SDPA step graph)", {"fused": False}, {**old, "overlap": False}),
+        ("fused bf16 before", bf16, old),
+        ("fused bf16 + ffn", bf16, {**on, **ffn}),
+        ("fused bf16 + attn-out", bf16, {**on, **att}),
+        ("fused bf16 + ffn + attn-out", bf16, {**on, **ffn, **att}),
+        ("fused bf16", bf16, on),
+        ("fused bf16, no PDL", bf16, {**on, "PDL": False}),
+        ("fused bf16, no fold", {**bf16, **nofold}, on),
+        ("fused int8 before", int8, old),
+        ("fused int8 + ffn", int8, {**on, **ffn}),
+        ("fused int8 + attn-out", int8, {**on, **att}),
+        ("fused int8 + ffn + attn-out", int8, {**on, **ffn, **att}),
         ("fused int8", int8, on),
-        (f"{head} before", {**int8, "head_ids": keep, **nofold}, off),
+        ("fused int8, I2F convert", int8, {**on, "FAST_I8": False}),
+        (f"{head} before", {**int8, "head_ids": keep}, old),
         (head, {**int8, "head_ids": keep}, on),
     ]
     if paths:
         variants = variants[:1] + [v for v in variants[1:] if v[0] in paths]
     tokens = {}
-    saved = {k: getattr(K, k) for k in on}
     for name, kw, flags in variants:
-        for k in on:
-            setattr(K, k, flags[k])
+        for k, m in mods.items():
+            setattr(m, k, flags[k])
         loop = NllbLoop(model, graphs=True, **kw)
         loop.overlap = flags.get("overlap", True)
         out[name] = time_variant(name, loop, weight_bytes(loop, 32))
         tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
         if loop.fused is not None and loop.fused.head.w.shape[0] == vocab:
             out[name]["layer_us"] = layer_us(loop)
+            out[name]["layer0_kernels_us"] = layer_kernels(loop, (loop._self_len(NEW_TOKENS), 32))
+            print("layer 0 kernels", out[name]["layer0_kernels_us"], flush=True)
+            if sweep_fused and name.endswith("+ ffn + attn-out"):
+                out[name]["sweep"] = sweep_fusions(loop)
         del loop
+        gc.collect()  # the decoder and its fold refer to each other: free both now
         torch.cuda.empty_cache()
-    for k, v in saved.items():
-        setattr(K, k, v)
+    for k, m in mods.items():
+        setattr(m, k, on[k])
     base = tokens[variants[0][0]]
     for name, *_ in variants[1:]:
         same = sum(a == b for a, b in zip(base or [], tokens[name] or [], strict=False))
         out[name]["same_tokens_as_current"] = f"{same}/{len(base or [])}"
-        before = tokens.get(name.split(" before")[0] + " before")
+        before = tokens.get(name + " before", tokens.get(name.split(" +")[0] + " before"))
         if before is not None and not name.endswith(" before"):
             same = sum(a == b for a, b in zip(before, tokens[name] or [], strict=False))
             out[name]["same_tokens_as_before"] = f"{same}/{len(before)}"
@@ -415,6 +497,9 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="also try block configurations")
     ap.add_argument("--paths", default="", help="comma-separated path names: only those")
     ap.add_argument("--no-shapes", action="store_true", help="skip the per-shape timings")
+    ap.add_argument(
+        "--sweep-fused", action="store_true", help="block sizes of the fused FFN / attn-out"
+    )
     a = ap.parse_args()
     import torch
     import triton
@@ -435,7 +520,8 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for which in a.which.split(","):
-        res["models"][which], model = run_model(which, [p for p in a.paths.split(",") if p])
+        paths = [p for p in a.paths.split(",") if p]
+        res["models"][which], model = run_model(which, paths, a.sweep_fused)
         res["gemv"][which] = [] if a.no_shapes else gemv_shapes(model, a.sweep)
         del model
         torch.cuda.empty_cache()

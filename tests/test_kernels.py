@@ -43,15 +43,8 @@ def close(a: Any, b: Any) -> None:
     torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
-@pytest.fixture(params=[False, True], ids=["load-in-loop", "prefetch"])
-def prefetch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both weight-load schedules of the GEMV (the interpreter runs either in Python)."""
-    monkeypatch.setattr(K, "PREFETCH", request.param)
-
-
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize("cfg", [SMALL, None], ids=["small-blocks", "default-blocks"])
-@pytest.mark.usefixtures("prefetch")
 def test_gemv_layernorm_bias_relu(kind: str, cfg: Any) -> None:
     g = torch.Generator().manual_seed(1)
     n, k = 44, 80  # neither a multiple of the blocks
@@ -89,7 +82,6 @@ def test_gemv_gelu_is_gpt2s_tanh_gelu(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
 @pytest.mark.parametrize("split", [1, 2, 4])
-@pytest.mark.usefixtures("prefetch")
 def test_gemv_adds_into_the_residual_stream(kind: str, split: int) -> None:
     g = torch.Generator().manual_seed(2)
     n, k = 40, 200
@@ -112,9 +104,14 @@ def test_gemv_writes_k_and_v_into_the_cache_at_the_device_position() -> None:
     before = cache.clone()
     q = torch.zeros(d, device=DEVICE)
     pos = torch.tensor([5], device=DEVICE)
-    K.gemv(w, x, q, bias=bias, ln=(ln_w, ln_b, 1e-5), kv=(cache[1, :, 0], pos, hd), config=SMALL)
+    other = rand(d, g=g)  # the fused FFN's next target: cleared by this launch
+    K.gemv(
+        w, x, q, bias=bias, ln=(ln_w, ln_b, 1e-5), kv=(cache[1, :, 0], pos, hd), zero=other,
+        config=SMALL,
+    )  # fmt: skip
     ref = F.linear(F.layer_norm(x, (d,), ln_w, ln_b, 1e-5), ref_w, bias)
     close(q, ref[:d])
+    assert not other.any()
     expect = before.clone()
     expect[1, 0, 0, :, 5] = ref[d : 2 * d].view(heads, hd).to(torch.bfloat16)
     expect[1, 1, 0, :, 5] = ref[2 * d :].view(heads, hd).to(torch.bfloat16)
@@ -126,7 +123,6 @@ def test_gemv_writes_k_and_v_into_the_cache_at_the_device_position() -> None:
 @pytest.mark.parametrize("seg", [8, 64])
 @pytest.mark.parametrize("split", [1, 2])
 @pytest.mark.parametrize("kind", ["bf16", "int8"])
-@pytest.mark.usefixtures("prefetch")
 def test_gemv_softmax_prologue_per_run(seg: int, split: int, kind: str) -> None:
     """The folded cross-attention's output GEMV: x holds scores, each run of `seg` goes
     through a softmax (-inf: weight 0), then scale, bias and the residual add."""
@@ -168,6 +164,67 @@ def test_self_attention_reads_keys_up_to_the_device_position(dtype: Any, pos: in
         q.view(1, heads, 1, hd), cache[0, :, :n].float()[None], cache[1, :, :n].float()[None]
     )
     close(out, ref.reshape(-1))
+
+
+@pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
+@pytest.mark.parametrize("pos", [0, 6, 40])
+def test_attend_out_is_attention_then_out_proj_added(
+    kind: str, pos: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Self-attention and out-proj in one launch: each (head, row block) program adds its
+    head's share of W_o's rows; the bias once; int8 row scales on each share."""
+    monkeypatch.setattr(K, "ATTN_OUT_ROWS", 16)  # 40 rows: 3 row blocks, the last partial
+    g = torch.Generator().manual_seed(12)
+    heads, hd, max_len = 3, 16, 48
+    d = 40  # W_o [d, heads * hd]: d rows, here not the attention's width (48)
+    cache = rand(2, heads, max_len, hd, g=g).to(torch.bfloat16)
+    q = rand(heads * hd, g=g)
+    w, scale, ref_w = weights(d, heads * hd, kind, g)
+    bias, res = rand(d, g=g), rand(d, g=g)
+    out = res.clone()
+    p = torch.tensor([pos], device=DEVICE)
+    K.attend_out(q, cache[0], cache[1], w, out, pos=p, scale=scale, bias=bias, block_t=16)
+    n = pos + 1
+    a = F.scaled_dot_product_attention(
+        q.view(1, heads, 1, hd), cache[0, :, :n].float()[None], cache[1, :, :n].float()[None]
+    )
+    close(out, res + F.linear(a.reshape(-1), ref_w, bias))
+
+
+@pytest.mark.parametrize("kind", ["f32", "bf16", "int8"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        K.FfnConfig(16, 16, 16, 4),
+        K.FfnConfig(64, 64, 64, 4),
+        K.FfnConfig(16, 16, 16, 4, stagger=True),
+        K.FfnConfig(16, 32, 16, 4, group=3),
+    ],
+    ids=["small-blocks", "one-program", "staggered", "groups-of-3"],
+)
+def test_ffn_is_layernorm_fc1_relu_fc2_added(kind: str, cfg: Any) -> None:
+    """The FFN in one launch: fc2 split over the hidden units (W2 stored transposed, int8
+    scales per output), each program's share added atomically into `out`, never into x:
+    directly, or summed per group of programs by the last of the group (5 programs in groups
+    of 3: the last group is short), twice over the same scratch (its counters reset)."""
+    g = torch.Generator().manual_seed(13)
+    d, hidden = 40, 72  # neither a multiple of the blocks
+    w1, s1, ref_w1 = weights(hidden, d, kind, g)
+    w2, s2, ref_w2 = weights(d, hidden, kind, g)
+    w2t = w2.t().contiguous()
+    x = rand(d, g=g, scale=3.0, shift=1.5)
+    ln_w, ln_b, b1, b2 = rand(d, g=g), rand(d, g=g), rand(hidden, g=g), rand(d, g=g)
+    keep_x = x.clone()
+    scratch = K.ffn_scratch(hidden, d, DEVICE)
+    h = F.relu(F.linear(F.layer_norm(x, (d,), ln_w, ln_b, 1e-5), ref_w1, b1))
+    assert (h == 0).any() and (h > 0).any()
+    for _ in range(2):
+        out = torch.zeros(d, device=DEVICE)
+        K.ffn(x, out, (ln_w, ln_b, 1e-5), (w1, s1, b1), (w2t, s2, b2), scratch=scratch, config=cfg)
+        close(out, x + F.linear(h, ref_w2, b2))
+        assert torch.equal(x, keep_x) and not scratch[1].any()
+    with pytest.raises(ValueError, match="another vector"):
+        K.ffn(x, x, (ln_w, ln_b, 1e-5), (w1, s1, b1), (w2t, s2, b2), config=cfg)
 
 
 @pytest.mark.parametrize("n", [5, 37, 64])
@@ -227,18 +284,24 @@ def test_interpreter_flag_matches_the_machine() -> None:
     assert triton_interp.INTERPRET == (not torch.cuda.is_available())
 
 
-@pytest.mark.parametrize("fold", [False, True], ids=["cross-3-launches", "cross-folded"])
+@pytest.mark.parametrize(
+    "fold", [False, True], ids=["cross-3-launches-unfused", "cross-folded-fused"]
+)
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
 def test_fused_loop_on_the_kernels_matches_its_torch_twin(
     weights: str, fold: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole fused step on the kernels: same tokens as generate() in float32 (bf16 mode,
     i.e. the model's own float32 weights) and as the same loop on torch ops (int8); the
-    cross-attention folded or not on the kernels, never on the twin."""
+    cross-attention folded or not on the kernels, never on the twin. With the fold, the FFN
+    and the self-attention + out-proj are one launch each (the default); without, not."""
     from test_nllb_loop import SENTENCES, reference, wide_model
 
+    from stream_tts.engines.decode import fused_step
     from stream_tts.engines.decode.nllb_loop import NllbLoop
 
+    monkeypatch.setattr(fused_step, "FUSE_FFN", fold)
+    monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fold)
     if triton_interp.INTERPRET:  # the interpreter pays per program: few, large ones
         monkeypatch.setattr(K, "gemv_config", lambda n, k, **kw: K.GemvConfig(64, 64, 1, 4))
 
@@ -250,6 +313,7 @@ def test_fused_loop_on_the_kernels_matches_its_torch_twin(
     twin = NllbLoop(m, graphs=False, weights=weights, fused=True, kernels="torch", cross_fold=False)
     assert ours.reads_pos and not twin.reads_pos
     assert ours.fused is not None and (ours.fused.fold is not None) == fold
+    assert ours.fused.fuse_ffn == ours.fused.fuse_attn_out == fold
     for text in SENTENCES[:1]:
         ids = tok(text)["input_ids"]
         got = ours.generate(ids, bos, 12)  # the token chosen by the head's argmax + choose
@@ -309,13 +373,21 @@ def test_head_argmax_and_choose_pick_what_the_torch_choice_picks(
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("fuse", [False, True], ids=["launch-each", "ffn-attn-out-fused"])
 @pytest.mark.parametrize("weights", ["bf16", "int8"])
-def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(weights: str) -> None:
+def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(
+    weights: str, fuse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CUDA-graph loop, with step i + 1 queued before step i's token is read (overlap) and
-    without, gives the eager loop's tokens; forced EOS, early stops and the next sentence."""
+    without, gives the eager loop's tokens; forced EOS, early stops and the next sentence;
+    with and without the fused FFN and attention + out-proj."""
     from test_nllb_loop import SENTENCES, wide_model
 
+    from stream_tts.engines.decode import fused_step
     from stream_tts.engines.decode.nllb_loop import NllbLoop
+
+    monkeypatch.setattr(fused_step, "FUSE_FFN", fuse)
+    monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fuse)
 
     tok = gm.nllb_tokenizer()
     tok.src_lang = "eng_Latn"

@@ -90,6 +90,34 @@ def test_same_tokens_and_logits_as_generate(tok: Any, pad: bool, gen: dict[str, 
     assert distinct >= 8  # the tokens vary: the comparison can tell loops apart
 
 
+@pytest.mark.parametrize("layers", [2, 3])
+@pytest.mark.parametrize("fuse", [False, True], ids=["launch-each", "ffn-attn-out-fused"])
+def test_fused_step_on_torch_ops_is_generate(
+    tok: Any, layers: int, fuse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fused step's torch twin, its FFN and self-attention + out-proj as one operation
+    each or not: generate()'s tokens and logits in float32. Odd and even layer counts: with
+    the fused FFN the residual alternates between two vectors, layer by layer."""
+    from stream_tts.engines.decode import fused_step
+
+    monkeypatch.setattr(fused_step, "FUSE_FFN", fuse)
+    monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fuse)
+    torch.manual_seed(40 + layers)
+    m = gm.nllb_model({**SHAPE, "decoder_layers": layers}, tok)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.5)
+    loop = NllbLoop(m, graphs=False, fused=True, kernels="torch", cross_fold=False)
+    assert loop.fused is not None and loop.fused.fuse_ffn == fuse
+    bos = tok.convert_tokens_to_ids("deu_Latn")
+    for text in SENTENCES[:2]:
+        ref, ref_logits = reference(m, tok, text, 20)
+        loop.record = []
+        assert loop.generate(tok(text)["input_ids"], bos, 20) == ref
+        for a, b in zip(loop.record, ref_logits, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_max_new_tokens_and_forced_eos(tok: Any) -> None:
     m = wide_model(tok, 3)
     m.generation_config.forced_eos_token_id = m.config.eos_token_id

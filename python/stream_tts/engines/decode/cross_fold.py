@@ -21,12 +21,19 @@ sources they are fewer bytes than W_q and W_o (3.3B, 16 heads, d 2048: 4 MB agai
 (the encoder's graph paid 0.8 ms more when each layer had ten small launches).
 
 The fold uses the weights the step would use: for int8, the rows of W_q scaled into K before
-the product (exact int8 -> bf16), and W_o's row scales kept as N's.
+the product (exact int8 -> bf16), and W_o's row scales kept as N's. For int8 the fold keeps
+bf16 copies of every layer's W_q and W_o (their integer values, exact; 2 * layers * d * d * 2
+bytes, 400 MB on the 3.3B), stacked so that A and N are one batched product each for all
+layers: converting the int8 matrices every sentence cost ~1 ms of the encoder's graph.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+# int8: fold from stacked bf16 copies of W_q and W_o (benches switch it off for comparison:
+# then each sentence converts the int8 matrices, layer by layer).
+STACKED = True
 
 
 def fold_len(n_src: int) -> int:
@@ -69,8 +76,16 @@ class CrossFold:
         shape = (n, self.heads, hd)
         self.q_bias = torch.stack([ly.cq.bias.float() for ly in dec.layers]).view(*shape, 1)
         self.q_scale = None
+        self.wq: Any = None  # int8 only: [layers, heads, hd, d] and [layers, heads, d, hd]
+        self.wo: Any = None
         if lin.scale is not None:
             self.q_scale = torch.stack([ly.cq.scale for ly in dec.layers]).view(*shape)
+        if lin.scale is not None and STACKED:
+            self.wq = torch.empty(n, self.heads, hd, self.d, dtype=self.dtype, device=dev)
+            self.wo = torch.empty(n, self.heads, self.d, hd, dtype=self.dtype, device=dev)
+            for i, ly in enumerate(dec.layers):  # a layer at a time: no float32 copy of all
+                self.wq[i].copy_(ly.cq.w.view(self.heads, hd, self.d))
+                self.wo[i].copy_(ly.co.w.view(self.d, self.heads, hd).transpose(0, 1))
 
     @staticmethod
     def of(dec: Any, mode: bool | None, max_src: int) -> CrossFold | None:
@@ -114,6 +129,14 @@ class CrossFold:
         self.c[:, : h * p].view(layers, h, p).copy_(torch.where(on, c, float("-inf")))
         if self.q_scale is not None:
             k = (k.float() * self.q_scale[:, :, None, :]).to(self.dtype)
+        if self.wq is not None:  # all layers at once, from the bf16 copies
+            size = h * p
+            a = self.a[:, : size * d].view(layers, h, p, d)
+            a.copy_(torch.matmul(k, self.wq))
+            v = cross_cache[:, 1, 0, :, :p].transpose(2, 3)  # [layers, h, hd, p]
+            n = self.n[:, : d * size].view(layers, d, h, p)
+            n.copy_(torch.matmul(self.wo, v).transpose(1, 2))
+            return
         for i, ly in enumerate(self.dec.layers):
             a, _, n = self._views(i, p)
             torch.bmm(k[i], ly.cq.w.view(h, hd, d).to(self.dtype), out=a.view(h, p, d))
@@ -121,13 +144,13 @@ class CrossFold:
             v = cross_cache[i, 1, 0, :, :p].transpose(1, 2)
             n.view(d, h, p).copy_(torch.bmm(wo, v).transpose(0, 1))
 
-    def attend(self, i: int, n_src: int, ly: Any) -> None:
-        """Layer i's cross-attention added into the decoder's residual stream."""
+    def attend(self, i: int, n_src: int, ly: Any, x: Any) -> None:
+        """Layer i's cross-attention added into the residual stream x."""
         dec = self.dec
         p = fold_len(n_src)
         a, c, n = self._views(i, p)
         scores = self.scores[: self.heads * p]
-        dec.ops.gemv(a, dec.x, scores, scale=self.s[: len(scores)], bias=c, ln=ly.ln2, **dec.extra)
+        dec.ops.gemv(a, x, scores, scale=self.s[: len(scores)], bias=c, ln=ly.ln2, **dec.extra)
         dec.ops.gemv(
-            n, scores, dec.x, scale=ly.co.scale, bias=ly.co.bias, add=True, softmax=p, **dec.extra
+            n, scores, x, scale=ly.co.scale, bias=ly.co.bias, add=True, softmax=p, **dec.extra
         )

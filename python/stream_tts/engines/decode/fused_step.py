@@ -1,13 +1,19 @@
-"""NLLB decoder step as seven or eight fused launches per layer (kernels.py), int8 weights
+"""NLLB decoder step as four to eight fused launches per layer (kernels.py), int8 weights
 optional.
 
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
-the cache; self-attention; out-proj added into the residual stream; cross-attention (two
-launches folded, cross_fold.py, or three: query with its LayerNorm, attention, out-proj added);
-fc1 with LayerNorm and ReLU; fc2 added. Then the final LayerNorm (one small launch: the output
-layer's ~16k programs would each compute its statistics again) and the output layer. The
-residual stream is float32 (transformers keeps it in the model's dtype; float32 on CPU, where
-both compute the same thing).
+the cache; self-attention and its out-proj added into the residual stream (one launch with
+FUSE_ATTN_OUT, else two); cross-attention (two launches folded, cross_fold.py, or three: query
+with its LayerNorm, attention, out-proj added); the FFN (one launch with FUSE_FFN: LayerNorm,
+fc1, ReLU, fc2 and the residual add; else fc1 with LayerNorm and ReLU, then fc2 added). Then
+the final LayerNorm (one small launch: the output layer's ~16k programs would each compute its
+statistics again) and the output layer. The residual stream is float32 (transformers keeps it
+in the model's dtype; float32 on CPU, where both compute the same thing).
+
+The fused FFN reads the residual (its LayerNorm) in every program while adding into it, so it
+adds into a second vector instead: the residual alternates between two vectors, layer by layer,
+and each layer's QKV launch clears the one the layer's FFN will add into (the one the previous
+FFN read, which no launch reads any more).
 
 The output layer may keep only some rows of the vocabulary (`head_ids`, a script head): the
 logits are then those rows' scores, in `head_ids` order.
@@ -23,6 +29,12 @@ from stream_tts.engines.decode.cross_fold import CrossFold
 from stream_tts.engines.decode.quant import quantize_rows
 
 WEIGHTS = ("bf16", "int8")  # bf16: the model's own dtype (float32 on CPU)
+# Fusions, read as a FusedDecoder is built. Off: on an H200 (NLLB-3.3B, benches/results/
+# 2026-11-30-h200-nllb-fused-ffn.md) the one-launch FFN took 41-48 µs against 20-25 µs for
+# fc1 + fc2 (int8 step 1.13 -> 1.83 ms), and attention + out-proj 7.8 µs against 2.5 + 4.1
+# (int8 step +0.04 ms, bf16 -0.01 ms).
+FUSE_FFN = False
+FUSE_ATTN_OUT = False
 
 
 @dataclass
@@ -37,6 +49,15 @@ class Linear:
             q, s = quantize_rows(w)
             return Linear(q, s, bias)
         return Linear(w.contiguous(), None, bias)
+
+    @staticmethod
+    def transposed(w: Any, bias: Any, int8: bool) -> Linear:
+        """w [N, K] stored as [K, N] (the fused FFN's fc2); int8 scales stay per row of w,
+        i.e. per column of the stored matrix."""
+        if int8:
+            q, s = quantize_rows(w)
+            return Linear(q.t().contiguous(), s, bias)
+        return Linear(w.t().contiguous(), None, bias)
 
     @property
     def nbytes(self) -> int:
@@ -53,7 +74,7 @@ class Layer:
     co: Linear
     ln3: tuple[Any, Any, float]
     fc1: Linear
-    fc2: Linear
+    fc2: Linear  # stored transposed ([ffn, d]) when the FFN is one launch
 
 
 def ln_args(mod: Any) -> tuple[Any, Any, float]:
@@ -97,6 +118,8 @@ class FusedDecoder:
             raise ValueError(f"unknown NLLB weights {weights!r}; use one of {', '.join(WEIGHTS)}")
         int8 = weights == "int8"
         self.ops = ops if ops is not None else torch_ops
+        self.fuse_ffn, self.fuse_attn_out = FUSE_FFN, FUSE_ATTN_OUT
+        fc2 = Linear.transposed if self.fuse_ffn else Linear.of
         self.layers = [
             Layer(
                 ln1=ln_args(lyr.self_attn_layer_norm),
@@ -109,10 +132,14 @@ class FusedDecoder:
                 ),
                 ln3=ln_args(lyr.final_layer_norm),
                 fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, int8),
-                fc2=Linear.of(lyr.fc2.weight, lyr.fc2.bias, int8),
+                fc2=fc2(lyr.fc2.weight, lyr.fc2.bias, int8),
             )
             for lyr, (w, b) in zip(dec.layers, self_qkv, strict=True)
         ]
+        if self.fuse_ffn and not int8 and lm_head.device.type == "cuda":
+            # The model's fc2 becomes a view of the transposed copy: one copy of its weights.
+            for lyr, ly in zip(dec.layers, self.layers, strict=True):
+                lyr.fc2.weight.data = ly.fc2.w.t()
         self.final_ln = ln_args(dec.layer_norm)
         rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
         self.head = Linear.of(rows, None, int8)
@@ -125,13 +152,20 @@ class FusedDecoder:
         d = lm_head.shape[1]
         dev = lm_head.device
         f32 = torch.float32
-        self.x = torch.zeros(d, dtype=f32, device=dev)  # the residual stream
+        self.x = torch.zeros(d, dtype=f32, device=dev)  # the residual stream (embed's)
+        # With the fused FFN, layer i's residual is xs[i % 2] (see the module's docstring).
+        self.xs = [self.x, torch.zeros(d, dtype=f32, device=dev) if self.fuse_ffn else self.x]
         self.xn = torch.zeros(d, dtype=f32, device=dev)  # its final LayerNorm
         self.q = torch.zeros(d, dtype=f32, device=dev)
         self.a = torch.zeros(d, dtype=f32, device=dev)
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
         self.logits = torch.zeros(self.head.w.shape[0], dtype=f32, device=dev)
         self.fold = CrossFold.of(self, cross_fold, max_src)
+        # The fused FFN's partial sums per program group (kernels only).
+        self.ffn_extra: dict[str, Any] = {}
+        if self.fuse_ffn and hasattr(self.ops, "ffn_scratch"):
+            scratch = self.ops.ffn_scratch(self.h.shape[0], d, dev)
+            self.ffn_extra = {"scratch": scratch}
 
     def nbytes(self, n_src: int) -> int:
         """Weight bytes one step reads for a source of `n_src` (padded) tokens (LayerNorms and
@@ -152,20 +186,42 @@ class FusedDecoder:
     ) -> None:  # fmt: skip
         """Decoder layer i on the residual stream self.x (arguments as in step)."""
         ops, ly = self.ops, self.layers[i]
-        x, q, a = self.x, self.q, self.a
+        x, nxt = self.xs[i % 2], self.xs[(i + 1) % 2]
+        q, a = self.q, self.a
         cache = self_cache[i, :, 0]
-        self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, self_cache.shape[-1]))
-        ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
-        self._gemv(ly.out, a, x, add=True)
+        # Clearing `nxt` here is safe: the FFN before, which read it, has finished (PDL waits
+        # on the whole previous launch), and nothing in this layer reads it.
+        zero = {"zero": nxt} if self.fuse_ffn else {}
+        self._gemv(ly.qkv, x, q, ln=ly.ln1, kv=(cache, pos, self_cache.shape[-1]), **zero)
+        if self.fuse_attn_out:
+            out = ly.out
+            ops.attend_out(
+                q, cache[0], cache[1], out.w, x, pos=pos, n=n_self, scale=out.scale,
+                bias=out.bias, **self.extra,
+            )  # fmt: skip
+        else:
+            ops.attend(q, cache[0], cache[1], a, pos=pos, n=n_self)
+            self._gemv(ly.out, a, x, add=True)
         if self.fold is not None and self.fold.folds(n_src):
-            self.fold.attend(i, n_src, ly)
+            self.fold.attend(i, n_src, ly, x)
         else:
             self._gemv(ly.cq, x, q, ln=ly.ln2)
             cross = cross_cache[i, :, 0]
             ops.attend(q, cross[0], cross[1], a, keep=src_keep, n=n_src)
             self._gemv(ly.co, a, x, add=True)
-        self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
-        self._gemv(ly.fc2, self.h, x, add=True)
+        if self.fuse_ffn:
+            fc1, fc2 = ly.fc1, ly.fc2
+            fc1_args = (fc1.w, fc1.scale, fc1.bias)
+            fc2_args = (fc2.w, fc2.scale, fc2.bias)
+            ops.ffn(x, nxt, ly.ln3, fc1_args, fc2_args, **self.ffn_extra, **self.extra)
+        else:
+            self._gemv(ly.fc1, x, self.h, ln=ly.ln3, relu=True)
+            self._gemv(ly.fc2, self.h, x, add=True)
+
+    @property
+    def out_x(self) -> Any:
+        """The residual stream after the last layer."""
+        return self.xs[len(self.layers) % 2]
 
     def step(
         self,
@@ -189,6 +245,6 @@ class FusedDecoder:
         for i in range(len(self.layers)):
             self.layer(i, pos, self_cache, cross_cache, src_keep, n_self, n_src)
         extra = {"argmax": argmax} if argmax is not None else {}
-        self.ops.layer_norm(x, self.final_ln, self.xn)
+        self.ops.layer_norm(self.out_x, self.final_ln, self.xn)
         self._gemv(self.head, self.xn, self.logits, **extra)
         return self.logits

@@ -12,6 +12,10 @@ launchers.
   and V into a KV cache at the position held on the device (the fused QKV of self-attention).
 - `attend`: one query over a cache, per head, online softmax in float32; the self-attention
   length comes from the device position (pos + 1), so one graph serves every length.
+- `attend_out`: self-attention and its out-projection in one launch (one program per head and
+  block of output rows, each adding its head's share of W_o's product into the residual).
+- `ffn`: LayerNorm, fc1, ReLU, fc2 and the residual add in one launch (one program per block
+  of hidden units, each adding its share of fc2 into a second residual vector).
 - `layer_norm`: one vector's LayerNorm in one program, for a GEMV with very many programs (the
   output layer), where each program computing the statistics itself costs more than a launch.
 - `embed`: the decoder input, token embedding times scale plus its sinusoidal position.
@@ -67,13 +71,6 @@ PDL = not _INTERPRET and torch.cuda.is_available() and torch.cuda.get_device_cap
 # int8 -> float32 by byte permutes (PRMT + FADD, full rate) instead of I2F, which runs at a
 # quarter rate and bounds an int8 GEMV below the memory rate. Benches may switch it off.
 FAST_I8 = not _INTERPRET
-# Each GEMV loads its next weight tile before using the current one, the first before waiting
-# (PDL) on the kernel before it: a step never writes weights. EARLY_LAUNCH lets the next kernel
-# launch right after that wait, so its programs load their first tile while this one streams.
-# Benches may switch either off.
-# Off: on an H200 (2026-11-30-h200-nllb-30ms.md) they made the NLLB-3.3B step slower.
-PREFETCH = False
-EARLY_LAUNCH = False
 
 
 @triton.jit
@@ -118,12 +115,12 @@ def _argmax_key(score, row):
 @triton.jit
 def _gemv_kernel(
     w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr,
-    best_ptr, excl,
+    best_ptr, excl, zero_ptr,
     N, K, eps, kv_start, kv_half_stride, kv_head_stride,
     HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SEG: tl.constexpr, SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    USE_PDL: tl.constexpr, FAST: tl.constexpr, PREFETCH: tl.constexpr, EARLY: tl.constexpr,
+    ZERO: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -135,16 +132,13 @@ def _gemv_kernel(
     k_lo = pid_k * per_split
     k_hi = tl.minimum(k_lo + per_split, K)
     w_rows = w_ptr + rows.to(tl.int64)[:, None] * K
-    if PREFETCH:  # weights only: nothing the kernels before this one write
-        c = k_lo + cols0
-        w_next = tl.load(
-            w_rows + c[None, :], mask=row_ok[:, None] & (c < k_hi)[None, :], other=0,
-            eviction_policy="evict_first",
-        )  # fmt: skip
     if USE_PDL:
         tl.extra.cuda.gdc_wait()
-        if EARLY:
-            tl.extra.cuda.gdc_launch_dependents()
+    if ZERO:  # a K-long float32 vector cleared by one program (see `gemv`'s `zero`)
+        if (pid_n == 0) & (pid_k == 0):
+            for k0 in range(0, K, BLOCK_K):
+                c = k0 + cols0
+                tl.store(zero_ptr + c, tl.zeros([BLOCK_K], dtype=tl.float32), mask=c < K)
     mean = 0.0
     rstd = 1.0
     if HAS_LN:
@@ -177,21 +171,13 @@ def _gemv_kernel(
             g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
             xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
-        if PREFETCH:  # the next tile's load goes out before this one is used
-            wv = w_next
-            cn = c + BLOCK_K
-            w_next = tl.load(
-                w_rows + cn[None, :], mask=row_ok[:, None] & (cn < k_hi)[None, :], other=0,
-                eviction_policy="evict_first",
-            )  # fmt: skip
-        else:
-            w_ok = row_ok[:, None] & c_ok[None, :]
-            wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        w_ok = row_ok[:, None] & c_ok[None, :]
+        wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
         if FAST:
             acc += _i8_to_f32(wv) * xv[None, :]
         else:
             acc += wv.to(tl.float32) * xv[None, :]
-    if USE_PDL and not EARLY:
+    if USE_PDL:
         tl.extra.cuda.gdc_launch_dependents()
     y = tl.sum(acc, axis=1)
     if HAS_SCALE:
@@ -239,6 +225,7 @@ def gemv(
     kv: tuple[Any, Any, int] | None = None,
     argmax: tuple[Any, int] | None = None,
     softmax: int = 0,
+    zero: Any = None,
     config: GemvConfig | None = None,
 ) -> None:
     """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
@@ -251,7 +238,9 @@ def gemv(
     (best, excl): the packed key (score, row) of the best row other than `excl` is max-ed into
     best (int64 [1], reset by `choose`); plain outputs only. `softmax`: a power of two S that
     divides K: x is scores, and each run of S of them goes through a softmax first (the
-    folded cross-attention's per-head weights; -inf scores get weight 0).
+    folded cross-attention's per-head weights; -inf scores get weight 0). `zero`: a float32
+    vector of K entries that one program clears after the PDL wait (the fused FFN's next
+    target, see `ffn`); it must not be x, out, or anything else this launch reads.
     """
     n, k = w.shape
     int8 = w.dtype == torch.int8
@@ -284,24 +273,22 @@ def gemv(
         w, scale if scale is not None else dummy, x,
         ln[0] if ln else dummy, ln[1] if ln else dummy,
         bias if bias is not None else dummy, out, cache, pos, best, excl,
-        n, k, float(ln[2]) if ln else 0.0, kv_start, half_stride, head_stride,
+        zero if zero is not None else dummy, n, k, float(ln[2]) if ln else 0.0, kv_start,
+        half_stride, head_stride,
         HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
         ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
         SEG=softmax, SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
-        USE_PDL=PDL, FAST=FAST_I8 and int8, PREFETCH=PREFETCH, EARLY=EARLY_LAUNCH,
+        ZERO=zero is not None, USE_PDL=PDL, FAST=FAST_I8 and int8,
         num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 
 
 @triton.jit
-def _attend_kernel(
-    q_ptr, k_ptr, v_ptr, keep_ptr, out_ptr, pos_ptr, T, head_stride, sm_scale,
-    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr, USE_PDL: tl.constexpr,
+def _one_head(
+    q_ptr, k_ptr, v_ptr, keep_ptr, pos_ptr, h, T, head_stride, sm_scale,
+    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr,
 ):  # fmt: skip
-    if USE_PDL:
-        tl.extra.cuda.gdc_wait()
-        tl.extra.cuda.gdc_launch_dependents()
-    h = tl.program_id(0)
+    # Head h's attention output [HD], float32: online softmax over blocks of BLOCK_T keys.
     d = tl.arange(0, HD)
     q = tl.load(q_ptr + h * HD + d).to(tl.float32) * sm_scale
     if CAUSAL:
@@ -327,7 +314,22 @@ def _attend_kernel(
         den = den * alpha + tl.sum(p, axis=0)
         acc = acc * alpha + tl.sum(p[:, None] * vv, axis=0)
         m = m_new
-    tl.store(out_ptr + h * HD + d, acc / den)
+    return acc / den
+
+
+@triton.jit
+def _attend_kernel(
+    q_ptr, k_ptr, v_ptr, keep_ptr, out_ptr, pos_ptr, T, head_stride, sm_scale,
+    CAUSAL: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr, USE_PDL: tl.constexpr,
+):  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+    h = tl.program_id(0)
+    a = _one_head(
+        q_ptr, k_ptr, v_ptr, keep_ptr, pos_ptr, h, T, head_stride, sm_scale, CAUSAL, HD, BLOCK_T
+    )  # fmt: skip
+    tl.store(out_ptr + h * HD + tl.arange(0, HD), a)
 
 
 def attend(
@@ -353,6 +355,241 @@ def attend(
         q, k, v, keep if keep is not None else dummy, out, pos if causal else dummy,
         n, k.stride(0), 1.0 / math.sqrt(hd),
         CAUSAL=causal, HD=hd, BLOCK_T=block_t, USE_PDL=PDL, num_warps=4, launch_pdl=PDL,
+    )  # fmt: skip
+
+
+# Rows of W_o per program of `attend_out` (with one head's columns: heads * d / ROWS programs).
+ATTN_OUT_ROWS = 128
+ATTN_OUT_EARLY_W = True  # its weight tile loads before the PDL wait (benches may switch it)
+
+
+@triton.jit
+def _attend_out_kernel(
+    q_ptr, k_ptr, v_ptr, pos_ptr, w_ptr, scale_ptr, bias_ptr, out_ptr, N, K, head_stride,
+    sm_scale,
+    HAS_SCALE: tl.constexpr, HAS_BIAS: tl.constexpr, HD: tl.constexpr, BLOCK_T: tl.constexpr,
+    BLOCK_R: tl.constexpr, EARLY_W: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
+):  # fmt: skip
+    h = tl.program_id(0)
+    rows = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
+    row_ok = rows < N
+    cols = h * HD + tl.arange(0, HD)
+    w_offs = rows.to(tl.int64)[:, None] * K + cols[None, :]
+    if EARLY_W:  # a step never writes weights: the tile may load before the wait
+        wv = tl.load(w_ptr + w_offs, mask=row_ok[:, None], other=0, eviction_policy="evict_first")
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+    if not EARLY_W:
+        wv = tl.load(w_ptr + w_offs, mask=row_ok[:, None], other=0, eviction_policy="evict_first")
+    # Every program of head h computes its attention (a few keys of one head: cheaper than
+    # another launch); only `out` is written, and no program reads it.
+    a = _one_head(
+        q_ptr, k_ptr, v_ptr, q_ptr, pos_ptr, h, 0, head_stride, sm_scale, True, HD, BLOCK_T
+    )  # fmt: skip
+    if USE_PDL:
+        tl.extra.cuda.gdc_launch_dependents()
+    if FAST:
+        y = tl.sum(_i8_to_f32(wv) * a[None, :], axis=1)
+    else:
+        y = tl.sum(wv.to(tl.float32) * a[None, :], axis=1)
+    if HAS_SCALE:  # per row of W_o: it scales this head's part of the row as it does the sum
+        y = y * tl.load(scale_ptr + rows, mask=row_ok, other=0.0)
+    if HAS_BIAS:
+        if h == 0:
+            y = y + tl.load(bias_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    tl.atomic_add(out_ptr + rows, y, mask=row_ok, sem="relaxed")
+
+
+def attend_out(
+    q: Any,
+    k: Any,
+    v: Any,
+    w: Any,
+    out: Any,
+    *,
+    pos: Any,
+    n: int = 0,
+    scale: Any = None,
+    bias: Any = None,
+    block_t: int = 32,
+) -> None:
+    """Self-attention and its out-projection in one launch: out += w @ attend(q, k, v, pos)
+    (+ bias), with attend's q, k, v, pos (`n` unused: the length is pos + 1 on the device) and
+    w [N, heads * hd] (int8 with `scale` per row). One program per head and ATTN_OUT_ROWS
+    rows: the out-projection split over K by head, the heads' parts added into out atomically."""
+    heads, _, hd = k.shape
+    d = w.shape[0]
+    if w.shape[1] != heads * hd:
+        raise ValueError("attend_out: w's columns are the heads' outputs")
+    block_r = min(ATTN_OUT_ROWS, triton.next_power_of_2(d))
+    int8 = w.dtype == torch.int8
+    _attend_out_kernel[(heads, triton.cdiv(d, block_r))](
+        q, k, v, pos, w, scale if scale is not None else q, bias if bias is not None else q, out,
+        d, w.shape[1], k.stride(0), 1.0 / math.sqrt(hd),
+        HAS_SCALE=scale is not None, HAS_BIAS=bias is not None, HD=hd, BLOCK_T=block_t,
+        BLOCK_R=block_r, EARLY_W=ATTN_OUT_EARLY_W, USE_PDL=PDL, FAST=FAST_I8 and int8,
+        num_warps=8 if block_r * hd >= 8192 else 4, launch_pdl=PDL,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FfnConfig:
+    block_h: int  # hidden units per program
+    block_k: int  # fc1: input elements per loop iteration
+    block_o: int  # fc2: output elements per loop iteration
+    warps: int
+    group: int = 1  # programs whose fc2 shares are summed before the atomic adds (see ffn)
+    stagger: bool = False  # each program starts fc2's output blocks at its own
+
+
+FFN_CONFIG = FfnConfig(block_h=32, block_k=512, block_o=512, warps=8)  # benches may replace it
+FFN_ATOMIC = True  # benches only: False stores instead of adding (a wrong sum), to time the adds
+
+
+@triton.jit
+def _ffn_kernel(
+    x_ptr, out_ptr, ln_w_ptr, ln_b_ptr, w1_ptr, s1_ptr, b1_ptr, w2_ptr, s2_ptr, b2_ptr,
+    part_ptr, count_ptr, D, H, eps,
+    HAS_SCALE: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_K: tl.constexpr,
+    BLOCK_O: tl.constexpr, GROUP: tl.constexpr, STAGGER: tl.constexpr, ATOMIC: tl.constexpr,
+    USE_PDL: tl.constexpr, FAST: tl.constexpr,
+):  # fmt: skip
+    pid = tl.program_id(0)
+    hid = pid * BLOCK_H + tl.arange(0, BLOCK_H)
+    h_ok = hid < H
+    cols0 = tl.arange(0, BLOCK_K)
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()
+    acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
+    for k0 in range(0, D, BLOCK_K):
+        c = k0 + cols0
+        acc1 += tl.load(x_ptr + c, mask=c < D, other=0.0)
+    mean = tl.sum(acc1, axis=0) / D
+    acc2 = tl.zeros([BLOCK_K], dtype=tl.float32)
+    for k0 in range(0, D, BLOCK_K):
+        c = k0 + cols0
+        xv = tl.where(c < D, tl.load(x_ptr + c, mask=c < D, other=0.0) - mean, 0.0)
+        acc2 += xv * xv
+    rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / D + eps)
+    # fc1: this program's hidden units, h = relu(s1 * (W1[hid] . LN(x)) + b1)
+    w1_rows = w1_ptr + hid.to(tl.int64)[:, None] * D
+    acc = tl.zeros([BLOCK_H, BLOCK_K], dtype=tl.float32)
+    for k0 in range(0, D, BLOCK_K):
+        c = k0 + cols0
+        c_ok = c < D
+        xv = tl.load(x_ptr + c, mask=c_ok, other=0.0)
+        g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
+        w_ok = h_ok[:, None] & c_ok[None, :]
+        wv = tl.load(w1_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if FAST:
+            acc += _i8_to_f32(wv) * xv[None, :]
+        else:
+            acc += wv.to(tl.float32) * xv[None, :]
+    if USE_PDL:
+        tl.extra.cuda.gdc_launch_dependents()
+    h = tl.sum(acc, axis=1)
+    if HAS_SCALE:
+        h = h * tl.load(s1_ptr + hid, mask=h_ok, other=0.0)
+    h = h + tl.load(b1_ptr + hid, mask=h_ok, other=0.0).to(tl.float32)
+    h = tl.where(h_ok, tl.maximum(h, 0.0), 0.0)
+    # fc2 over this program's share of K: W2 is stored transposed ([H, D]), so its rows for
+    # these hidden units are contiguous; each output gets this share's partial sum.
+    w2_rows = w2_ptr + hid.to(tl.int64)[:, None] * D
+    outs0 = tl.arange(0, BLOCK_O)
+    n_blocks = tl.cdiv(D, BLOCK_O)
+    for i in range(0, n_blocks):
+        if STAGGER:  # programs start at different outputs: fewer adds to one address at once
+            o = ((i + pid) % n_blocks) * BLOCK_O + outs0
+        else:
+            o = i * BLOCK_O + outs0
+        o_ok = o < D
+        w_ok = h_ok[:, None] & o_ok[None, :]
+        wv = tl.load(w2_rows + o[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if FAST:
+            y = tl.sum(_i8_to_f32(wv) * h[:, None], axis=0)
+        else:
+            y = tl.sum(wv.to(tl.float32) * h[:, None], axis=0)
+        if HAS_SCALE:  # W2's scale is per output (its original row): it scales each partial
+            y = y * tl.load(s2_ptr + o, mask=o_ok, other=0.0)
+        if pid == 0:  # the residual and fc2's bias, once
+            y += tl.load(x_ptr + o, mask=o_ok, other=0.0)
+            y += tl.load(b2_ptr + o, mask=o_ok, other=0.0).to(tl.float32)
+        if GROUP > 1:
+            tl.store(part_ptr + pid * D + o, y, mask=o_ok)
+        elif ATOMIC:
+            tl.atomic_add(out_ptr + o, y, mask=o_ok, sem="relaxed")
+        else:
+            tl.store(out_ptr + o, y, mask=o_ok)
+    if GROUP > 1:
+        # The last program of each group to finish sums the group's shares and adds them:
+        # GROUP times fewer atomic adds into out. Its ticket (acq_rel, after a barrier that
+        # orders the whole program's stores) sees every share; the counter is reset for the
+        # next launch. L1 is not coherent: the shares are read from L2 (.cg).
+        tl.debug_barrier()
+        grp = pid // GROUP
+        first = grp * GROUP
+        last = tl.minimum(first + GROUP, tl.num_programs(0))  # the last group may be short
+        ticket = tl.atomic_add(count_ptr + grp, 1, sem="acq_rel")
+        if ticket == last - first - 1:
+            for o0 in range(0, D, BLOCK_O):
+                o = o0 + outs0
+                o_ok = o < D
+                tot = tl.zeros([BLOCK_O], dtype=tl.float32)
+                for j in range(first, last):
+                    tot += tl.load(part_ptr + j * D + o, mask=o_ok, other=0.0, cache_modifier=".cg")
+                tl.atomic_add(out_ptr + o, tot, mask=o_ok, sem="relaxed")
+            tl.store(count_ptr + grp, 0)
+
+
+FFN_MIN_BLOCK_H = 8  # ffn_scratch is large enough for any config with block_h >= this
+
+
+def ffn_scratch(hidden: int, d: int, device: Any) -> tuple[Any, Any]:
+    """The partial sums and group counters (zeros) `ffn` needs when config.group > 1."""
+    programs = triton.cdiv(hidden, FFN_MIN_BLOCK_H)
+    part = torch.zeros(programs * d, dtype=torch.float32, device=device)
+    return part, torch.zeros(programs, dtype=torch.int32, device=device)
+
+
+def ffn(
+    x: Any,
+    out: Any,
+    ln: tuple[Any, Any, float],
+    fc1: tuple[Any, Any, Any],
+    fc2t: tuple[Any, Any, Any],
+    *,
+    scratch: tuple[Any, Any] | None = None,
+    config: FfnConfig | None = None,
+) -> None:
+    """out += x + fc2(relu(fc1(LayerNorm(x)))) in one launch; fc1 = (w1 [H, D], scale or
+    None, bias), fc2t = (w2 transposed, [H, D], scale per output [D] or None, bias [D]); both
+    int8 with scales, or neither. x, out: float32 [D], two different vectors. `scratch`: from
+    ffn_scratch (made here if None: not while a graph is captured).
+
+    Each program owns BLOCK_H hidden units: their fc1 rows, then their share of fc2 added into
+    every output atomically (directly, or summed per group of programs first). Every program
+    reads all of x (the LayerNorm) while others add, so the sum cannot go into x itself: `out`
+    must be another vector, and zero for the residual update out = x + FFN(x) (program 0 adds
+    x and fc2's bias). FusedDecoder keeps two residual vectors and has the next layer's first
+    launch clear the one this FFN read (gemv `zero`).
+    """
+    cfg = config or FFN_CONFIG
+    hidden, d = fc1[0].shape
+    if fc2t[0].shape != (hidden, d) or x.data_ptr() == out.data_ptr():
+        raise ValueError("ffn: w2 transposed to [hidden, d], and out another vector than x")
+    if cfg.block_h < FFN_MIN_BLOCK_H:
+        raise ValueError(f"ffn: block_h of at least {FFN_MIN_BLOCK_H}")
+    part, count = scratch if scratch is not None else ffn_scratch(hidden, d, x.device)
+    int8 = fc1[0].dtype == torch.int8
+    _ffn_kernel[(triton.cdiv(hidden, cfg.block_h),)](
+        x, out, ln[0], ln[1], fc1[0], fc1[1] if int8 else x, fc1[2], fc2t[0],
+        fc2t[1] if int8 else x, fc2t[2], part, count, d, hidden, float(ln[2]),
+        HAS_SCALE=int8, BLOCK_H=cfg.block_h, BLOCK_K=min(cfg.block_k, triton.next_power_of_2(d)),
+        BLOCK_O=min(cfg.block_o, triton.next_power_of_2(d)), GROUP=cfg.group,
+        STAGGER=cfg.stagger, ATOMIC=FFN_ATOMIC, USE_PDL=PDL, FAST=FAST_I8 and int8,
+        num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 
 

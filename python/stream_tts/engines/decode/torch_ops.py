@@ -25,6 +25,7 @@ def gemv(
     add: bool = False,
     kv: tuple[Any, Any, int] | None = None,
     softmax: int = 0,
+    zero: Any = None,
     compute: Any = None,
     config: Any = None,
 ) -> None:
@@ -39,6 +40,8 @@ def gemv(
     if ln is not None:
         h = F.layer_norm(h.to(ln[0].dtype), (h.shape[-1],), ln[0], ln[1], ln[2])
     y = F.linear(h.to(dt), weight, None if bias is None else bias.to(dt)).float()
+    if zero is not None:
+        zero.zero_()
     if relu:
         y = F.relu(y)
     if gelu:
@@ -84,6 +87,54 @@ def attend(
         attn_mask=mask.view(1, 1, 1, n),
     )
     out.copy_(a.reshape(-1))
+
+
+def attend_out(
+    q: Any,
+    k: Any,
+    v: Any,
+    w: Any,
+    out: Any,
+    *,
+    pos: Any,
+    n: int = 0,
+    scale: Any = None,
+    bias: Any = None,
+    block_t: int = 0,
+    compute: Any = None,
+) -> None:
+    """As kernels.attend_out: attend, then the out-projection added into out."""
+    import torch
+
+    a = torch.empty(q.shape, dtype=torch.float32, device=q.device)
+    attend(q, k, v, a, pos=pos, n=n)
+    gemv(w, a, out, scale=scale, bias=bias, add=True, compute=compute)
+
+
+def ffn(
+    x: Any,
+    out: Any,
+    ln: tuple[Any, Any, float],
+    fc1: tuple[Any, Any, Any],
+    fc2t: tuple[Any, Any, Any],
+    *,
+    scratch: Any = None,
+    compute: Any = None,
+    config: Any = None,
+) -> None:
+    """As kernels.ffn: out += x + fc2(relu(fc1(LayerNorm(x)))), fc2's weight transposed
+    (`scratch`, the kernel's partial sums, unused)."""
+    import torch
+
+    w1, s1, b1 = fc1
+    w2t, s2, b2 = fc2t
+    h = torch.empty(w1.shape[0], dtype=torch.float32, device=x.device)
+    gemv(w1, x, h, scale=s1, bias=b1, ln=ln, relu=True, compute=compute)
+    dt = compute if compute is not None else (x.dtype if w2t.dtype == torch.int8 else w2t.dtype)
+    # W2's scales are per output: per column of the transposed weight.
+    w2 = (w2t.float() * s2[None, :]).to(dt) if s2 is not None else w2t
+    y = torch.nn.functional.linear(h.to(dt), w2.t(), None if b2 is None else b2.to(dt))
+    out.add_(x + y.float())
 
 
 def layer_norm(x: Any, ln: tuple[Any, Any, float], out: Any) -> None:
