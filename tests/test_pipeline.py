@@ -190,3 +190,26 @@ def test_input_after_idle_warms_the_engine_first(engine: PiperEngine) -> None:
     # A throwaway first chunk ran before the sentence; it was not played.
     assert rec.asked[0] == "Ready." and rec.asked[-1] == "Back after a pause."
     assert recs[0].audio_s < 2.5
+
+
+def test_text_that_comes_whole_after_idle_is_not_kept_waiting_by_a_warm_up(
+    engine: PiperEngine,
+) -> None:
+    # A transcript's text block (the daemon) or a message without deltas arrives in one read:
+    # its sentences are known at once, so a throwaway chunk first would only delay them.
+    # A long block makes the old order lose reliably: the synth thread took the warm-up
+    # while the reader was still splitting the block into sentences.
+    rec = Recording(engine)
+    text = " ".join(f"Sentence {i} came whole." for i in range(40))
+    stats = Stats(None)
+    sink = NullSink(engine.sample_rate, realtime=False)
+    pipeline = Pipeline(Settings(), engine=rec, sink=sink, stats=stats)  # type: ignore[arg-type]
+
+    def write(w: int) -> None:
+        time.sleep(1.0)  # the synth thread idles past the re-warm threshold
+        os.write(w, _assistant_line("msg_W", text))
+
+    run_fed(pipeline, write)
+    assert "Ready." not in rec.asked
+    assert rec.asked[0] == "Sentence 0 came whole."
+    assert len(stats.records) == 40

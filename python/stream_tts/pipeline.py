@@ -208,18 +208,21 @@ class Pipeline:
                 data = os.read(fd, _READ_SIZE)
                 read_at = time.monotonic()
                 idle_at = self._idle_at
-                if (
+                rewarm = (
                     self._rewarm
                     and idle_at is not None
                     and read_at - idle_at > REWARM_AFTER_S
                     and not self._warm_posted
-                ):
+                )
+                sentences = feed(data) if data else tp.finish()
+                # Only while a sentence is still being written: one that came whole (a
+                # transcript's text block) would wait behind the throwaway chunk.
+                if rewarm and not sentences:
                     self._warm_posted = True
                     self._queue.put(_WARM)
+                self._sentences(sentences, read_at)
                 if not data:
-                    self._sentences(tp.finish(), read_at)
                     break
-                self._sentences(feed(data), read_at)
                 if self._speculate:
                     guess = tp.take_guess()
                     if guess is not None:
