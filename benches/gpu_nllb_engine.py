@@ -74,6 +74,11 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--which", default="3.3b")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument(
+        "--variants",
+        default="bf16,int8-script",
+        help="comma-separated WEIGHTS[-script]: the NLLB weights, with the script head or not",
+    )
     a = ap.parse_args()
     import torch
 
@@ -89,8 +94,9 @@ def main() -> None:
     }
     text = sentences()[2]
     res["text"] = text
-    variants = {"bf16": {}, "int8-script": {"weights": "int8", "head": "script"}}
-    for name, kw in variants.items():
+    for name in a.variants.split(","):
+        weights, _, head = name.partition("-")
+        kw = {"weights": weights} | ({"head": head} if head else {})
         tr = load_nllb(NLLB_REPOS[a.which], tgt="de", loop="own", **kw)
         tr.warmup()
         res[name] = profile(tr, text, a.reps)
