@@ -5,8 +5,7 @@ thread and runs our loop there. This times each piece on its own, on full-size r
 laid out by `gpu_e2e.py models`, for bf16 and for int8 weights with the script head:
 
   engine        generate_ids(text), the whole call
-  encode        the tokenizer, as the engine calls it (tensors moved to the device)
-  ids           the ids as a Python list, from the engine's device tensors / from the tokenizer
+  source_ids    the tokenizer, as the engine calls it (a list of ids, no tensors)
   handoff       an empty call on the GPU thread and back
   loop          loop.generate(...) on the GPU thread, the engine's own arguments
   first/step    inside that: the first token (encoder, cross-attention fold, first step), then
@@ -40,12 +39,9 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     row: dict[str, Any] = {}
     tr.generate_ids(text)  # anything lazy for this length, first
     row["engine_ms"] = _median_ms(lambda: tr.generate_ids(text), reps)
-    row["encode_ms"] = _median_ms(lambda: tr._encode(text), reps)
-    enc = tr._encode(text)
-    row["ids_from_device_ms"] = _median_ms(lambda: [int(i) for i in enc["input_ids"][0]], reps)
-    row["ids_from_tokenizer_ms"] = _median_ms(lambda: list(tr.tokenizer(text)["input_ids"]), reps)
+    row["source_ids_ms"] = _median_ms(lambda: tr._source_ids(text), reps)
     row["handoff_ms"] = _median_ms(lambda: tr._gpu.call(lambda: None), reps)
-    ids = [int(i) for i in enc["input_ids"][0]]
+    ids = tr._source_ids(text)
     max_new = tr._max_new(len(ids))
     min_new = tr.generate_kwargs.get("min_new_tokens")
 
