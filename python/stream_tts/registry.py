@@ -220,7 +220,7 @@ def add_translation_arguments(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--nllb-weights",
         dest="translate.weights",
-        choices=["bf16", "int8"],
+        choices=["bf16", "int8", "int4"],
         help="bf16: the checkpoint's own weights (default); int8: the decoder and output layer "
         "quantised per row, half the bytes per token (our decode loop)",
     )
