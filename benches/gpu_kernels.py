@@ -21,7 +21,7 @@ PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` a
 layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
 the folded cross-attention's scores GEMV.
 int4 rows: "fused int4" (decoder and output layer int4, quant.quantize_int4), "+ script head",
-", int8 head" (fused_step.INT4_HEAD off) and ", plain nibble convert" (FAST_I8 off). Quantised
+" (int8 head)" (fused_step.INT4_HEAD off) and " (plain nibble convert)" (FAST_I8 off). Quantised
 paths also get teacher-forced logits on the current path's greedy tokens, compared with its
 own (KL, max |Δ log-prob|, top-1 agreement). `--int4-shapes` times the int4 GEMV shapes alone
 (int8 and int4 at their default blocks, and int4 at 9 block sizes each).
@@ -309,8 +309,8 @@ def run_model(
         (f"{head} before", {**int8, "head_ids": keep}, old),
         (head, {**int8, "head_ids": keep}, on),
         ("fused int4", int4, on),
-        ("fused int4, int8 head", int4, {**on, "INT4_HEAD": False}),
-        ("fused int4, plain nibble convert", int4, {**on, "FAST_I8": False}),
+        ("fused int4 (int8 head)", int4, {**on, "INT4_HEAD": False}),
+        ("fused int4 (plain nibble convert)", int4, {**on, "FAST_I8": False}),
         (head4, {**int4, "head_ids": keep}, on),
     ]
     if paths:
