@@ -21,10 +21,11 @@ PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` a
 layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
 the folded cross-attention's scores GEMV.
 int4 rows: "fused int4" (decoder and output layer int4, quant.quantize_int4), "+ script head",
-" (int8 head)" (fused_step.INT4_HEAD off) and " (plain nibble convert)" (FAST_I8 off). Quantised
-paths also get teacher-forced logits on the current path's greedy tokens, compared with its
-own (KL, max |Δ log-prob|, top-1 agreement). `--int4-shapes` times the int4 GEMV shapes alone
-(int8 and int4 at their default blocks, and int4 at 9 block sizes each).
+" (int8 head)" (fused_step.INT4_HEAD off), " (plain nibble convert)" (FAST_I8 off) and
+" (scale each weight)" (kernels.INT4_SCALE_EACH). Quantised paths also get teacher-forced
+logits on the current path's greedy tokens, compared with its own (KL, max |Δ log-prob|,
+top-1 agreement). `--int4-shapes` times the int4 GEMV shapes alone (int8 and int4 at their
+default blocks, int4 scaling each weight, and int4 at INT4_SWEEP's block sizes).
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -278,7 +279,7 @@ def run_model(
     # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
     mods = {
         "PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF,
-        "INT4_HEAD": FS,
+        "INT4_HEAD": FS, "INT4_SCALE_EACH": K,
     }  # fmt: skip
     on = {k: getattr(m, k) for k, m in mods.items()}
     # "before": the step as on main before this round (the int8 fold converting W_q and W_o
@@ -311,6 +312,7 @@ def run_model(
         ("fused int4", int4, on),
         ("fused int4 (int8 head)", int4, {**on, "INT4_HEAD": False}),
         ("fused int4 (plain nibble convert)", int4, {**on, "FAST_I8": False}),
+        ("fused int4 (scale each weight)", int4, {**on, "INT4_SCALE_EACH": True}),
         (head4, {**int4, "head_ids": keep}, on),
     ]
     if paths:
@@ -374,10 +376,19 @@ def divergence(ref: Any, var: Any) -> dict[str, float]:
     }
 
 
+# (block_n, block_k bytes, split_k or None for the default) tried per int4 shape. Call 1 of
+# 2026-11-30-h200-nllb-int4 tried block_n 4 / 8 / 16 x block_k 128 / 256 / 512 (the defaults
+# came from it); these are its neighbours.
+INT4_SWEEP = {
+    "store": [(16, 256, None), (32, 256, None), (16, 128, None), (8, 512, None), (32, 128, None)],
+    "add": [(4, 512, None), (4, 1024, None), (8, 512, None), (2, 512, None), (4, 512, 4)],
+}
+
+
 def int4_shapes(model: Any) -> list[dict[str, Any]]:
     """The int4 GEMVs alone with their step epilogues, cycling through >= COLD_BYTES of
-    copies: int8 and int4 at their default blocks, then int4 at 9 (block_n, block_k bytes)
-    with the default split and warps."""
+    copies: int8 and int4 at their default blocks, then int4 at the INT4_SWEEP blocks (warps
+    by gemv_config's rule)."""
     import torch
 
     from stream_tts.engines.decode import kernels as K
@@ -423,18 +434,18 @@ def int4_shapes(model: Any) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi}
         row["int8_us"] = us(q8)
         row["int4_us"] = us(q4)
+        K.INT4_SCALE_EACH = True
+        row["int4_scale_each_us"] = us(q4)
+        K.INT4_SCALE_EACH = False
         dflt = K.gemv_config(n, k, int8=False, residual=kw["add"], int4=True)
         row["int4_default"] = str(dflt)
         sweep = {}
-        for bn in (4, 8, 16):
-            for bk in (128, 256, 512):
-                c = K.gemv_config(n, k, int8=False, residual=kw["add"], int4=True)
-                per = bn * bk * 2
-                c = K.GemvConfig(bn, bk, c.split_k, min(8, max(4, per // 2048)))
-                try:
-                    sweep[f"block_n={bn} block_k={bk} split={c.split_k}"] = us(q4, c)
-                except Exception as e:  # a config that does not compile: say so, go on
-                    sweep[f"block_n={bn} block_k={bk}"] = repr(e)[:80]
+        for bn, bk, sp in INT4_SWEEP["add" if kw["add"] else "store"]:
+            c = K.GemvConfig(bn, bk, sp or dflt.split_k, min(8, max(4, bn * bk * 2 // 2048)))
+            try:
+                sweep[f"block_n={bn} block_k={bk} split={c.split_k}"] = us(q4, c)
+            except Exception as e:  # a config that does not compile: say so, go on
+                sweep[f"block_n={bn} block_k={bk}"] = repr(e)[:80]
         row["int4_sweep_us"] = sweep
         row["int4_kernel"] = compiled(K._gemv_kernel)[-1:]
         print(row, flush=True)
@@ -583,7 +594,11 @@ def markdown(res: dict[str, Any]) -> str:
                 f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
                 f"{row['translate_ms']:.1f} | {row['encoder_ms']:.2f} | {same} | {layer} |"
             )
-        forced = [(n, r["vs_current_forced"]) for n, r in m.items() if "vs_current_forced" in r]
+        forced = [
+            (n, r["vs_current_forced"])
+            for n, r in m.items()
+            if isinstance(r, dict) and "vs_current_forced" in r
+        ]
         if forced:
             lines += [
                 "",
