@@ -21,11 +21,11 @@ PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` a
 layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
 the folded cross-attention's scores GEMV.
 int4 rows: "fused int4" (decoder and output layer int4, quant.quantize_int4), "+ script head",
-" (int8 head)" (fused_step.INT4_HEAD off), " (plain nibble convert)" (FAST_I8 off) and
-" (scale each weight)" (kernels.INT4_SCALE_EACH). Quantised paths also get teacher-forced
+" (int8 head)" (fused_step.INT4_HEAD off) and " (plain nibble convert)" (FAST_I8 off).
+Quantised paths also get teacher-forced
 logits on the current path's greedy tokens, compared with its own (KL, max |Δ log-prob|,
 top-1 agreement). `--int4-shapes` times the int4 GEMV shapes alone (int8 and int4 at their
-default blocks, int4 scaling each weight, and int4 at INT4_SWEEP's block sizes).
+default blocks, and int4 at INT4_SWEEP's block sizes).
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -279,7 +279,7 @@ def run_model(
     # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
     mods = {
         "PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF,
-        "INT4_HEAD": FS, "INT4_SCALE_EACH": K,
+        "INT4_HEAD": FS,
     }  # fmt: skip
     on = {k: getattr(m, k) for k, m in mods.items()}
     # "before": the step as on main before this round (the int8 fold converting W_q and W_o
@@ -312,7 +312,6 @@ def run_model(
         ("fused int4", int4, on),
         ("fused int4 (int8 head)", int4, {**on, "INT4_HEAD": False}),
         ("fused int4 (plain nibble convert)", int4, {**on, "FAST_I8": False}),
-        ("fused int4 (scale each weight)", int4, {**on, "INT4_SCALE_EACH": True}),
         (head4, {**int4, "head_ids": keep}, on),
     ]
     if paths:
@@ -434,9 +433,6 @@ def int4_shapes(model: Any) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi}
         row["int8_us"] = us(q8)
         row["int4_us"] = us(q4)
-        K.INT4_SCALE_EACH = True
-        row["int4_scale_each_us"] = us(q4)
-        K.INT4_SCALE_EACH = False
         dflt = K.gemv_config(n, k, int8=False, residual=kw["add"], int4=True)
         row["int4_default"] = str(dflt)
         sweep = {}

@@ -82,9 +82,6 @@ PDL = not _INTERPRET and torch.cuda.is_available() and torch.cuda.get_device_cap
 # int8 -> float32 by byte permutes (PRMT + FADD, full rate) instead of I2F, which runs at a
 # quarter rate and bounds an int8 GEMV below the memory rate. Benches may switch it off.
 FAST_I8 = not _INTERPRET
-# int4: scale every weight by its group's scale instead of each group's partial sum (one
-# multiply a weight against a reduction per group and chunk). Benches may switch it on.
-INT4_SCALE_EACH = False
 
 
 @triton.jit
@@ -183,8 +180,7 @@ def _gemv_kernel(
     w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr,
     best_ptr, excl, zero_ptr,
     N, K, KW, NGR, eps, kv_start, kv_half_stride, kv_head_stride,
-    INT4: tl.constexpr, GROUP: tl.constexpr, GS: tl.constexpr, EACH: tl.constexpr,
-    HAS_SCALE: tl.constexpr,
+    INT4: tl.constexpr, GROUP: tl.constexpr, GS: tl.constexpr, HAS_SCALE: tl.constexpr,
     HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SEG: tl.constexpr, SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
@@ -226,7 +222,7 @@ def _gemv_kernel(
     if INT4:
         y = _int4_sum(
             w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, rows, row_ok, k_lo, k_hi, KW, NGR,
-            mean, rstd, HAS_LN, GROUP, GS, BLOCK_N, BLOCK_K, FAST, EACH,
+            mean, rstd, HAS_LN, GROUP, GS, BLOCK_N, BLOCK_K, FAST,
         )  # fmt: skip
     else:
         y = _dense_sum(
@@ -303,7 +299,7 @@ def _dense_sum(
 def _int4_sum(
     w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, rows, row_ok, k_lo, k_hi, KW, NGR, mean, rstd,
     HAS_LN: tl.constexpr, GROUP: tl.constexpr, GS: tl.constexpr, BLOCK_N: tl.constexpr,
-    BLOCK_K: tl.constexpr, FAST: tl.constexpr, EACH: tl.constexpr,
+    BLOCK_K: tl.constexpr, FAST: tl.constexpr,
 ):  # fmt: skip
     # Packed int4 rows (quant.quantize_int4): bytes [k0, k0 + BLOCK_K) hold inputs k0.. in their
     # low nibbles and KW + k0.. in their high ones. The tile is [BLOCK_N, NG, GS], GS inputs of
@@ -314,10 +310,7 @@ def _int4_sum(
     c2 = j[:, None] * GS + tl.arange(0, GS)[None, :]  # [NG, GS] byte offsets in a chunk
     w_rows = w_ptr + rows.to(tl.int64)[:, None, None] * KW
     s_rows = scale_ptr + rows.to(tl.int64)[:, None] * NGR
-    if EACH:
-        acc3 = tl.zeros([BLOCK_N, NG, GS], dtype=tl.float32)
-    else:
-        acc = tl.zeros([BLOCK_N, NG], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_N, NG], dtype=tl.float32)
     for k0 in range(k_lo, k_hi, BLOCK_K):
         c = k0 + c2
         c_ok = c < k_hi
@@ -343,14 +336,7 @@ def _int4_sum(
         s_ok = row_ok[:, None] & (k0 + j * GS < k_hi)[None, :]
         sl = tl.load(s_rows + g[None, :], mask=s_ok, other=0.0).to(tl.float32)
         sh = tl.load(s_rows + (KW // GROUP + g)[None, :], mask=s_ok, other=0.0).to(tl.float32)
-        if EACH:  # benches: every weight scaled, one reduction at the end
-            acc3 += lo * sl[:, :, None] * xl[None, :, :] + hi * sh[:, :, None] * xh[None, :, :]
-        else:
-            acc += (
-                tl.sum(lo * xl[None, :, :], axis=2) * sl + tl.sum(hi * xh[None, :, :], axis=2) * sh
-            )
-    if EACH:
-        return tl.sum(tl.sum(acc3, axis=2), axis=1)
+        acc += tl.sum(lo * xl[None, :, :], axis=2) * sl + tl.sum(hi * xh[None, :, :], axis=2) * sh
     return tl.sum(acc, axis=1)
 
 
@@ -434,7 +420,7 @@ def gemv(
         bias if bias is not None else dummy, out, cache, pos, best, excl,
         zero if zero is not None else dummy, n, k, kw, n_groups, float(ln[2]) if ln else 0.0,
         kv_start, half_stride, head_stride,
-        INT4=int4, GROUP=group, GS=min(group, block_k), EACH=INT4_SCALE_EACH,
+        INT4=int4, GROUP=group, GS=min(group, block_k),
         HAS_SCALE=scale is not None and not int4, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
         ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
         SEG=softmax, SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
