@@ -1,7 +1,7 @@
 """NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
 
     python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep] [--sweep-fused]
-        [--paths 'fused bf16,fused int8'] [--no-shapes]
+        [--paths 'fused bf16,fused int8'] [--no-shapes] [--int4-shapes]
 
 Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
 real shapes (tests/gpu_models.py; no checkpoint, no tokenizer: the source is 20 fixed ids). For
@@ -20,6 +20,12 @@ fused_step.FUSE_FFN, FUSE_ATTN_OUT: off by default, slower). Fused variants also
 PDL, without the fold, and int8 with the plain I2F conversion. `--sweep-fused` also times one
 layer with other block sizes of the two fused kernels (on the "+ ffn + attn-out" paths) and of
 the folded cross-attention's scores GEMV.
+int4 rows: "fused int4" (decoder and output layer int4, quant.quantize_int4), "+ script head",
+" (int8 head)" (fused_step.INT4_HEAD off) and " (plain nibble convert)" (FAST_I8 off).
+Quantised paths also get teacher-forced
+logits on the current path's greedy tokens, compared with its own (KL, max |Δ log-prob|,
+top-1 agreement). `--int4-shapes` times the int4 GEMV shapes alone (int8 and int4 at their
+default blocks, and int4 at INT4_SWEEP's block sizes).
 Then each GEMV shape alone, cycling through >= 256 MB of distinct copies of its weight in one
 graph (so it reads HBM as a step does, not the L2): torch (cuBLAS), our kernel in bf16 and
 int8, with and without its epilogue, against bytes / the copy rate measured here. `--sweep`
@@ -271,7 +277,10 @@ def run_model(
 
     # (name, loop options, switches) - the switches as the loop is built and its graphs are
     # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
-    mods = {"PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF}
+    mods = {
+        "PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF,
+        "INT4_HEAD": FS,
+    }  # fmt: skip
     on = {k: getattr(m, k) for k, m in mods.items()}
     # "before": the step as on main before this round (the int8 fold converting W_q and W_o
     # every sentence); "+ ffn", "+ attn-out": the fusions, off by default (slower).
@@ -279,8 +288,10 @@ def run_model(
     ffn, att = {"FUSE_FFN": True}, {"FUSE_ATTN_OUT": True}
     nofold = {"cross_fold": False}
     int8 = {"weights": "int8"}
+    int4 = {"weights": "int4"}
     bf16 = {"fused": True}
     head = f"fused int8 + script head ({len(keep) / vocab:.0%} rows)"
+    head4 = f"fused int4 + script head ({len(keep) / vocab:.0%} rows)"
     variants: list[tuple[str, dict[str, Any], dict[str, bool]]] = [
         ("current (SDPA step graph)", {"fused": False}, {**old, "overlap": False}),
         ("fused bf16 before", bf16, old),
@@ -298,10 +309,15 @@ def run_model(
         ("fused int8, I2F convert", int8, {**on, "FAST_I8": False}),
         (f"{head} before", {**int8, "head_ids": keep}, old),
         (head, {**int8, "head_ids": keep}, on),
+        ("fused int4", int4, on),
+        ("fused int4 (int8 head)", int4, {**on, "INT4_HEAD": False}),
+        ("fused int4 (plain nibble convert)", int4, {**on, "FAST_I8": False}),
+        (head4, {**int4, "head_ids": keep}, on),
     ]
     if paths:
         variants = variants[:1] + [v for v in variants[1:] if v[0] in paths]
     tokens = {}
+    ref_logits: Any = None  # the current path's, teacher-forced on its own greedy tokens
     for name, kw, flags in variants:
         for k, m in mods.items():
             setattr(m, k, flags[k])
@@ -309,6 +325,14 @@ def run_model(
         loop.overlap = flags.get("overlap", True)
         out[name] = time_variant(name, loop, weight_bytes(loop, 32))
         tokens[name] = loop.generate(SRC, 256050, NEW_TOKENS)
+        base_tokens = tokens[variants[0][0]]
+        if base_tokens is not None and (ref_logits is None or "int" in name):
+            forced = torch.stack(loop.forced_logits(SRC, 256050, base_tokens[1:])).cpu()
+            if ref_logits is None:
+                ref_logits = forced
+            else:
+                out[name]["vs_current_forced"] = divergence(ref_logits, forced)
+                print(name, "forced", out[name]["vs_current_forced"], flush=True)
         if loop.fused is not None and loop.fused.head.w.shape[0] == vocab:
             out[name]["layer_us"] = layer_us(loop)
             out[name]["layer0_kernels_us"] = layer_kernels(loop, (loop._self_len(NEW_TOKENS), 32))
@@ -329,6 +353,102 @@ def run_model(
             same = sum(a == b for a, b in zip(before, tokens[name] or [], strict=False))
             out[name]["same_tokens_as_before"] = f"{same}/{len(before)}"
     return out, model
+
+
+def divergence(ref: Any, var: Any) -> dict[str, float]:
+    """Teacher-forced logits [steps, vocab] of the reference and a variant: KL(ref || var)
+    mean / max over steps, max |Δ log-prob| over the vocabulary, top-1 agreement. A script
+    head's -inf rows are compared on the kept rows only (renormalised)."""
+    import torch
+
+    ref, var = ref.float(), var.float()
+    kept = torch.isfinite(var[0])
+    if not kept.all():
+        ref, var = ref[:, kept], var[:, kept]
+    lp_ref, lp_var = torch.log_softmax(ref, dim=-1), torch.log_softmax(var, dim=-1)
+    kl = (lp_ref.exp() * (lp_ref - lp_var)).sum(dim=-1)
+    return {
+        "kl_mean": float(kl.mean()),
+        "kl_max": float(kl.max()),
+        "max_abs_dlogprob": float((lp_ref - lp_var).abs().max()),
+        "top1_agree": float((ref.argmax(-1) == var.argmax(-1)).float().mean()),
+    }
+
+
+# (block_n, block_k bytes, split_k or None for the default) tried per int4 shape. Call 1 of
+# 2026-11-30-h200-nllb-int4 tried block_n 4 / 8 / 16 x block_k 128 / 256 / 512 (the defaults
+# came from it); these are its neighbours.
+INT4_SWEEP = {
+    "store": [(16, 256, None), (32, 256, None), (16, 128, None), (8, 512, None), (32, 128, None)],
+    "add": [(4, 512, None), (4, 1024, None), (8, 512, None), (2, 512, None), (4, 512, 4)],
+}
+
+
+def int4_shapes(model: Any) -> list[dict[str, Any]]:
+    """The int4 GEMVs alone with their step epilogues, cycling through >= COLD_BYTES of
+    copies: int8 and int4 at their default blocks, then int4 at the INT4_SWEEP blocks (warps
+    by gemv_config's rule)."""
+    import torch
+
+    from stream_tts.engines.decode import kernels as K
+    from stream_tts.engines.decode.quant import quantize_int4, quantize_rows
+
+    cfg = model.config
+    d, ffn, vocab = cfg.d_model, cfg.decoder_ffn_dim, cfg.vocab_size
+    shapes = [
+        ("qkv", 3 * d, d, "ln"),
+        ("out-proj", d, d, "add"),
+        ("fc1", ffn, d, "ln+relu"),
+        ("fc2", d, ffn, "add"),
+        ("head", vocab, d, "ln"),
+    ]
+    rows = []
+    for name, n, k, epi in shapes:
+        copies = max(1, -(-COLD_BYTES // (n * k)))  # int8 bytes: int4 reads twice the copies
+        ws = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(copies)]
+        q8 = [quantize_rows(w) for w in ws]
+        q4 = [quantize_int4(w) for w in ws]
+        del ws
+        x = torch.randn(k, device="cuda")
+        bias = torch.randn(n, device="cuda", dtype=torch.bfloat16)
+        ln = (torch.ones(k, device="cuda"), torch.zeros(k, device="cuda"), 1e-5)
+        out = torch.zeros(n, device="cuda")
+        best = K.new_best("cuda")
+        kw: dict[str, Any] = {
+            "bias": None if name == "head" else bias,
+            "ln": ln if "ln" in epi else None,
+            "relu": "relu" in epi,
+            "add": epi == "add",
+        }
+        if name == "head":
+            kw["argmax"] = (best, 2)
+
+        def us(mats: Any, c: Any = None, x: Any = x, out: Any = out, kw: Any = kw) -> float:
+            def run() -> None:
+                for wt, sc in mats:
+                    K.gemv(wt, x, out, scale=sc, config=c, **kw)
+
+            return _graph_us(run, max(1, 20 // len(mats))) / len(mats)
+
+        row: dict[str, Any] = {"shape": name, "N": n, "K": k, "epilogue": epi}
+        row["int8_us"] = us(q8)
+        row["int4_us"] = us(q4)
+        dflt = K.gemv_config(n, k, int8=False, residual=kw["add"], int4=True)
+        row["int4_default"] = str(dflt)
+        sweep = {}
+        for bn, bk, sp in INT4_SWEEP["add" if kw["add"] else "store"]:
+            c = K.GemvConfig(bn, bk, sp or dflt.split_k, min(8, max(4, bn * bk * 2 // 2048)))
+            try:
+                sweep[f"block_n={bn} block_k={bk} split={c.split_k}"] = us(q4, c)
+            except Exception as e:  # a config that does not compile: say so, go on
+                sweep[f"block_n={bn} block_k={bk}"] = repr(e)[:80]
+        row["int4_sweep_us"] = sweep
+        row["int4_kernel"] = compiled(K._gemv_kernel)[-1:]
+        print(row, flush=True)
+        rows.append(row)
+        del q8, q4
+        torch.cuda.empty_cache()
+    return rows
 
 
 def copy_rate() -> float:
@@ -470,6 +590,34 @@ def markdown(res: dict[str, Any]) -> str:
                 f"{row['weight_bytes'] / 1e6:.0f} | {row['gb_s']:.0f} | "
                 f"{row['translate_ms']:.1f} | {row['encoder_ms']:.2f} | {same} | {layer} |"
             )
+        forced = [
+            (n, r["vs_current_forced"])
+            for n, r in m.items()
+            if isinstance(r, dict) and "vs_current_forced" in r
+        ]
+        if forced:
+            lines += [
+                "",
+                "Teacher-forced on the current path's greedy tokens, against its logits:",
+                "",
+                "| path | KL mean | KL max | max abs Δ log-prob | top-1 agree |",
+                "|---|---|---|---|---|",
+            ]
+            for n, v in forced:
+                lines.append(
+                    f"| {n} | {v['kl_mean']:.2e} | {v['kl_max']:.2e} | "
+                    f"{v['max_abs_dlogprob']:.3f} | {v['top1_agree']:.3f} |"
+                )
+        for r in res.get("int4_gemv", {}).get(which, []):
+            top = min(
+                ((t, c) for c, t in r["int4_sweep_us"].items() if isinstance(t, float)),
+                default=(float("nan"), "-"),
+            )
+            lines.append(
+                f"- int4 {r['shape']} ({r['epilogue']}, {r['N']}x{r['K']}): int8 "
+                f"{r['int8_us']:.1f} µs, int4 {r['int4_us']:.1f} µs ({r['int4_default']}); "
+                f"best of sweep {top[0]:.1f} µs ({top[1]})"
+            )
         lines += [
             "",
             "| GEMV | N x K | cuBLAS µs | bf16 µs | bf16 + epilogue µs | int8 µs | int8 + "
@@ -497,6 +645,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="also try block configurations")
     ap.add_argument("--paths", default="", help="comma-separated path names: only those")
     ap.add_argument("--no-shapes", action="store_true", help="skip the per-shape timings")
+    ap.add_argument("--int4-shapes", action="store_true", help="int4 GEMVs alone, block sweep")
     ap.add_argument(
         "--sweep-fused", action="store_true", help="block sizes of the fused FFN / attn-out"
     )
@@ -522,7 +671,10 @@ def main() -> None:
     for which in a.which.split(","):
         paths = [p for p in a.paths.split(",") if p]
         res["models"][which], model = run_model(which, paths, a.sweep_fused)
+        (out / "gpu_kernels.json").write_text(json.dumps(res, indent=1))  # in case of a kill
         res["gemv"][which] = [] if a.no_shapes else gemv_shapes(model, a.sweep)
+        if a.int4_shapes:
+            res.setdefault("int4_gemv", {})[which] = int4_shapes(model)
         del model
         torch.cuda.empty_cache()
         (out / "gpu_kernels.json").write_text(json.dumps(res, indent=1))

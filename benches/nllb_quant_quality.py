@@ -1,10 +1,11 @@
-"""How far int8 weights and the script head move NLLB-200's output (issue 13).
+"""How far int8 / int4 weights and the script head move NLLB-200's output (issue 13).
 
     python benches/nllb_quant_quality.py --out DIR                  # CPU: small random model
     HF_HOME=/tmp/hf python benches/nllb_quant_quality.py --out DIR --which 3.3b   # GPU
 
 Against the reference decode (our loop's SDPA step, which computes what generate() does, in the
-model's dtype), for: fused bf16, fused int8, fused bf16 + script head, fused int8 + script head.
+model's dtype), for: fused bf16, fused int8, fused int4, fused int4 with an int8 output layer
+(fused_step.INT4_HEAD off), and bf16 / int8 / int4 with the script head.
 Per variant, on the sentences of benches/gpu_e2e.py:
 - teacher forcing on the reference's greedy tokens, per step: KL(ref || variant) of the
   softmaxes, max |Δ log-prob| over the vocabulary, top-1 agreement; for script heads both
@@ -107,14 +108,24 @@ def run(model: Any, tok: Any, texts: list[str], tgt: str, max_new: int) -> dict[
     keep = kept_ids(tok, tgt, rows)
     bos = int(tok.convert_tokens_to_ids(tgt))
     keep_t = torch.tensor(keep)
+    from stream_tts.engines.decode import fused_step
+
     variants: dict[str, dict[str, Any]] = {
         "fused bf16": {"fused": True},
         "fused int8": {"weights": "int8"},
+        "fused int4": {"weights": "int4"},
+        "fused int4, int8 output layer": {"weights": "int4", "int4_head": False},
         "fused bf16 + script head": {"fused": True, "head_ids": keep},
         "fused int8 + script head": {"weights": "int8", "head_ids": keep},
+        "fused int4 + script head": {"weights": "int4", "head_ids": keep},
     }
     ref_loop = NllbLoop(model, graphs=False, fused=False)
-    loops = {name: NllbLoop(model, graphs=False, **kw) for name, kw in variants.items()}
+    loops = {}
+    for name, kw in variants.items():
+        opts = dict(kw)
+        fused_step.INT4_HEAD = opts.pop("int4_head", True)  # read as the loop is built
+        loops[name] = NllbLoop(model, graphs=False, **opts)
+    fused_step.INT4_HEAD = True
     stats: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     greedy: dict[str, list[tuple[bool, int, int]]] = {name: [] for name in variants}
     for text in texts:
@@ -147,7 +158,8 @@ def run(model: Any, tok: Any, texts: list[str], tgt: str, max_new: int) -> dict[
 
 def markdown(res: dict[str, Any]) -> str:
     lines = [
-        f"# NLLB int8 weights and script head: divergence from the reference ({res['date']})",
+        f"# NLLB int8 / int4 weights and script head: divergence from the reference "
+        f"({res['date']})",
         "",
         f"**{RANDOM_NOTE}**",
         "",

@@ -30,7 +30,8 @@ QUALITY_MODELS = {"fast": DEFAULT_MODEL, "best": "facebook/nllb-200-3.3B"}
 # Files a transformers NLLB snapshot needs (weights in either format).
 NLLB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 LOOPS = ("own", "stock")
-WEIGHTS = ("bf16", "int8")  # bf16: the checkpoint's own dtype; int8: decoder + output layer
+# bf16: the checkpoint's own dtype; int8 / int4: decoder + output layer quantised (fused_step)
+WEIGHTS = ("bf16", "int8", "int4")
 HEADS = ("full", "script")  # script: output rows of the target language's script only
 # generate() settings our loop honours; others (set by benches and tests) go to generate().
 _OWN_KWARGS = {"min_new_tokens", "max_new_tokens"}
@@ -105,7 +106,7 @@ class NllbTranslator:
         self.loop_name = "own" if self.loop is not None else "stock"
         if self.loop is None and (weights, head) != ("bf16", "full"):
             raise ValueError(
-                "NLLB int8 weights and the script head need our decode loop, which does not "
+                "NLLB int8 / int4 weights and the script head need our decode loop, which does not "
                 f"cover this configuration (loop {loop!r}, beams {self.beams})"
             )
 

@@ -25,11 +25,16 @@ the product (exact int8 -> bf16), and W_o's row scales kept as N's. For int8 the
 bf16 copies of every layer's W_q and W_o (their integer values, exact; 2 * layers * d * d * 2
 bytes, 400 MB on the 3.3B), stacked so that A and N are one batched product each for all
 layers: converting the int8 matrices every sentence cost ~1 ms of the encoder's graph.
+int4's scales (per row and group of inputs) fold into neither K nor N's rows, so for int4 the
+copies hold the dequantised weights (what the step's int4 GEMVs compute with, rounded to bf16)
+and N has no row scales.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from stream_tts.engines.decode.quant import dequantize
 
 # int8: fold from stacked bf16 copies of W_q and W_o (benches switch it off for comparison:
 # then each sentence converts the int8 matrices, layer by layer).
@@ -58,7 +63,7 @@ class CrossFold:
 
         self.dec = dec  # the FusedDecoder
         lin = dec.layers[0].cq
-        self.d = int(lin.w.shape[1])
+        self.d = int(lin.w.shape[0])  # W_q is [d, d] (int4: [d, d / 2], packed)
         self.heads = dec.heads
         self.max_len = max_len
         self.dtype = dec.dtype
@@ -76,16 +81,24 @@ class CrossFold:
         shape = (n, self.heads, hd)
         self.q_bias = torch.stack([ly.cq.bias.float() for ly in dec.layers]).view(*shape, 1)
         self.q_scale = None
-        self.wq: Any = None  # int8 only: [layers, heads, hd, d] and [layers, heads, d, hd]
+        self.wq: Any = None  # int8 / int4: [layers, heads, hd, d] and [layers, heads, d, hd]
         self.wo: Any = None
-        if lin.scale is not None:
+        self.int4 = lin.int4
+        if lin.scale is not None and not self.int4:
             self.q_scale = torch.stack([ly.cq.scale for ly in dec.layers]).view(*shape)
-        if lin.scale is not None and STACKED:
+        if lin.scale is not None and (STACKED or self.int4):
             self.wq = torch.empty(n, self.heads, hd, self.d, dtype=self.dtype, device=dev)
             self.wo = torch.empty(n, self.heads, self.d, hd, dtype=self.dtype, device=dev)
             for i, ly in enumerate(dec.layers):  # a layer at a time: no float32 copy of all
-                self.wq[i].copy_(ly.cq.w.view(self.heads, hd, self.d))
-                self.wo[i].copy_(ly.co.w.view(self.d, self.heads, hd).transpose(0, 1))
+                self.wq[i].copy_(self._dense(ly.cq).view(self.heads, hd, self.d))
+                self.wo[i].copy_(self._dense(ly.co).view(self.d, self.heads, hd).transpose(0, 1))
+
+    def _dense(self, lin: Any) -> Any:
+        """lin's matrix for the fold's products: int8's integer values (its row scales are
+        applied elsewhere), int4's dequantised weights."""
+        if self.int4:
+            return dequantize(lin.w, lin.scale, self.dtype)
+        return lin.w
 
     @staticmethod
     def of(dec: Any, mode: bool | None, max_src: int) -> CrossFold | None:
@@ -97,7 +110,7 @@ class CrossFold:
         if mode is None:
             ly = dec.layers[0]
             size = dec.dtype.itemsize
-            longest = fold_limit(dec.heads, ly.cq.w.shape[1], size, ly.cq.nbytes + ly.co.nbytes)
+            longest = fold_limit(dec.heads, ly.cq.w.shape[0], size, ly.cq.nbytes + ly.co.nbytes)
             longest = min(longest, fold_len(max_src))
         return CrossFold(dec, longest) if longest else None
 
@@ -151,6 +164,5 @@ class CrossFold:
         a, c, n = self._views(i, p)
         scores = self.scores[: self.heads * p]
         dec.ops.gemv(a, x, scores, scale=self.s[: len(scores)], bias=c, ln=ly.ln2, **dec.extra)
-        dec.ops.gemv(
-            n, scores, x, scale=ly.co.scale, bias=ly.co.bias, add=True, softmax=p, **dec.extra
-        )
+        n_scale = None if self.int4 else ly.co.scale  # int4: in N already
+        dec.ops.gemv(n, scores, x, scale=n_scale, bias=ly.co.bias, add=True, softmax=p, **dec.extra)

@@ -1,5 +1,5 @@
-"""NLLB decoder step as four to eight fused launches per layer (kernels.py), int8 weights
-optional.
+"""NLLB decoder step as four to eight fused launches per layer (kernels.py), int8 or int4
+weights optional.
 
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
 the cache; self-attention and its out-proj added into the residual stream (one launch with
@@ -26,9 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream_tts.engines.decode.cross_fold import CrossFold
-from stream_tts.engines.decode.quant import quantize_rows
+from stream_tts.engines.decode.quant import quantize_int4, quantize_rows
 
-WEIGHTS = ("bf16", "int8")  # bf16: the model's own dtype (float32 on CPU)
+# bf16: the model's own dtype (float32 on CPU); int8: a scale per row; int4: a scale per row
+# and group of 128 inputs (quant.py), the cross-attention's W_q / W_o and the output layer too.
+WEIGHTS = ("bf16", "int8", "int4")
+# int4: the output layer in int4 too (else int8); benches switch it.
+INT4_HEAD = True
 # Fusions, read as a FusedDecoder is built. Off: on an H200 (NLLB-3.3B, benches/results/
 # 2026-11-30-h200-nllb-fused-ffn.md) the one-launch FFN took 41-48 µs against 20-25 µs for
 # fc1 + fc2 (int8 step 1.13 -> 1.83 ms), and attention + out-proj 7.8 µs against 2.5 + 4.1
@@ -39,25 +43,34 @@ FUSE_ATTN_OUT = False
 
 @dataclass
 class Linear:
-    w: Any  # [N, K], the model's dtype or int8
-    scale: Any  # float32 [N] for int8, else None
+    w: Any  # [N, K], the model's dtype or int8; int4: uint8 [N, K/2], two inputs a byte
+    scale: Any  # float32 [N] for int8, float16 [N, K/128] for int4, else None
     bias: Any  # [N] or None
 
     @staticmethod
-    def of(w: Any, bias: Any, int8: bool) -> Linear:
-        if int8:
+    def of(w: Any, bias: Any, weights: str) -> Linear:
+        if weights == "int8":
             q, s = quantize_rows(w)
+            return Linear(q, s, bias)
+        if weights == "int4":
+            q, s = quantize_int4(w)
             return Linear(q, s, bias)
         return Linear(w.contiguous(), None, bias)
 
     @staticmethod
-    def transposed(w: Any, bias: Any, int8: bool) -> Linear:
+    def transposed(w: Any, bias: Any, weights: str) -> Linear:
         """w [N, K] stored as [K, N] (the fused FFN's fc2); int8 scales stay per row of w,
-        i.e. per column of the stored matrix."""
-        if int8:
+        i.e. per column of the stored matrix. No int4 (the fused FFN has no int4 path)."""
+        if weights == "int4":
+            raise ValueError("int4 weights: the fused FFN (FUSE_FFN) has no int4 path")
+        if weights == "int8":
             q, s = quantize_rows(w)
             return Linear(q.t().contiguous(), s, bias)
         return Linear(w.t().contiguous(), None, bias)
+
+    @property
+    def int4(self) -> bool:
+        return str(self.w.dtype) == "torch.uint8"
 
     @property
     def nbytes(self) -> int:
@@ -116,34 +129,36 @@ class FusedDecoder:
 
         if weights not in WEIGHTS:
             raise ValueError(f"unknown NLLB weights {weights!r}; use one of {', '.join(WEIGHTS)}")
-        int8 = weights == "int8"
         self.ops = ops if ops is not None else torch_ops
         self.fuse_ffn, self.fuse_attn_out = FUSE_FFN, FUSE_ATTN_OUT
+        if weights == "int4" and self.fuse_attn_out:
+            raise ValueError("int4 weights: attention + out-proj in one launch has no int4 path")
         fc2 = Linear.transposed if self.fuse_ffn else Linear.of
         self.layers = [
             Layer(
                 ln1=ln_args(lyr.self_attn_layer_norm),
-                qkv=Linear.of(w, b, int8),
-                out=Linear.of(lyr.self_attn.out_proj.weight, lyr.self_attn.out_proj.bias, int8),
+                qkv=Linear.of(w, b, weights),
+                out=Linear.of(lyr.self_attn.out_proj.weight, lyr.self_attn.out_proj.bias, weights),
                 ln2=ln_args(lyr.encoder_attn_layer_norm),
-                cq=Linear.of(lyr.encoder_attn.q_proj.weight, lyr.encoder_attn.q_proj.bias, int8),
+                cq=Linear.of(lyr.encoder_attn.q_proj.weight, lyr.encoder_attn.q_proj.bias, weights),
                 co=Linear.of(
-                    lyr.encoder_attn.out_proj.weight, lyr.encoder_attn.out_proj.bias, int8
+                    lyr.encoder_attn.out_proj.weight, lyr.encoder_attn.out_proj.bias, weights
                 ),
                 ln3=ln_args(lyr.final_layer_norm),
-                fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, int8),
-                fc2=fc2(lyr.fc2.weight, lyr.fc2.bias, int8),
+                fc1=Linear.of(lyr.fc1.weight, lyr.fc1.bias, weights),
+                fc2=fc2(lyr.fc2.weight, lyr.fc2.bias, weights),
             )
             for lyr, (w, b) in zip(dec.layers, self_qkv, strict=True)
         ]
-        if self.fuse_ffn and not int8 and lm_head.device.type == "cuda":
+        if self.fuse_ffn and weights == "bf16" and lm_head.device.type == "cuda":
             # The model's fc2 becomes a view of the transposed copy: one copy of its weights.
             for lyr, ly in zip(dec.layers, self.layers, strict=True):
                 lyr.fc2.weight.data = ly.fc2.w.t()
         self.final_ln = ln_args(dec.layer_norm)
         rows = lm_head if head_ids is None else lm_head.index_select(0, head_ids)
-        self.head = Linear.of(rows, None, int8)
-        # torch_ops computes products of int8 weights in the model's dtype.
+        head = "int8" if weights == "int4" and not INT4_HEAD else weights
+        self.head = Linear.of(rows, None, head)
+        # torch_ops computes products of quantised weights in the model's dtype.
         self.extra = {"compute": lm_head.dtype} if self.ops is torch_ops else {}
         self.dtype = lm_head.dtype
         cross = dec.layers[0].encoder_attn

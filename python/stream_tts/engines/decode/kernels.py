@@ -3,8 +3,9 @@
 """Triton kernels of the fused decode steps (batch 1: NLLB's decoder, XTTS's GPT), and their
 launchers.
 
-- `gemv`: y = epilogue(W · prologue(x)) for one token. W is bf16/fp16/fp32, or int8 with one
-  symmetric scale per output row. Prologue: an optional LayerNorm of x, its statistics computed
+- `gemv`: y = epilogue(W · prologue(x)) for one token. W is bf16/fp16/fp32, int8 with one
+  symmetric scale per output row, or int4 (two a byte) with a scale per row and group of
+  inputs (quant.py). Prologue: an optional LayerNorm of x, its statistics computed
   by every program over the whole x (x is one d_model vector: cheaper than another launch), or
   a softmax over each run of S entries of x (the per-head weights of a folded attention).
   Epilogue: scale, bias, optional ReLU or GELU (tanh form), then one of: store; add into `out`
@@ -45,23 +46,33 @@ class GemvConfig:
     warps: int
 
 
-def gemv_config(n: int, k: int, *, int8: bool, residual: bool) -> GemvConfig:
+def gemv_config(n: int, k: int, *, int8: bool, residual: bool, int4: bool = False) -> GemvConfig:
     """Block sizes for an H200-class GPU (132 SMs): enough programs to keep every SM's memory
-    pipe busy (~4 or more per SM), each streaming contiguous rows in 16-byte pieces."""
+    pipe busy (~4 or more per SM), each streaming contiguous rows in 16-byte pieces. For int4,
+    block_k counts bytes of the packed row (two inputs each) and k is the inputs."""
+    kw = k // 2 if int4 else k  # weight elements (bytes for int4) of a row
     # int8 at 1024 ran at half the speed of 512 on an H200 (head: 396 vs 204 µs).
-    block_k = min(512, triton.next_power_of_2(k))
+    block_k = min(512, triton.next_power_of_2(kw))
     block_n = 16 if n >= 65536 else (8 if n >= 4096 else 4)
+    if int4:
+        # H200 sweep (benches/results/2026-11-30-h200-nllb-int4.md, 3.3B): plain outputs
+        # 16 rows x 256 bytes (QKV 8.4 -> 7.7 µs, fc1 12.7 -> 8.6 against 8 x 256), added
+        # ones 4 x 512 with split-K (fc2 10.2 -> 7.9, out-proj 4.0 -> 3.5).
+        block_k = min(512 if residual else 256, triton.next_power_of_2(kw))
+        block_n = 4 if residual or n < 4096 else 16
     split = 1
     if residual:  # only added outputs may be split over K
-        while (n // block_n) * split < 1024 and k // (2 * split) >= block_k and split < 8:
+        while (n // block_n) * split < 1024 and kw // (2 * split) >= block_k and split < 8:
             split *= 2
-    # The float32 accumulator tile: at most 64 registers a thread.
-    warps = min(8, max(4, block_n * block_k // 2048))
+    # The float32 tile (int4: two, the low and high nibbles): at most 64 registers a thread.
+    per = block_n * block_k * (2 if int4 else 1)
+    warps = min(8, max(4, per // 2048))
     return GemvConfig(block_n, block_k, split, warps)
 
 
-# Benches may replace entries: (n, k, int8, residual) -> config.
-OVERRIDES: dict[tuple[int, int, bool, bool], GemvConfig] = {}
+# Benches may replace entries: (n, k, kind, residual) -> config; kind "float", "int8" or
+# "int4", k the inputs.
+OVERRIDES: dict[tuple[int, int, str, bool], GemvConfig] = {}
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 # Programmatic dependent launch (Hopper+): each kernel is launched while the one before it
@@ -99,6 +110,58 @@ def _i8_to_f32(w):
     )
 
 
+@triton.jit
+def _u4lo_to_f32(w):
+    # Packed int4 (q + 8 a nibble): the low nibbles of four bytes under the exponent of 2^23,
+    # minus 2^23 + 8, as _i8_to_f32 does for bytes: exact, no conversion instruction.
+    return tl.inline_asm_elementwise(
+        asm="""{
+        .reg .b32 t, m;
+        and.b32 t, $4, 0x0F0F0F0F;
+        mov.b32 m, 0x4B000000;
+        prmt.b32 $0, t, m, 0x7440;
+        prmt.b32 $1, t, m, 0x7441;
+        prmt.b32 $2, t, m, 0x7442;
+        prmt.b32 $3, t, m, 0x7443;
+        sub.f32 $0, $0, 0f4B000008;
+        sub.f32 $1, $1, 0f4B000008;
+        sub.f32 $2, $2, 0f4B000008;
+        sub.f32 $3, $3, 0f4B000008;
+        }""",
+        constraints="=r,=r,=r,=r,r",
+        args=[w],
+        dtype=tl.float32,
+        is_pure=True,
+        pack=4,
+    )
+
+
+@triton.jit
+def _u4hi_to_f32(w):
+    # The high nibbles, the same way.
+    return tl.inline_asm_elementwise(
+        asm="""{
+        .reg .b32 t, m;
+        shr.b32 t, $4, 4;
+        and.b32 t, t, 0x0F0F0F0F;
+        mov.b32 m, 0x4B000000;
+        prmt.b32 $0, t, m, 0x7440;
+        prmt.b32 $1, t, m, 0x7441;
+        prmt.b32 $2, t, m, 0x7442;
+        prmt.b32 $3, t, m, 0x7443;
+        sub.f32 $0, $0, 0f4B000008;
+        sub.f32 $1, $1, 0f4B000008;
+        sub.f32 $2, $2, 0f4B000008;
+        sub.f32 $3, $3, 0f4B000008;
+        }""",
+        constraints="=r,=r,=r,=r,r",
+        args=[w],
+        dtype=tl.float32,
+        is_pure=True,
+        pack=4,
+    )
+
+
 KEY_MIN = -(2**63) + 1  # below every packed (score, row) key
 _KEY_MIN: tl.constexpr = tl.constexpr(KEY_MIN)
 
@@ -116,8 +179,9 @@ def _argmax_key(score, row):
 def _gemv_kernel(
     w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr,
     best_ptr, excl, zero_ptr,
-    N, K, eps, kv_start, kv_half_stride, kv_head_stride,
-    HAS_SCALE: tl.constexpr, HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
+    N, K, KW, NGR, eps, kv_start, kv_half_stride, kv_head_stride,
+    INT4: tl.constexpr, GROUP: tl.constexpr, GS: tl.constexpr, HAS_SCALE: tl.constexpr,
+    HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SEG: tl.constexpr, SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     ZERO: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
@@ -127,11 +191,12 @@ def _gemv_kernel(
     rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
     cols0 = tl.arange(0, BLOCK_K)
-    # This program's share of K: whole BLOCK_K chunks, so splits never overlap.
-    per_split = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K) * BLOCK_K
+    # This program's share of a row's KW elements (int4: bytes, KW = K / 2): whole BLOCK_K
+    # chunks, so splits never overlap.
+    per_split = tl.cdiv(tl.cdiv(KW, BLOCK_K), SPLIT_K) * BLOCK_K
     k_lo = pid_k * per_split
-    k_hi = tl.minimum(k_lo + per_split, K)
-    w_rows = w_ptr + rows.to(tl.int64)[:, None] * K
+    k_hi = tl.minimum(k_lo + per_split, KW)
+    w_rows = w_ptr + rows.to(tl.int64)[:, None] * KW
     if USE_PDL:
         tl.extra.cuda.gdc_wait()
     if ZERO:  # a K-long float32 vector cleared by one program (see `gemv`'s `zero`)
@@ -154,32 +219,18 @@ def _gemv_kernel(
             xv = tl.where(c < K, xv - mean, 0.0)
             acc2 += xv * xv
         rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / K + eps)
-    acc = tl.zeros([BLOCK_N, BLOCK_K], dtype=tl.float32)
-    for k0 in range(k_lo, k_hi, BLOCK_K):
-        c = k0 + cols0
-        c_ok = c < k_hi
-        if SEG > 0:  # x holds scores: softmax over each run of SEG (whole runs in a chunk)
-            sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
-            sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
-            m = tl.max(sv, axis=1)
-            e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
-            z = tl.sum(e, axis=1)
-            xv = tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
-        else:
-            xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
-        if HAS_LN:
-            g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
-            b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
-            xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
-        w_ok = row_ok[:, None] & c_ok[None, :]
-        wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
-        if FAST:
-            acc += _i8_to_f32(wv) * xv[None, :]
-        else:
-            acc += wv.to(tl.float32) * xv[None, :]
+    if INT4:
+        y = _int4_sum(
+            w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, rows, row_ok, k_lo, k_hi, KW, NGR,
+            mean, rstd, HAS_LN, GROUP, GS, BLOCK_N, BLOCK_K, FAST,
+        )  # fmt: skip
+    else:
+        y = _dense_sum(
+            w_rows, x_ptr, ln_w_ptr, ln_b_ptr, row_ok, k_lo, k_hi, mean, rstd, HAS_LN, SEG,
+            BLOCK_N, BLOCK_K, FAST,
+        )  # fmt: skip
     if USE_PDL:
         tl.extra.cuda.gdc_launch_dependents()
-    y = tl.sum(acc, axis=1)
     if HAS_SCALE:
         y = y * tl.load(scale_ptr + rows, mask=row_ok, other=0.0)
     if HAS_BIAS:
@@ -211,6 +262,84 @@ def _gemv_kernel(
         tl.store(cache_ptr + dst, y, mask=row_ok & (rows >= kv_start))
 
 
+@triton.jit
+def _dense_sum(
+    w_rows, x_ptr, ln_w_ptr, ln_b_ptr, row_ok, k_lo, k_hi, mean, rstd, HAS_LN: tl.constexpr,
+    SEG: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, FAST: tl.constexpr,
+):  # fmt: skip
+    # The row sums of a float or int8 tile (unscaled) over inputs [k_lo, k_hi).
+    cols0 = tl.arange(0, BLOCK_K)
+    acc = tl.zeros([BLOCK_N, BLOCK_K], dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BLOCK_K):
+        c = k0 + cols0
+        c_ok = c < k_hi
+        if SEG > 0:  # x holds scores: softmax over each run of SEG (whole runs in a chunk)
+            sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
+            sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
+            m = tl.max(sv, axis=1)
+            e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
+            z = tl.sum(e, axis=1)
+            xv = tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
+        else:
+            xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        if HAS_LN:
+            g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            xv = tl.where(c_ok, (xv - mean) * rstd * g + b, 0.0)
+        w_ok = row_ok[:, None] & c_ok[None, :]
+        wv = tl.load(w_rows + c[None, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if FAST:
+            acc += _i8_to_f32(wv) * xv[None, :]
+        else:
+            acc += wv.to(tl.float32) * xv[None, :]
+    return tl.sum(acc, axis=1)
+
+
+@triton.jit
+def _int4_sum(
+    w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, rows, row_ok, k_lo, k_hi, KW, NGR, mean, rstd,
+    HAS_LN: tl.constexpr, GROUP: tl.constexpr, GS: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr, FAST: tl.constexpr,
+):  # fmt: skip
+    # Packed int4 rows (quant.quantize_int4): bytes [k0, k0 + BLOCK_K) hold inputs k0.. in their
+    # low nibbles and KW + k0.. in their high ones. The tile is [BLOCK_N, NG, GS], GS inputs of
+    # one scale group (GS = min(GROUP, BLOCK_K)): products are summed per group, and each
+    # group's sum is scaled once, not each weight.
+    NG: tl.constexpr = BLOCK_K // GS
+    j = tl.arange(0, NG)
+    c2 = j[:, None] * GS + tl.arange(0, GS)[None, :]  # [NG, GS] byte offsets in a chunk
+    w_rows = w_ptr + rows.to(tl.int64)[:, None, None] * KW
+    s_rows = scale_ptr + rows.to(tl.int64)[:, None] * NGR
+    acc = tl.zeros([BLOCK_N, NG], dtype=tl.float32)
+    for k0 in range(k_lo, k_hi, BLOCK_K):
+        c = k0 + c2
+        c_ok = c < k_hi
+        xl = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+        xh = tl.load(x_ptr + KW + c, mask=c_ok, other=0.0).to(tl.float32)
+        if HAS_LN:
+            gl = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            bl = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
+            gh = tl.load(ln_w_ptr + KW + c, mask=c_ok, other=0.0).to(tl.float32)
+            bh = tl.load(ln_b_ptr + KW + c, mask=c_ok, other=0.0).to(tl.float32)
+            xl = tl.where(c_ok, (xl - mean) * rstd * gl + bl, 0.0)
+            xh = tl.where(c_ok, (xh - mean) * rstd * gh + bh, 0.0)
+        w_ok = row_ok[:, None, None] & c_ok[None, :, :]
+        wv = tl.load(w_rows + c[None, :, :], mask=w_ok, other=0, eviction_policy="evict_first")
+        if FAST:
+            lo = _u4lo_to_f32(wv)
+            hi = _u4hi_to_f32(wv)
+        else:
+            lo = (wv & 0x0F).to(tl.float32) - 8.0
+            hi = (wv >> 4).to(tl.float32) - 8.0
+        # (masked bytes read as 0, i.e. -8, against x = 0: they add nothing)
+        g = (k0 + j * GS) // GROUP  # the low inputs' group; the high ones' is KW / GROUP on
+        s_ok = row_ok[:, None] & (k0 + j * GS < k_hi)[None, :]
+        sl = tl.load(s_rows + g[None, :], mask=s_ok, other=0.0).to(tl.float32)
+        sh = tl.load(s_rows + (KW // GROUP + g)[None, :], mask=s_ok, other=0.0).to(tl.float32)
+        acc += tl.sum(lo * xl[None, :, :], axis=2) * sl + tl.sum(hi * xh[None, :, :], axis=2) * sh
+    return tl.sum(acc, axis=1)
+
+
 def gemv(
     w: Any,
     x: Any,
@@ -230,7 +359,8 @@ def gemv(
 ) -> None:
     """out = epilogue(w @ prologue(x)) for a 1-D x of length K; w [N, K] row-major.
 
-    `scale`: float32 per-row scales of an int8 `w`; `ln`: (weight, bias, eps) of a LayerNorm
+    `scale`: float32 per-row scales of an int8 `w`, or for packed int4 (`w` uint8 [N, K/2],
+    quant.quantize_int4) its scales [N, K / group]; `ln`: (weight, bias, eps) of a LayerNorm
     applied to x first; `relu` / `gelu` (tanh approximation, GPT-2's gelu_new); `add`: out +=
     result (out float32); `kv`: (cache, pos, head_dim) with cache [2, heads, max_len,
     head_dim] contiguous: rows [0, d) go to out, rows [d, 3d) are K and V of position pos (a
@@ -242,9 +372,16 @@ def gemv(
     vector of K entries that one program clears after the PDL wait (the fused FFN's next
     target, see `ffn`); it must not be x, out, or anything else this launch reads.
     """
-    n, k = w.shape
+    n, kw = w.shape
     int8 = w.dtype == torch.int8
-    cfg = config or OVERRIDES.get((n, k, int8, add)) or gemv_config(n, k, int8=int8, residual=add)
+    int4 = w.dtype == torch.uint8
+    k = 2 * kw if int4 else kw
+    kind = "int4" if int4 else ("int8" if int8 else "float")
+    cfg = (
+        config
+        or OVERRIDES.get((n, k, kind, add))
+        or gemv_config(n, k, int8=int8, residual=add, int4=int4)
+    )
     split = cfg.split_k if add else 1
     if (relu or gelu) and split > 1:
         raise ValueError("an activation needs the whole sum: split_k must be 1")
@@ -268,17 +405,26 @@ def gemv(
         if ln is not None or softmax & (softmax - 1) or k % softmax:
             raise ValueError("softmax runs: a power of two dividing K, and no LayerNorm")
         block_k = max(block_k, softmax)  # each chunk holds whole runs
+    group, n_groups = 1, 1
+    if int4:
+        if scale is None or softmax:
+            raise ValueError("int4 needs its group scales, and takes no softmax prologue")
+        n_groups = scale.shape[1]
+        group = k // n_groups
+        if group & (group - 1) or block_k & (block_k - 1) or kw % group:
+            raise ValueError("int4: group and block_k powers of two, K / 2 whole groups")
     grid = (triton.cdiv(n, cfg.block_n), split)
     _gemv_kernel[grid](
         w, scale if scale is not None else dummy, x,
         ln[0] if ln else dummy, ln[1] if ln else dummy,
         bias if bias is not None else dummy, out, cache, pos, best, excl,
-        zero if zero is not None else dummy, n, k, float(ln[2]) if ln else 0.0, kv_start,
-        half_stride, head_stride,
-        HAS_SCALE=scale is not None, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
+        zero if zero is not None else dummy, n, k, kw, n_groups, float(ln[2]) if ln else 0.0,
+        kv_start, half_stride, head_stride,
+        INT4=int4, GROUP=group, GS=min(group, block_k),
+        HAS_SCALE=scale is not None and not int4, HAS_LN=ln is not None, HAS_BIAS=bias is not None,
         ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
         SEG=softmax, SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
-        ZERO=zero is not None, USE_PDL=PDL, FAST=FAST_I8 and int8,
+        ZERO=zero is not None, USE_PDL=PDL, FAST=FAST_I8 and (int8 or int4),
         num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 

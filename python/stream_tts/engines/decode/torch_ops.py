@@ -1,8 +1,8 @@
 """The fused decode step's operations in plain torch: what kernels.py computes, for CPU/MPS
 (and CUDA without Triton). Same signatures as kernels.gemv / attend / embed.
 
-Matrix products run in the weight's dtype (int8 weights are dequantised to `compute`), so with
-float32 weights the step is the float32 computation transformers does.
+Matrix products run in the weight's dtype (int8 and int4 weights are dequantised to
+`compute`), so with float32 weights the step is the float32 computation transformers does.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def gemv(
     import torch
     import torch.nn.functional as F
 
-    dt = compute if compute is not None else (x.dtype if w.dtype == torch.int8 else w.dtype)
+    quantised = w.dtype in (torch.int8, torch.uint8)  # uint8: packed int4
+    dt = compute if compute is not None else (x.dtype if quantised else w.dtype)
     weight = dequantize(w, scale, dt) if scale is not None else w
     h = x
     if softmax:  # x: scores, a softmax over each run of `softmax`
