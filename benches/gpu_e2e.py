@@ -460,6 +460,7 @@ CONFIGS: dict[str, list[str]] = {
     ],
     # int8 decoder and output layer, the head cut to the target's script (Latin).
     "own-3.3b-int8": [*BEST, "--nllb-weights", "int8", "--nllb-head", "script"],
+    "own-3.3b-int4": [*BEST, "--nllb-weights", "int4", "--nllb-head", "script"],
     "own-600m": ["--translate-to", "de", "--quality", "fast"],
     "own-xtts": [],
     "own-xtts-nospec": ["--no-speculate"],

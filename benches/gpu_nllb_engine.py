@@ -2,12 +2,15 @@
 
 `NllbTranslator.generate_ids` (what the CLI calls) tokenizes, hands the ids to the engine's GPU
 thread and runs our loop there. This times each piece on its own, on full-size random weights
-laid out by `gpu_e2e.py models`, for bf16 and for int8 weights with the script head:
+laid out by `gpu_e2e.py models`, for each of `--variants` (weights, script head or not):
 
   engine        generate_ids(text), the whole call
   source_ids    the tokenizer, as the engine calls it (a list of ids, no tensors)
   handoff       an empty call on the GPU thread and back
+  engine_return generate_ids(text) until it returns (engine_ms also waits for GPU work queued
+                past the end: the step queued ahead of EOS)
   loop          loop.generate(...) on the GPU thread, the engine's own arguments
+  start         the loop's sentence set-up and encoder graph: host time to queue, time to done
   first/step    inside that: the first token (encoder, cross-attention fold, first step), then
                 the median time between tokens
 
@@ -34,11 +37,46 @@ def _median_ms(f: Any, reps: int) -> float:
     return round(_ms(f, reps)[0], 3)
 
 
+def _returned_ms(f: Any, reps: int) -> float:
+    """Median ms until f returns, from an idle GPU: what a caller waits for (`engine_ms` also
+    waits for the GPU work queued past the end, such as the step queued ahead of EOS)."""
+    import torch
+
+    times = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        f()
+        times.append(1000 * (time.perf_counter() - t))
+        torch.cuda.synchronize()
+    return statistics.median(times)
+
+
+def _encoder_launch(loop: Any, ids: list[int], bos: int, reps: int) -> dict[str, float]:
+    """The sentence set-up and encoder graph as the loop starts a sentence: the host's time to
+    queue them, and until the GPU has run them."""
+    import torch
+
+    host, done = [], []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        loop._start(ids, bos, None)
+        host.append(1000 * (time.perf_counter() - t))
+        torch.cuda.synchronize()
+        done.append(1000 * (time.perf_counter() - t))
+    return {
+        "start_host_ms": round(statistics.median(host), 3),
+        "start_gpu_done_ms": round(statistics.median(done), 3),
+    }
+
+
 def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     loop = tr.loop
     row: dict[str, Any] = {}
     tr.generate_ids(text)  # anything lazy for this length, first
     row["engine_ms"] = _median_ms(lambda: tr.generate_ids(text), reps)
+    row["engine_return_ms"] = round(_returned_ms(lambda: tr.generate_ids(text), reps), 3)
     row["source_ids_ms"] = _median_ms(lambda: tr._source_ids(text), reps)
     row["handoff_ms"] = _median_ms(lambda: tr._gpu.call(lambda: None), reps)
     ids = tr._source_ids(text)
@@ -52,6 +90,7 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
         return stamps
 
     row["loop_ms"] = _median_ms(lambda: tr._gpu.call(run), reps)
+    row |= tr._gpu.call(lambda: _encoder_launch(loop, ids, tr.forced_bos_token_id, reps))
     firsts, steps, counts = [], [], []
     for _ in range(reps):
         s = tr._gpu.call(run)
