@@ -104,11 +104,32 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     return row
 
 
+def every_sentence(tr: Any, reps: int) -> list[dict[str, Any]]:
+    """Each bench sentence's translation: its lengths and the median time until it returns."""
+    rows = []
+    for text in sentences():
+        ids = tr.generate_ids(text)
+        ms = _returned_ms(lambda text=text: tr.generate_ids(text), reps)
+        rows.append(
+            {
+                "source_tokens": len(tr._source_ids(text)),
+                "tokens": len(ids),
+                "return_ms": round(ms, 3),
+            }
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--which", default="3.3b")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument(
+        "--all",
+        action="store_true",
+        help="also time generate_ids on every bench sentence (median of --reps), with its length",
+    )
     ap.add_argument(
         "--variants",
         default="bf16,int8-script",
@@ -135,6 +156,8 @@ def main() -> None:
         tr = load_nllb(NLLB_REPOS[a.which], tgt="de", loop="own", **kw)
         tr.warmup()
         res[name] = profile(tr, text, a.reps)
+        if a.all:
+            res[name]["sentences"] = every_sentence(tr, a.reps)
         print(name, res[name], flush=True)
         tr.close()
         del tr
