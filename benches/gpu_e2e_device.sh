@@ -11,7 +11,7 @@
 # Stages: models (lay out random full-size weights), gputests (the GPU-only tests of the decoder
 # graph and the kernels), startup, cli, idle, parts, engine (benches/gpu_nllb_engine.py).
 # Env: MODELS, CONFIGS, GAP, SENTENCES, NLLB (empty: skip NLLB in parts and startup), REPS,
-# ENGINE_VARIANTS (engine stage: WEIGHTS[-script],...).
+# ENGINE_VARIANTS (engine stage: WEIGHTS[-script],...), ENGINE_ARGS (more gpu_nllb_engine.py options).
 # python/stream_tts/_core.abi3.so must be built from this tree (it binds first_clause_end).
 # The lead's run, in two calls on the same warm machine (/tmp/hf stays), about 6 + 2 minutes:
 #   MODELS=3.3b,600m,xtts bash benches/gpu_e2e_device.sh "models startup cli"
@@ -34,7 +34,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --f
 CONFIGS=${CONFIGS:-own-3.3b,own-3.3b-whole,own-600m,own-xtts,own-xtts-nospec+probe,stock-xtts-nospec,stock-3.3b}
 for stage in ${1:-models startup cli idle parts}; do
   case $stage in
-    engine) python3 benches/gpu_nllb_engine.py --out $OUT --variants "${ENGINE_VARIANTS:-bf16,int8-script}" 2>&1 | grep -v Warning | tee $OUT/engine.log ;;
+    engine) python3 benches/gpu_nllb_engine.py --out $OUT --variants "${ENGINE_VARIANTS:-bf16,int8-script}" ${ENGINE_ARGS:-} 2>&1 | grep -v Warning | tee $OUT/engine.log ;;
     gputests) python3 -m pytest -q -p no:cacheprovider tests/test_xtts_decoder.py tests/test_kernels.py 2>&1 | tail -8 | tee $OUT/gputests.log ;;
     models) python3 benches/gpu_e2e.py models --hub /tmp/hf/hub --which ${MODELS:-3.3b,600m,xtts} 2>&1 | grep -v Warning | tee $OUT/models.log ;;
     startup) python3 benches/gpu_e2e.py startup --out $OUT --nllb "${NLLB-3.3b}" 2>&1 | grep -v Warning | tee $OUT/startup.log ;;
