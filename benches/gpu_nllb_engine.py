@@ -104,6 +104,39 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     return row
 
 
+def gpu_gaps(tr: Any, text: str) -> list[dict[str, Any]]:
+    """One translation under torch.profiler: where the GPU sits idle (> 20 µs) between its
+    kernels and copies, with what ran before and after, in µs from the first GPU activity."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    tr.generate_ids(text)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        tr.generate_ids(text)
+        torch.cuda.synchronize()
+    gpu = sorted(
+        (e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
+        key=lambda e: e.time_range.start,
+    )
+    if not gpu:
+        return []
+    t0 = gpu[0].time_range.start
+    gaps = [{"kernels": len(gpu), "span_us": round(gpu[-1].time_range.end - t0, 1)}]
+    for prev, nxt in itertools.pairwise(gpu):
+        idle = nxt.time_range.start - prev.time_range.end
+        if idle > 20:
+            gaps.append(
+                {
+                    "at_us": round(prev.time_range.end - t0, 1),
+                    "idle_us": round(idle, 1),
+                    "after": prev.name[:60],
+                    "before": nxt.name[:60],
+                }
+            )
+    return gaps
+
+
 def every_sentence(tr: Any, reps: int) -> list[dict[str, Any]]:
     """Each bench sentence's translation: its lengths and the median time until it returns."""
     rows = []
@@ -129,6 +162,11 @@ def main() -> None:
         "--all",
         action="store_true",
         help="also time generate_ids on every bench sentence (median of --reps), with its length",
+    )
+    ap.add_argument(
+        "--trace",
+        action="store_true",
+        help="also profile one translation: the GPU's idle gaps over 20 µs, in order",
     )
     ap.add_argument(
         "--variants",
@@ -158,6 +196,8 @@ def main() -> None:
         res[name] = profile(tr, text, a.reps)
         if a.all:
             res[name]["sentences"] = every_sentence(tr, a.reps)
+        if a.trace:
+            res[name]["gaps"] = gpu_gaps(tr, text)
         print(name, res[name], flush=True)
         tr.close()
         del tr
