@@ -126,7 +126,7 @@ class NllbLoop:
         self.min_new = torch.zeros(1, dtype=torch.long, device=dev)
         # A sentence's inputs travel as one header: source ids (padded), forced BOS, minimum
         # length; one copy, unpacked inside the encoder's graph. Set up op by op from Python,
-        # they kept the GPU idle ~0.5 ms before each encoder (2026-11-30-h200-gpu-e2e-night).
+        # they kept the GPU idle ~0.5 ms before each encoder (2026-11-30-h200-nllb-engine-night.md).
         self.hdr = torch.zeros(self.max_src + 2, dtype=torch.long, device=dev)
         self._hdr_host = torch.zeros(
             self.max_src + 2, dtype=torch.long, pin_memory=dev.type == "cuda"
