@@ -14,10 +14,11 @@ exponential EOS length penalty), from the same weights:
 
 Padded lengths come from SRC_BUCKETS and SELF_BUCKETS; pads are masked out of attention.
 
-The fused step (the default on CUDA with Triton; always with int8 weights or a script head)
-runs the decoder as fused_step.FusedDecoder: Triton kernels on CUDA (kernels.py, eight
-launches per layer, one graph per source length since the kernels read the position on the
-device), the same function in torch elsewhere (torch_ops.py).
+The fused step (the default on CUDA with Triton; always with int8 or int4 weights or a script
+head) runs the decoder as fused_step.FusedDecoder: Triton kernels on CUDA (kernels.py, seven
+launches per layer with the folded cross-attention, one graph per source length since the
+kernels read the position on the device), the same function in torch elsewhere (torch_ops.py).
+A sentence's inputs reach the device as one header, unpacked inside the encoder's graph.
 """
 
 from __future__ import annotations
