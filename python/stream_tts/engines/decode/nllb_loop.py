@@ -112,7 +112,6 @@ class NllbLoop:
             (n_layers, 2, 1, self.heads, self.max_src, hd), dtype=self.dtype, device=dev
         )
         # Static inputs and state of the graphs.
-        self.src_ids = torch.full((1, self.max_src), self.pad, dtype=torch.long, device=dev)
         self.src_keep = torch.zeros(self.max_src, dtype=torch.bool, device=dev)
         self.tok = torch.zeros(1, dtype=torch.long, device=dev)
         self.pos = torch.zeros(1, dtype=torch.long, device=dev)  # decoder index of `tok`
@@ -253,7 +252,6 @@ class NllbLoop:
     def _unpack(self) -> None:
         """The sentence's state from its header (see _start)."""
         m = self.max_src
-        self.src_ids[0].copy_(self.hdr[:m])
         self.src_keep.copy_(self.hdr[:m] != self.pad)
         self.forced_bos.copy_(self.hdr[m : m + 1])
         self.min_new.copy_(self.hdr[m + 1 : m + 2])
@@ -261,11 +259,11 @@ class NllbLoop:
         self.pos.zero_()
 
     def _encode(self, n_src: int) -> None:
-        """The header unpacked, the encoder over src_ids[:, :n_src], then every layer's
-        cross-attention K/V."""
+        """The header unpacked, the encoder over the source ids (the header's first n_src),
+        then every layer's cross-attention K/V."""
         F, torch = self.F, self.torch
         self._unpack()
-        ids = self.src_ids[:, :n_src]
+        ids = self.hdr[:n_src].view(1, n_src)
         keep = self.src_keep[:n_src]
         # Positions as transformers numbers them: pad+1+i for tokens, `pad` (a zero row) for pads.
         pos = torch.where(keep, self.arange[:n_src] + self.pad + 1, self.pad)
