@@ -204,7 +204,9 @@ def cmd_models(a: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------ engine parts
 
 
-def _ms(f: Any, reps: int) -> tuple[float, list[float]]:
+def _ms(f: Any, reps: int, *, until_return: bool = False) -> tuple[float, list[float]]:
+    """Median ms of f from an idle GPU, until the GPU is idle again; `until_return`: until f
+    returns (what a caller waits for, not the GPU work it left queued)."""
     import torch
 
     times = []
@@ -212,8 +214,9 @@ def _ms(f: Any, reps: int) -> tuple[float, list[float]]:
         torch.cuda.synchronize()
         t = time.perf_counter()
         f()
+        returned = time.perf_counter()
         torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - t))
+        times.append(1000 * ((returned if until_return else time.perf_counter()) - t))
     return statistics.median(times), times
 
 

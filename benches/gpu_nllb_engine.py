@@ -33,41 +33,20 @@ from typing import Any
 from gpu_e2e import NLLB_REPOS, _ms, sentences
 
 
-def _median_ms(f: Any, reps: int) -> float:
-    return round(_ms(f, reps)[0], 3)
-
-
-def _returned_ms(f: Any, reps: int) -> float:
-    """Median ms until f returns, from an idle GPU: what a caller waits for (`engine_ms` also
-    waits for the GPU work queued past the end, such as the step queued ahead of EOS)."""
-    import torch
-
-    times = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        f()
-        times.append(1000 * (time.perf_counter() - t))
-        torch.cuda.synchronize()
-    return statistics.median(times)
+def _median_ms(f: Any, reps: int, *, until_return: bool = False) -> float:
+    return round(_ms(f, reps, until_return=until_return)[0], 3)
 
 
 def _encoder_launch(loop: Any, ids: list[int], bos: int, reps: int) -> dict[str, float]:
     """The sentence set-up and encoder graph as the loop starts a sentence: the host's time to
     queue them, and until the GPU has run them."""
-    import torch
 
-    host, done = [], []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
+    def start() -> None:
         loop._start(ids, bos, None)
-        host.append(1000 * (time.perf_counter() - t))
-        torch.cuda.synchronize()
-        done.append(1000 * (time.perf_counter() - t))
+
     return {
-        "start_host_ms": round(statistics.median(host), 3),
-        "start_gpu_done_ms": round(statistics.median(done), 3),
+        "start_host_ms": _median_ms(start, reps, until_return=True),
+        "start_gpu_done_ms": _median_ms(start, reps),
     }
 
 
@@ -76,7 +55,7 @@ def profile(tr: Any, text: str, reps: int) -> dict[str, Any]:
     row: dict[str, Any] = {}
     tr.generate_ids(text)  # anything lazy for this length, first
     row["engine_ms"] = _median_ms(lambda: tr.generate_ids(text), reps)
-    row["engine_return_ms"] = round(_returned_ms(lambda: tr.generate_ids(text), reps), 3)
+    row["engine_return_ms"] = _median_ms(lambda: tr.generate_ids(text), reps, until_return=True)
     row["source_ids_ms"] = _median_ms(lambda: tr._source_ids(text), reps)
     row["handoff_ms"] = _median_ms(lambda: tr._gpu.call(lambda: None), reps)
     ids = tr._source_ids(text)
@@ -142,12 +121,12 @@ def every_sentence(tr: Any, reps: int) -> list[dict[str, Any]]:
     rows = []
     for text in sentences():
         ids = tr.generate_ids(text)
-        ms = _returned_ms(lambda text=text: tr.generate_ids(text), reps)
+        ms = _median_ms(lambda text=text: tr.generate_ids(text), reps, until_return=True)
         rows.append(
             {
                 "source_tokens": len(tr._source_ids(text)),
                 "tokens": len(ids),
-                "return_ms": round(ms, 3),
+                "return_ms": ms,
             }
         )
     return rows
