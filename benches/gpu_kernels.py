@@ -1,7 +1,8 @@
 """NLLB-200 decode step on one GPU: the SDPA step graph against the fused Triton step (issue 13).
 
     python benches/gpu_kernels.py --out DIR [--which 3.3b,600m] [--sweep] [--sweep-fused]
-        [--paths 'fused bf16,fused int8'] [--no-shapes] [--int4-shapes]
+        [--paths 'fused bf16,fused int8'] [--no-shapes] [--int4-shapes] [--sweep-layer]
+        [--sweep-fold]
 
 Full-size NLLB-200 3.3B and distilled-600M with random bf16 weights, built in memory from the
 real shapes (tests/gpu_models.py; no checkpoint, no tokenizer: the source is 20 fixed ids). For
@@ -35,6 +36,11 @@ tokens are compared with it); `--no-shapes` skips the per-shape part.
 
 The script head keeps a random HEAD_FRACTION of the vocabulary (plus EOS): the random-weight
 models have no real vocabulary to read scripts from, and only the row count matters for time.
+" (one launch a layer)" paths run each decoder layer as one persistent launch with grid
+barriers (fused_step.PERSISTENT, off by default: slower; layer_kernel.py); `--sweep-layer`
+times one layer so with LAYER_SWEEP's block sizes and programs per SM, and its barriers alone.
+" (LN in chunks)": a LayerNorm prologue reads its vector in the GEMV's chunks, twice
+(kernels.LN_ONE_LOAD off).
 Results: DIR/gpu_kernels.json and DIR/gpu_kernels.md. Timings are benchmarks, not tests.
 """
 
@@ -57,6 +63,28 @@ STEPS = 24  # replays per timed run: positions 1..24
 REPS = 15
 NEW_TOKENS = 25
 HEAD_FRACTION = 0.5
+
+
+def _layer_sweep() -> list[Any]:
+    from stream_tts.engines.decode.layer_kernel import LayerConfig as C
+
+    return [  # chunks or whole rows (tile bytes); L2 prefetch on / off; polling with loads
+        C(8, 1024, 4, 3),
+        C(8, 1024, 4, 3, prefetch=False),
+        C(4, 1024, 4, 4),
+        C(4, 1024, 4, 4, poll_loads=True),
+        C(4, 512, 4, 4),
+        C(8, 512, 4, 3),
+        C(4, 1024, 4, 2),
+        C(4, 2048, 8, 2),
+        C(8, 512, 4, 2, 8192),
+        C(8, 512, 4, 2, 8192, prefetch=False),
+        C(8, 512, 8, 1, 16384),
+    ]
+
+
+SWEEP_FOLD = False  # --sweep-fold
+LAYER_SWEEP: list[Any] = []  # filled by --sweep-layer (the module imports torch lazily)
 COLD_BYTES = 256 << 20  # per-shape timings cycle through this much weight (H200 L2: 50 MB)
 SRC = [256047, *range(1000, 1019), 2]  # language code, 19 word ids, EOS: 21 tokens
 
@@ -219,7 +247,7 @@ def sweep_fusions(loop: Any) -> dict[str, float]:
     K.FFN_CONFIG = ffn0
     res["ffn kernels (registers, spills, warps)"] = compiled(K._ffn_kernel)
     # The folded cross-attention's scores GEMV (A: heads * 32 rows, LayerNorm prologue).
-    a_key = (16 * 32, 2048, False, False)
+    a_key = (16 * 32, 2048, "float", False)  # OVERRIDES' key (until 2026-12-01: never matched)
     for bn, bk in ((2, 512), (8, 256), (4, 256)):
         K.OVERRIDES[a_key] = K.GemvConfig(bn, bk, 1, 4)
         res[f"fold A block_n={bn} block_k={bk}"] = layer_us(loop)
@@ -257,8 +285,64 @@ def layer_kernels(loop: Any, key: Any) -> list[tuple[str, float]]:
     return [(e.name[:40], round(e.time_range.elapsed_us(), 2)) for e in events[1 : 1 + per]]
 
 
+def sweep_fold_gemvs(loop: Any) -> dict[str, float]:
+    """One layer's µs with other block sizes of the folded cross-attention's two GEMVs (A:
+    heads * 32 rows of d, LayerNorm prologue; N: d rows of heads * 32, added)."""
+    from stream_tts.engines.decode import kernels as K
+
+    res = {"default": layer_us(loop)}
+    a_key, n_key = (16 * 32, 2048, "float", False), (2048, 16 * 32, "float", True)
+    for bn, bk in ((1, 512), (2, 1024), (1, 1024), (1, 2048), (2, 2048), (4, 2048)):
+        K.OVERRIDES[a_key] = K.GemvConfig(bn, bk, 1, 4)
+        res[f"A block_n={bn} block_k={bk}"] = layer_us(loop)
+    K.OVERRIDES.pop(a_key)
+    for bn, bk, split in ((2, 512, 1), (1, 512, 1), (8, 512, 1), (4, 256, 2)):
+        K.OVERRIDES[n_key] = K.GemvConfig(bn, bk, split, 4)
+        res[f"N block_n={bn} block_k={bk} split={split}"] = layer_us(loop)
+    K.OVERRIDES.pop(n_key)
+    print("fold sweep", res, flush=True)
+    return res
+
+
+def sweep_layer_configs(loop: Any) -> dict[str, float]:
+    """One layer's µs as one persistent launch with LAYER_SWEEP's configurations."""
+    import torch
+
+    from stream_tts.engines.decode import layer_kernel as LK
+
+    keep, res = LK.CONFIG, {}
+    fused = loop.fused
+    ly = fused.layers[0]
+    args = (
+        ly, fused.fold.layer_args(0, 32, ly), fused.xs[0],
+        (fused.q, fused.a, fused.fold.scores, fused.h), loop.self_cache[0, :, 0], loop.pos,
+        fused.bar,
+    )  # fmt: skip
+    for cfg in LAYER_SWEEP:
+        LK.CONFIG = cfg
+        try:
+            res[str(cfg)] = layer_us(loop)
+            with torch.inference_mode():
+                res[f"{cfg} barriers alone"] = _graph_us(
+                    lambda: LK.decoder_layer(
+                        *args, heads=fused.heads, config=cfg, span=(LK.PHASES, -1)  # noqa: B023
+                    ),
+                    reps=24, runs=REPS,
+                )  # fmt: skip
+            print("barriers alone", res[f"{cfg} barriers alone"], "us", flush=True)
+            LK.check(loop.fused.bar)
+        except Exception as e:  # a config that does not compile or fit: say so, go on
+            res[str(cfg)] = float("nan")
+            print("layer config", cfg, "failed:", str(e)[:300], flush=True)
+    LK.CONFIG = keep
+    return res
+
+
 def run_model(
-    which: str, paths: list[str] | None = None, sweep_fused: bool = False
+    which: str,
+    paths: list[str] | None = None,
+    sweep_fused: bool = False,
+    sweep_layer: bool = False,
 ) -> tuple[dict[str, Any], Any]:
     import torch
 
@@ -279,12 +363,13 @@ def run_model(
     # captured; "overlap" is NllbLoop.overlap. `on`: the defaults.
     mods = {
         "PDL": K, "FAST_I8": K, "FUSE_FFN": FS, "FUSE_ATTN_OUT": FS, "STACKED": CF,
-        "INT4_HEAD": FS,
+        "INT4_HEAD": FS, "PERSISTENT": FS, "LN_ONE_LOAD": K,
     }  # fmt: skip
     on = {k: getattr(m, k) for k, m in mods.items()}
     # "before": the step as on main before this round (the int8 fold converting W_q and W_o
     # every sentence); "+ ffn", "+ attn-out": the fusions, off by default (slower).
-    old = {**on, "FUSE_FFN": False, "FUSE_ATTN_OUT": False, "STACKED": False}
+    old = {**on, "FUSE_FFN": False, "FUSE_ATTN_OUT": False, "STACKED": False, "PERSISTENT": False}
+    one = {**on, "PERSISTENT": True}  # " (one launch a layer)": layer_kernel.py
     ffn, att = {"FUSE_FFN": True}, {"FUSE_ATTN_OUT": True}
     nofold = {"cross_fold": False}
     int8 = {"weights": "int8"}
@@ -313,6 +398,11 @@ def run_model(
         ("fused int4 (int8 head)", int4, {**on, "INT4_HEAD": False}),
         ("fused int4 (plain nibble convert)", int4, {**on, "FAST_I8": False}),
         (head4, {**int4, "head_ids": keep}, on),
+        ("fused bf16 (one launch a layer)", bf16, one),
+        ("fused int8 (one launch a layer)", int8, one),
+        ("fused int4 (one launch a layer)", int4, one),
+        ("fused bf16 (LN in chunks)", bf16, {**on, "LN_ONE_LOAD": False}),
+        ("fused int8 (LN in chunks)", int8, {**on, "LN_ONE_LOAD": False}),
     ]
     if paths:
         variants = variants[:1] + [v for v in variants[1:] if v[0] in paths]
@@ -339,6 +429,10 @@ def run_model(
             print("layer 0 kernels", out[name]["layer0_kernels_us"], flush=True)
             if sweep_fused and name.endswith("+ ffn + attn-out"):
                 out[name]["sweep"] = sweep_fusions(loop)
+            if SWEEP_FOLD and name == "fused int8":
+                out[name]["fold_sweep"] = sweep_fold_gemvs(loop)
+            if sweep_layer and name == "fused int8 (one launch a layer)":
+                out[name]["layer_sweep"] = sweep_layer_configs(loop)
         del loop
         gc.collect()  # the decoder and its fold refer to each other: free both now
         torch.cuda.empty_cache()
@@ -608,6 +702,13 @@ def markdown(res: dict[str, Any]) -> str:
                     f"| {n} | {v['kl_mean']:.2e} | {v['kl_max']:.2e} | "
                     f"{v['max_abs_dlogprob']:.3f} | {v['top1_agree']:.3f} |"
                 )
+        for n, r in m.items():
+            if isinstance(r, dict) and "fold_sweep" in r:
+                lines += ["", f"One layer ({n}), µs, with other blocks of the fold's GEMVs:", ""]
+                lines += [f"- {c}: {us:.1f}" for c, us in r["fold_sweep"].items()]
+            if isinstance(r, dict) and "layer_sweep" in r:
+                lines += ["", f"One layer as one persistent launch ({n}), µs per config:", ""]
+                lines += [f"- {c}: {us:.1f}" for c, us in r["layer_sweep"].items()]
         for r in res.get("int4_gemv", {}).get(which, []):
             top = min(
                 ((t, c) for c, t in r["int4_sweep_us"].items() if isinstance(t, float)),
@@ -649,7 +750,17 @@ def main() -> None:
     ap.add_argument(
         "--sweep-fused", action="store_true", help="block sizes of the fused FFN / attn-out"
     )
+    ap.add_argument(
+        "--sweep-layer", action="store_true", help="configurations of the one-launch layer"
+    )
+    ap.add_argument(
+        "--sweep-fold", action="store_true", help="block sizes of the folded cross-attention"
+    )
     a = ap.parse_args()
+    global SWEEP_FOLD
+    SWEEP_FOLD = a.sweep_fold
+    if a.sweep_layer:
+        LAYER_SWEEP.extend(_layer_sweep())
     import torch
     import triton
 
@@ -670,7 +781,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for which in a.which.split(","):
         paths = [p for p in a.paths.split(",") if p]
-        res["models"][which], model = run_model(which, paths, a.sweep_fused)
+        res["models"][which], model = run_model(which, paths, a.sweep_fused, a.sweep_layer)
         (out / "gpu_kernels.json").write_text(json.dumps(res, indent=1))  # in case of a kill
         res["gemv"][which] = [] if a.no_shapes else gemv_shapes(model, a.sweep)
         if a.int4_shapes:

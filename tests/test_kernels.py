@@ -47,8 +47,15 @@ def close(a: Any, b: Any) -> None:
 
 
 @pytest.mark.parametrize("kind", ["f32", "bf16", "int8", "int4"])
-@pytest.mark.parametrize("cfg", [SMALL, None], ids=["small-blocks", "default-blocks"])
-def test_gemv_layernorm_bias_relu(kind: str, cfg: Any) -> None:
+@pytest.mark.parametrize(
+    ("cfg", "ln_one_load"),
+    [(SMALL, True), (None, True), (SMALL, False)],
+    ids=["small-blocks", "default-blocks", "small-blocks-ln-in-chunks"],
+)
+def test_gemv_layernorm_bias_relu(
+    kind: str, cfg: Any, ln_one_load: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(K, "LN_ONE_LOAD", ln_one_load)
     g = torch.Generator().manual_seed(1)
     n, k = 44, 80  # neither a multiple of the blocks
     w, scale, ref_w = weights(n, k, kind, g)
@@ -337,24 +344,29 @@ def test_interpreter_flag_matches_the_machine() -> None:
 
 
 @pytest.mark.parametrize(
-    "fold", [False, True], ids=["cross-3-launches-unfused", "cross-folded-fused"]
+    ("fold", "one_launch"),
+    [(False, False), (True, False), (True, True)],
+    ids=["cross-3-launches-unfused", "cross-folded-fused", "cross-folded-one-launch-layer"],
 )
 @pytest.mark.parametrize("weights", ["bf16", "int8", "int4"])
 def test_fused_loop_on_the_kernels_matches_its_torch_twin(
-    weights: str, fold: bool, monkeypatch: pytest.MonkeyPatch
+    weights: str, fold: bool, one_launch: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole fused step on the kernels: same tokens as generate() in float32 (bf16 mode,
     i.e. the model's own float32 weights) and as the same loop on torch ops (int8); the
     cross-attention folded or not on the kernels, never on the twin. With the fold, the FFN
-    and the self-attention + out-proj are one launch each (the default); without, not."""
+    and the self-attention + out-proj are one launch each, or the whole layer is one launch
+    (layer_kernel.py); without, neither."""
     from test_nllb_loop import SENTENCES, reference, wide_model
 
     from stream_tts.engines.decode import fused_step
     from stream_tts.engines.decode.nllb_loop import NllbLoop
 
-    fuse = fold and weights != "int4"  # the one-launch FFN and attn-out have no int4 path
+    # the one-launch FFN and attn-out have no int4 path
+    fuse = fold and weights != "int4" and not one_launch
     monkeypatch.setattr(fused_step, "FUSE_FFN", fuse)
     monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fuse)
+    monkeypatch.setattr(fused_step, "PERSISTENT", one_launch)
     if triton_interp.INTERPRET:  # the interpreter pays per program: few, large ones
         monkeypatch.setattr(K, "gemv_config", lambda n, k, **kw: K.GemvConfig(64, 64, 1, 4))
 
@@ -367,6 +379,7 @@ def test_fused_loop_on_the_kernels_matches_its_torch_twin(
     assert ours.reads_pos and not twin.reads_pos
     assert ours.fused is not None and (ours.fused.fold is not None) == fold
     assert ours.fused.fuse_ffn == ours.fused.fuse_attn_out == fuse
+    assert (ours.fused.persistent is not None) == one_launch
     for text in SENTENCES[:1]:
         ids = tok(text)["input_ids"]
         got = ours.generate(ids, bos, 12)  # the token chosen by the head's argmax + choose
@@ -426,23 +439,25 @@ def test_head_argmax_and_choose_pick_what_the_torch_choice_picks(
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
-@pytest.mark.parametrize("fuse", [False, True], ids=["launch-each", "ffn-attn-out-fused"])
+@pytest.mark.parametrize("mode", ["launch-each", "ffn-attn-out-fused", "one-launch-layer"])
 @pytest.mark.parametrize("weights", ["bf16", "int8", "int4"])
 def test_graphs_with_steps_queued_ahead_give_the_eager_tokens(
-    weights: str, fuse: bool, monkeypatch: pytest.MonkeyPatch
+    weights: str, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The CUDA-graph loop, with step i + 1 queued before step i's token is read (overlap) and
     without, gives the eager loop's tokens; forced EOS, early stops and the next sentence;
-    with and without the fused FFN and attention + out-proj."""
+    a launch per kernel, the fused FFN and attention + out-proj, or a layer a launch."""
     from test_nllb_loop import SENTENCES, wide_model
 
     from stream_tts.engines.decode import fused_step
     from stream_tts.engines.decode.nllb_loop import NllbLoop
 
+    fuse = mode == "ffn-attn-out-fused"
     if fuse and weights == "int4":
         pytest.skip("the one-launch FFN and attn-out have no int4 path")
     monkeypatch.setattr(fused_step, "FUSE_FFN", fuse)
     monkeypatch.setattr(fused_step, "FUSE_ATTN_OUT", fuse)
+    monkeypatch.setattr(fused_step, "PERSISTENT", mode == "one-launch-layer")
 
     tok = gm.nllb_tokenizer()
     tok.src_lang = "eng_Latn"

@@ -157,6 +157,14 @@ class CrossFold:
             v = cross_cache[i, 1, 0, :, :p].transpose(1, 2)
             n.view(d, h, p).copy_(torch.bmm(wo, v).transpose(0, 1))
 
+    def layer_args(self, i: int, n_src: int, ly: Any) -> tuple[Any, Any, Any, Any, Any, int]:
+        """Layer i's (A, s, c, N, N's row scales or None, P): what `attend` multiplies, for
+        the one-launch layer (layer_kernel.py)."""
+        p = fold_len(n_src)
+        a, c, n = self._views(i, p)
+        n_scale = None if self.int4 else ly.co.scale  # int4: in N already
+        return a, self.s[: self.heads * p], c, n, n_scale, p
+
     def attend(self, i: int, n_src: int, ly: Any, x: Any) -> None:
         """Layer i's cross-attention added into the residual stream x."""
         dec = self.dec

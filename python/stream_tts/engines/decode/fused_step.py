@@ -1,5 +1,5 @@
-"""NLLB decoder step as four to eight fused launches per layer (kernels.py), int8 or int4
-weights optional.
+"""NLLB decoder step as four to eight fused launches per layer (kernels.py), or one
+(PERSISTENT, layer_kernel.py; off), int8 or int4 weights optional.
 
 Per layer: QKV with the self-attention LayerNorm in its prologue and K/V written straight into
 the cache; self-attention and its out-proj added into the residual stream (one launch with
@@ -39,6 +39,12 @@ INT4_HEAD = True
 # (int8 step +0.04 ms, bf16 -0.01 ms).
 FUSE_FFN = False
 FUSE_ATTN_OUT = False
+# Each layer with the folded cross-attention as one persistent launch (layer_kernel.py)
+# instead of seven, on the kernels; read as a FusedDecoder is built. Off: on an H200
+# (NLLB-3.3B int8, benches/results/2026-11-30-h200-nllb-one-launch-layer.md) a layer took
+# 38.8-65 µs over the configurations tried against 42.1-43.7 µs launched kernel by kernel: its
+# six grid barriers alone cost 7-12 µs, about what the launches cost.
+PERSISTENT = False
 
 
 @dataclass
@@ -176,6 +182,13 @@ class FusedDecoder:
         self.h = torch.zeros(dec.layers[0].fc1.weight.shape[0], dtype=f32, device=dev)
         self.logits = torch.zeros(self.head.w.shape[0], dtype=f32, device=dev)
         self.fold = CrossFold.of(self, cross_fold, max_src)
+        self.persistent: Any = None  # layer_kernel, when each layer is one launch
+        fused_any = self.fuse_ffn or self.fuse_attn_out
+        if PERSISTENT and self.ops is not torch_ops and self.fold is not None and not fused_any:
+            from stream_tts.engines.decode import layer_kernel
+
+            self.persistent = layer_kernel
+            self.bar = layer_kernel.new_barrier(dev)
         # The fused FFN's partial sums per program group (kernels only).
         self.ffn_extra: dict[str, Any] = {}
         if self.fuse_ffn and hasattr(self.ops, "ffn_scratch"):
@@ -204,6 +217,14 @@ class FusedDecoder:
         x, nxt = self.xs[i % 2], self.xs[(i + 1) % 2]
         q, a = self.q, self.a
         cache = self_cache[i, :, 0]
+        fold = self.fold
+        if self.persistent is not None and fold is not None and fold.folds(n_src):
+            nxt_qkv = self.layers[i + 1].qkv.w if i + 1 < len(self.layers) else None
+            self.persistent.decoder_layer(
+                ly, fold.layer_args(i, n_src, ly), x, (q, a, fold.scores, self.h), cache, pos,
+                self.bar, heads=self.heads, next_qkv=nxt_qkv,
+            )  # fmt: skip
+            return
         # Clearing `nxt` here is safe: the FFN before, which read it, has finished (PDL waits
         # on the whole previous launch), and nothing in this layer reads it.
         zero = {"zero": nxt} if self.fuse_ffn else {}

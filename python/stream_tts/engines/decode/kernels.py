@@ -79,6 +79,11 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 # finishes and waits on the device (gdc_wait) before reading its inputs, which hides most of
 # the launch gap between the ~200 dependent kernels of a step. Benches may switch it off.
 PDL = not _INTERPRET and torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 9
+# A LayerNorm prologue reads its whole vector in one load (up to LN_WHOLE_MAX inputs: 8192
+# float32 are 64 registers a thread at 4 warps), not in the GEMV's chunks twice over.
+# Benches may switch it off.
+LN_ONE_LOAD = True
+LN_WHOLE_MAX = 8192
 # int8 -> float32 by byte permutes (PRMT + FADD, full rate) instead of I2F, which runs at a
 # quarter rate and bounds an int8 GEMV below the memory rate. Benches may switch it off.
 FAST_I8 = not _INTERPRET
@@ -184,7 +189,8 @@ def _gemv_kernel(
     HAS_LN: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
     SEG: tl.constexpr, SPLIT_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    ZERO: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr,
+    ZERO: tl.constexpr, USE_PDL: tl.constexpr, FAST: tl.constexpr, LN_BLOCK: tl.constexpr,
+    LN_WHOLE: tl.constexpr,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
@@ -207,18 +213,7 @@ def _gemv_kernel(
     mean = 0.0
     rstd = 1.0
     if HAS_LN:
-        acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            c = k0 + cols0
-            acc1 += tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
-        mean = tl.sum(acc1, axis=0) / K
-        acc2 = tl.zeros([BLOCK_K], dtype=tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            c = k0 + cols0
-            xv = tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
-            xv = tl.where(c < K, xv - mean, 0.0)
-            acc2 += xv * xv
-        rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / K + eps)
+        mean, rstd = _ln_stats(x_ptr, K, eps, LN_BLOCK, LN_WHOLE)
     if INT4:
         y = _int4_sum(
             w_ptr, scale_ptr, x_ptr, ln_w_ptr, ln_b_ptr, rows, row_ok, k_lo, k_hi, KW, NGR,
@@ -231,10 +226,64 @@ def _gemv_kernel(
         )  # fmt: skip
     if USE_PDL:
         tl.extra.cuda.gdc_launch_dependents()
+    _epilogue(
+        y, rows, row_ok, pid_k == 0, scale_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr, best_ptr,
+        excl, kv_start, kv_half_stride, kv_head_stride, HAS_SCALE, HAS_BIAS, ACT, MODE, HD,
+        ARGMAX, SPLIT_K > 1,
+    )  # fmt: skip
+
+
+@triton.jit
+def _ln_stats(x_ptr, K, eps, BLOCK_K: tl.constexpr, WHOLE: tl.constexpr):
+    # Mean and 1/std of a K-long vector, every program for itself (one vector: cheaper than a
+    # launch of its own). WHOLE (BLOCK_K >= K): one load, both passes over registers; a
+    # kernel's weight stream starts only after this, and the looped form is 2 K / BLOCK_K
+    # dependent L2 round trips.
+    cols0 = tl.arange(0, BLOCK_K)
+    if WHOLE:
+        ok = cols0 < K
+        xv = tl.load(x_ptr + cols0, mask=ok, other=0.0).to(tl.float32)
+        mean = tl.sum(xv, axis=0) / K
+        xc = tl.where(ok, xv - mean, 0.0)
+        var = tl.sum(xc * xc, axis=0) / K
+    else:
+        acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK_K):
+            c = k0 + cols0
+            acc1 += tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
+        mean = tl.sum(acc1, axis=0) / K
+        acc2 = tl.zeros([BLOCK_K], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK_K):
+            c = k0 + cols0
+            xv = tl.load(x_ptr + c, mask=c < K, other=0.0).to(tl.float32)
+            xv = tl.where(c < K, xv - mean, 0.0)
+            acc2 += xv * xv
+        var = tl.sum(acc2, axis=0) / K
+    return mean, 1.0 / tl.sqrt(var + eps)
+
+
+def ln_block(k: int, block_k: int) -> tuple[int, bool]:
+    """_ln_stats' (BLOCK_K, WHOLE) for a K-long vector: all of it in one load up to LN_WHOLE_MAX
+    inputs (LN_ONE_LOAD), else the GEMV's own chunks."""
+    if LN_ONE_LOAD and k <= LN_WHOLE_MAX:
+        return triton.next_power_of_2(k), True
+    return block_k, False
+
+
+@triton.jit
+def _epilogue(
+    y, rows, row_ok, first_k, scale_ptr, bias_ptr, out_ptr, cache_ptr, pos_ptr, best_ptr, excl,
+    kv_start, kv_half_stride, kv_head_stride, HAS_SCALE: tl.constexpr, HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr, MODE: tl.constexpr, HD: tl.constexpr, ARGMAX: tl.constexpr,
+    ATOMIC: tl.constexpr,
+):  # fmt: skip
+    # Row sums y of rows `rows` -> scale, bias (added by the first K split only), activation,
+    # then MODE 0 store (+ ARGMAX), 1 add into out (ATOMIC: other programs add to the same
+    # rows), 2 rows < kv_start stored, the rest as K then V into the cache at `pos`.
     if HAS_SCALE:
         y = y * tl.load(scale_ptr + rows, mask=row_ok, other=0.0)
     if HAS_BIAS:
-        if pid_k == 0:
+        if first_k:
             y = y + tl.load(bias_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
     if ACT == 1:
         y = tl.maximum(y, 0.0)
@@ -247,7 +296,7 @@ def _gemv_kernel(
             key = tl.where(row_ok & (rows != excl), _argmax_key(y, rows), _KEY_MIN)
             tl.atomic_max(best_ptr, tl.max(key, axis=0))
     elif MODE == 1:  # add into the residual stream
-        if SPLIT_K == 1:
+        if not ATOMIC:
             prev = tl.load(out_ptr + rows, mask=row_ok, other=0.0)
             tl.store(out_ptr + rows, prev + y, mask=row_ok)
         else:
@@ -414,6 +463,7 @@ def gemv(
         if group & (group - 1) or block_k & (block_k - 1) or kw % group:
             raise ValueError("int4: group and block_k powers of two, K / 2 whole groups")
     grid = (triton.cdiv(n, cfg.block_n), split)
+    ln_bk, ln_whole = ln_block(k, block_k)
     _gemv_kernel[grid](
         w, scale if scale is not None else dummy, x,
         ln[0] if ln else dummy, ln[1] if ln else dummy,
@@ -425,7 +475,7 @@ def gemv(
         ACT=1 if relu else (2 if gelu else 0), MODE=mode, HD=hd, ARGMAX=argmax is not None,
         SEG=softmax, SPLIT_K=split, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
         ZERO=zero is not None, USE_PDL=PDL, FAST=FAST_I8 and (int8 or int4),
-        num_warps=cfg.warps, launch_pdl=PDL,
+        LN_BLOCK=ln_bk, LN_WHOLE=ln_whole, num_warps=cfg.warps, launch_pdl=PDL,
     )  # fmt: skip
 
 

@@ -512,4 +512,6 @@ class NllbLoop:
                     self._step_graphs.capture((t, s))
                     n += 1
             torch.cuda.synchronize()
+        if self.fused is not None and self.fused.persistent is not None:
+            self.fused.persistent.check(self.fused.bar)  # the captures ran each step once
         return n
