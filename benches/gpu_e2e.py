@@ -394,6 +394,8 @@ def cmd_startup(a: argparse.Namespace) -> None:
     if a.nllb:
         settings.translate_to = "de"
         settings.engine_options["translate"] = {"model": NLLB_REPOS[a.nllb]}
+        if a.weights != "bf16":
+            settings.engine_options["translate"] |= {"weights": a.weights, "head": "script"}
     if a.device:
         settings.compute_device = a.device
     t, c = time.perf_counter(), _cpu_s()
@@ -626,6 +628,10 @@ def main() -> None:
     s.add_argument("--nllb", default="3.3b")
     s.add_argument("--device", default=None, help="cpu: a CPU run of the same steps")
     s.add_argument("--no-warmup", action="store_true", help="loads only (XTTS warms slowly on CPU)")
+    s.add_argument(
+        "--weights", default="bf16", choices=("bf16", "int8", "int4"),
+        help="NLLB weights (int8 / int4 with the script head)",
+    )  # fmt: skip
     i.add_argument("--busy", action="store_true", help="also with busy Python threads")
     a = ap.parse_args()
     cmds = {"models": cmd_models, "parts": cmd_parts, "cli": cmd_cli, "idle": cmd_idle}
