@@ -242,10 +242,7 @@ def _ln_stats(x_ptr, K, eps, BLOCK_K: tl.constexpr, WHOLE: tl.constexpr):
     cols0 = tl.arange(0, BLOCK_K)
     if WHOLE:
         ok = cols0 < K
-        xv = tl.load(x_ptr + cols0, mask=ok, other=0.0).to(tl.float32)
-        mean = tl.sum(xv, axis=0) / K
-        xc = tl.where(ok, xv - mean, 0.0)
-        var = tl.sum(xc * xc, axis=0) / K
+        mean, var = _mean_var(tl.load(x_ptr + cols0, mask=ok, other=0.0).to(tl.float32), ok, K)
     else:
         acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
         for k0 in range(0, K, BLOCK_K):
@@ -260,6 +257,14 @@ def _ln_stats(x_ptr, K, eps, BLOCK_K: tl.constexpr, WHOLE: tl.constexpr):
             acc2 += xv * xv
         var = tl.sum(acc2, axis=0) / K
     return mean, 1.0 / tl.sqrt(var + eps)
+
+
+@triton.jit
+def _mean_var(xv, ok, K):
+    # Mean and variance of the K entries of xv where `ok` (both passes over registers).
+    mean = tl.sum(tl.where(ok, xv, 0.0), axis=0) / K
+    xc = tl.where(ok, xv - mean, 0.0)
+    return mean, tl.sum(xc * xc, axis=0) / K
 
 
 def ln_block(k: int, block_k: int) -> tuple[int, bool]:
@@ -312,6 +317,18 @@ def _epilogue(
 
 
 @triton.jit
+def _run_softmax(x_ptr, c, c_ok, SEG: tl.constexpr, BLOCK_K: tl.constexpr):
+    # x[c] as scores: a softmax over each run of SEG of them (-inf scores, and masked ones,
+    # get weight 0; a run of nothing but -inf gives zeros).
+    sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
+    sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
+    m = tl.max(sv, axis=1)
+    e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
+    z = tl.sum(e, axis=1)
+    return tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
+
+
+@triton.jit
 def _dense_sum(
     w_rows, x_ptr, ln_w_ptr, ln_b_ptr, row_ok, k_lo, k_hi, mean, rstd, HAS_LN: tl.constexpr,
     SEG: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, FAST: tl.constexpr,
@@ -322,13 +339,8 @@ def _dense_sum(
     for k0 in range(k_lo, k_hi, BLOCK_K):
         c = k0 + cols0
         c_ok = c < k_hi
-        if SEG > 0:  # x holds scores: softmax over each run of SEG (whole runs in a chunk)
-            sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
-            sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
-            m = tl.max(sv, axis=1)
-            e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
-            z = tl.sum(e, axis=1)
-            xv = tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
+        if SEG > 0:  # x holds scores (whole runs in a chunk)
+            xv = _run_softmax(x_ptr, c, c_ok, SEG, BLOCK_K)
         else:
             xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
         if HAS_LN:

@@ -43,7 +43,9 @@ from stream_tts.engines.decode.kernels import (
     _i8_to_f32,
     _int4_sum,
     _ln_stats,
+    _mean_var,
     _one_head,
+    _run_softmax,
 )
 
 PHASES = 7  # QKV, attention, out-proj, cross scores, cross output, fc1, fc2
@@ -173,22 +175,15 @@ def _rows_whole(
     # before this block's are used, so each program keeps two blocks of reads in flight.
     c = tl.arange(0, BLOCK_K)
     c_ok = c < K
-    if SEG > 0:  # x holds scores: softmax over each run of SEG
-        sv = tl.load(x_ptr + c, mask=c_ok, other=float("-inf"))
-        sv = tl.reshape(sv, (BLOCK_K // SEG, SEG))
-        m = tl.max(sv, axis=1)
-        e = tl.exp(sv - tl.where(m == float("-inf"), 0.0, m)[:, None])
-        z = tl.sum(e, axis=1)
-        xv = tl.reshape(e / tl.where(z > 0, z, 1.0)[:, None], (BLOCK_K,))
+    if SEG > 0:  # x holds scores
+        xv = _run_softmax(x_ptr, c, c_ok, SEG, BLOCK_K)
     else:
         xv = tl.load(x_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
     if HAS_LN:
-        mean = tl.sum(xv, axis=0) / K
-        xc = tl.where(c_ok, xv - mean, 0.0)
-        rstd = 1.0 / tl.sqrt(tl.sum(xc * xc, axis=0) / K + eps)
+        mean, var = _mean_var(xv, c_ok, K)
         g = tl.load(ln_w_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
         b = tl.load(ln_b_ptr + c, mask=c_ok, other=0.0).to(tl.float32)
-        xv = tl.where(c_ok, xc * rstd * g + b, 0.0)
+        xv = tl.where(c_ok, (xv - mean) / tl.sqrt(var + eps) * g + b, 0.0)
     r0 = tl.arange(0, BLOCK_N)
     rows = pid * BLOCK_N + r0
     w = tl.load(
