@@ -42,8 +42,9 @@ FUSE_ATTN_OUT = False
 # Each layer with the folded cross-attention as one persistent launch (layer_kernel.py)
 # instead of seven, on the kernels; read as a FusedDecoder is built. Off: on an H200
 # (NLLB-3.3B int8, benches/results/2026-11-30-h200-nllb-one-launch-layer.md) a layer took
-# 38.8-65 µs over the configurations tried against 42.1-43.7 µs launched kernel by kernel: its
-# six grid barriers alone cost 7-12 µs, about what the launches cost.
+# 38-65 µs over the configurations tried, and moved by 11 µs between machines, against
+# 41.8-43.7 µs launched kernel by kernel: its six grid barriers alone cost 6-18 µs, about what
+# the launches cost.
 PERSISTENT = False
 
 
