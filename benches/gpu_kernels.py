@@ -487,17 +487,8 @@ def int4_shapes(model: Any) -> list[dict[str, Any]]:
     from stream_tts.engines.decode import kernels as K
     from stream_tts.engines.decode.quant import quantize_int4, quantize_rows
 
-    cfg = model.config
-    d, ffn, vocab = cfg.d_model, cfg.decoder_ffn_dim, cfg.vocab_size
-    shapes = [
-        ("qkv", 3 * d, d, "ln"),
-        ("out-proj", d, d, "add"),
-        ("fc1", ffn, d, "ln+relu"),
-        ("fc2", d, ffn, "add"),
-        ("head", vocab, d, "ln"),
-    ]
     rows = []
-    for name, n, k, epi in shapes:
+    for name, n, k, epi in step_shapes(model, cross_q=False):
         copies = max(1, -(-COLD_BYTES // (n * k)))  # int8 bytes: int4 reads twice the copies
         ws = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(copies)]
         q8 = [quantize_rows(w) for w in ws]
@@ -639,19 +630,23 @@ def time_shape(name: str, n: int, k: int, epi: str, sweep: bool) -> dict[str, An
     return row
 
 
-def gemv_shapes(model: Any, sweep: bool) -> list[dict[str, Any]]:
+def step_shapes(model: Any, cross_q: bool = True) -> list[tuple[str, int, int, str]]:
+    """A decoder step's GEMVs as (name, N, K, epilogue): ln = LayerNorm prologue, add = into
+    the residual stream; `cross_q`: with the unfolded cross-attention's query."""
     cfg = model.config
     d, ffn, vocab = cfg.d_model, cfg.decoder_ffn_dim, cfg.vocab_size
-    # (name, N, K, epilogue): ln = LayerNorm prologue, add = into the residual stream
-    shapes = [
+    return [
         ("qkv", 3 * d, d, "ln"),
         ("out-proj", d, d, "add"),
-        ("cross-q", d, d, "ln"),
+        *([("cross-q", d, d, "ln")] if cross_q else []),
         ("fc1", ffn, d, "ln+relu"),
         ("fc2", d, ffn, "add"),
         ("head", vocab, d, "ln"),
     ]
-    return [time_shape(*sh, sweep) for sh in shapes]
+
+
+def gemv_shapes(model: Any, sweep: bool) -> list[dict[str, Any]]:
+    return [time_shape(*sh, sweep) for sh in step_shapes(model)]
 
 
 def markdown(res: dict[str, Any]) -> str:

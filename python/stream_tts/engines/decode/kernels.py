@@ -668,17 +668,7 @@ def _ffn_kernel(
     cols0 = tl.arange(0, BLOCK_K)
     if USE_PDL:
         tl.extra.cuda.gdc_wait()
-    acc1 = tl.zeros([BLOCK_K], dtype=tl.float32)
-    for k0 in range(0, D, BLOCK_K):
-        c = k0 + cols0
-        acc1 += tl.load(x_ptr + c, mask=c < D, other=0.0)
-    mean = tl.sum(acc1, axis=0) / D
-    acc2 = tl.zeros([BLOCK_K], dtype=tl.float32)
-    for k0 in range(0, D, BLOCK_K):
-        c = k0 + cols0
-        xv = tl.where(c < D, tl.load(x_ptr + c, mask=c < D, other=0.0) - mean, 0.0)
-        acc2 += xv * xv
-    rstd = 1.0 / tl.sqrt(tl.sum(acc2, axis=0) / D + eps)
+    mean, rstd = _ln_stats(x_ptr, D, eps, BLOCK_K, False)
     # fc1: this program's hidden units, h = relu(s1 * (W1[hid] . LN(x)) + b1)
     w1_rows = w1_ptr + hid.to(tl.int64)[:, None] * D
     acc = tl.zeros([BLOCK_H, BLOCK_K], dtype=tl.float32)
@@ -811,9 +801,9 @@ def _layer_norm_kernel(
     c = tl.arange(0, BLOCK)
     ok = c < D
     x = tl.load(x_ptr + c, mask=ok, other=0.0).to(tl.float32)
-    mean = tl.sum(x, axis=0) / D
+    mean, var = _mean_var(x, ok, D)
     xc = tl.where(ok, x - mean, 0.0)
-    rstd = 1.0 / tl.sqrt(tl.sum(xc * xc, axis=0) / D + eps)
+    rstd = 1.0 / tl.sqrt(var + eps)
     w = tl.load(w_ptr + c, mask=ok, other=0.0).to(tl.float32)
     b = tl.load(b_ptr + c, mask=ok, other=0.0).to(tl.float32)
     tl.store(out_ptr + c, xc * rstd * w + b, mask=ok)

@@ -439,6 +439,8 @@ def decoder_layer(
     grid = (programs(x.device, cfg),)
     if phased is None:
         phased = K._INTERPRET or x.device.type != "cuda"
+    # RB_D, RB_F, RB_A, RB_N: bytes a row of the prefetched weights
+    row_bytes = (dw * item, fw * item, d * a_w.element_size(), na * n_w.element_size())
     args = (
         x, q, a, scores, h, pos, bar, cache, cache.stride(0), cache.stride(1),
         1.0 / math.sqrt(hd),
@@ -448,8 +450,7 @@ def decoder_layer(
         n_w, opt(n_s), opt(ly.co.bias),
         ly.fc1.w, opt(ly.fc1.scale), opt(ly.fc1.bias), ly.ln3[0], ly.ln3[1], ly.ln3[2], f,
         ly.fc2.w, opt(ly.fc2.scale), opt(ly.fc2.bias),
-        d, dw, fw, ngr_d, ngr_f, dw * item, fw * item, d * a_w.element_size(),
-        na * n_w.element_size(), next_qkv if next_qkv is not None else ly.qkv.w,
+        d, dw, fw, ngr_d, ngr_f, *row_bytes, next_qkv if next_qkv is not None else ly.qkv.w,
     )  # fmt: skip
     consts = dict(
         HEADS=heads, HD=hd, BLOCK_T=32, D_P=triton.next_power_of_2(d),
@@ -458,7 +459,7 @@ def decoder_layer(
         BN_D=bn_d, BK_D=bk_d, BN_F=bn_f, BK_F=bk_f, BN_A=bn_a, BK_A=bk_a, BN_N=bn_n,
         BK_N=bk_n, WHOLE=whole, WHOLE_FOLD=cfg.tile_bytes > 0,
         FAST=K.FAST_I8 and (int8 or int4), POLL_LOADS=cfg.poll_loads,
-        PREFETCH=cfg.prefetch and not phased and _aligned(args),
+        PREFETCH=cfg.prefetch and not phased and _aligned(row_bytes, args),
         NEXT=next_qkv is not None, USE_PDL=K.PDL,
         num_warps=cfg.warps, launch_pdl=K.PDL,
     )  # fmt: skip
@@ -481,11 +482,10 @@ def decoder_layer(
     _layer_kernel[grid](*args, **consts)
 
 
-def _aligned(args: tuple[Any, ...]) -> bool:
-    """The bulk L2 prefetch's terms: 16-byte aligned weights, rows of whole 16 bytes."""
-    rows = args[-5:-1]  # RB_D, RB_F, RB_A, RB_N
+def _aligned(row_bytes: tuple[int, ...], args: tuple[Any, ...]) -> bool:
+    """The bulk L2 prefetch's terms: rows of whole 16 bytes, every tensor 16-byte aligned."""
     tensors = [t for t in args if hasattr(t, "data_ptr")]
-    return all(r % 16 == 0 for r in rows) and all(t.data_ptr() % 16 == 0 for t in tensors)
+    return all(r % 16 == 0 for r in row_bytes) and all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
 _FITS: dict[Any, int] = {}  # compiled variants: how many of their programs fit on one SM
